@@ -1,0 +1,71 @@
+"""Making tensors: from data, filled with a value, or drawn from nerve's seeded generator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nerve import backend
+from nerve.tensor import Tensor
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Make a tensor from data (a number, nested lists, an ndarray or a Tensor; always a copy).
+
+    Floating-point data becomes float32 unless ``dtype`` says otherwise; integer and boolean
+    data keep their kind (int64, bool). Only floating-point tensors can require gradients.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(np.array(data, copy=True) if dtype is None else data, dtype=dtype,
+                  requires_grad=requires_grad)
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"a shape needs non-negative ints, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def _dtype(dtype):
+    return backend.to_dtype(dtype) or backend.get_default_dtype()
+
+
+def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape(shape), _dtype(dtype)), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape(shape), _dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full(_shape((shape,)), value, _dtype(dtype)), requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(np.asarray(t), dtype=backend.to_dtype(dtype)),
+                  requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(np.asarray(t), dtype=backend.to_dtype(dtype)),
+                  requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard-normal samples from nerve's seeded generator."""
+    data = backend.rng().standard_normal(_shape(shape), dtype=np.float64).astype(_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from nerve's seeded generator."""
+    data = backend.rng().random(_shape(shape), dtype=np.float64).astype(_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None) -> Tensor:
+    return Tensor(np.arange(start, stop, step, dtype=backend.to_dtype(dtype)))

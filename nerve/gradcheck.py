@@ -1,0 +1,80 @@
+"""Check analytic gradients against central finite differences in float64."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from nerve import backend
+from nerve.tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient disagrees with its finite-difference estimate."""
+
+
+def _weighted_output(fn, inputs, weights):
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    return out, float((out.data.astype(np.float64) * weights).sum())
+
+
+def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+    """Compare ``fn``'s backward pass with central differences; raise on the first mismatch.
+
+    Every floating-point tensor in ``inputs`` is checked: it is copied to float64 with
+    ``requires_grad=True``. A non-scalar output is reduced with fixed random weights ``w``
+    (checking d(sum(w * out))/d(input)), so every element of the Jacobian takes part. Raises
+    :class:`GradcheckError` naming the input number, the element index, the analytic and the
+    numeric value; returns True when all agree within ``atol + rtol * |numeric|``.
+    """
+    if eps <= 0:
+        raise ValueError(f"gradcheck: eps must be positive, got {eps}")
+    args = []
+    checked = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor) and x.dtype.kind == "f":
+            args.append(Tensor(x.data, dtype=np.float64, requires_grad=True))
+            checked.append(i)
+        else:
+            args.append(x)
+    if not checked:
+        raise ValueError("gradcheck: no floating-point Tensor among the inputs")
+    probe = fn(*args)
+    weights = np.random.default_rng(0).standard_normal(probe.shape)
+    out, _ = _weighted_output(fn, args, weights)
+    if not out.requires_grad:
+        raise GradcheckError("gradcheck: the output does not depend on any input with a grad")
+    out.backward(weights.astype(out.dtype))
+    for i in checked:
+        x = args[i]
+        analytic = np.zeros_like(x.data) if x.grad is None else x.grad
+        numeric = _numeric_grad(fn, args, x, weights, eps)
+        bad = ~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric))
+        if bad.any():
+            idx = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise GradcheckError(
+                f"gradcheck: input {i}, element {idx}: analytic gradient {analytic[idx]!r} "
+                f"but numeric {numeric[idx]!r} ({int(bad.sum())} of {bad.size} elements differ)"
+            )
+    return True
+
+
+def _numeric_grad(fn, args, x: Tensor, weights, eps: float) -> np.ndarray:
+    numeric = np.zeros_like(x.data)
+    flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+    for k in range(flat.size):
+        orig = flat[k]
+        flat[k] = orig + eps
+        plus = _weighted_output(fn, args, weights)[1]
+        flat[k] = orig - eps
+        minus = _weighted_output(fn, args, weights)[1]
+        flat[k] = orig
+        numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+del backend

@@ -1,0 +1,208 @@
+"""Module: the base of every layer and model, with PyTorch's contracts.
+
+Assigning a :class:`Parameter` or a Module to an attribute registers it; plain tensors and
+arrays are not parameters (register them with ``register_buffer`` to have them saved).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+from nerve.nn.parameter import Parameter
+from nerve.tensor import Tensor
+
+
+class Module:
+    """Base class of layers and models: subclasses define ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # --- registration ------------------------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before "
+                f"assigning attributes (while setting {name!r})"
+            )
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif value is None and name in ("bias", "weight"):
+            self._parameters[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value) -> None:
+        """Keep a non-learnable array (running statistics) that ``state_dict`` saves."""
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value)
+        object.__setattr__(self, name, value)
+        self._buffers[name] = value
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module expects a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+        self._modules[name] = module
+
+    # --- calling -----------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- traversal ---------------------------------------------------------------------
+    def children(self) -> Iterator[Module]:
+        for m in self._modules.values():
+            if m is not None:
+                yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, m in self.named_children():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        seen = set()
+        for mod_name, m in self.named_modules(prefix):
+            for name, p in m._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for mod_name, m in self.named_modules():
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    # --- modes and gradients -----------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.fill(0)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def apply(self, fn) -> Module:
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype) -> Module:
+        """Convert every parameter and floating-point buffer to ``dtype`` in place."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        for _, b in self.named_buffers():
+            if b.data.dtype.kind == "f":
+                b.data = b.data.astype(dtype)
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Return every parameter and buffer by its dotted name (PyTorch's keys), as arrays."""
+        out = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p.data
+        for name, b in self.named_buffers():
+            out[name] = b.data
+        return out
+
+    def load_state_dict(self, state: dict, strict: bool = True):
+        """Copy arrays (or tensors) into the parameters and buffers with the same names.
+
+        With ``strict=True``, missing and unexpected keys raise; a wrong shape always raises.
+        Every problem is listed in one error. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state, "items"):
+            raise TypeError(f"load_state_dict expects a mapping, got {type(state).__name__}")
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        wrong = []
+        arrays = {}
+        for k, t in own.items():
+            if k not in state:
+                continue
+            v = state[k]
+            arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+            if arr.shape != t.data.shape:
+                wrong.append(f"{k}: expected shape {t.data.shape}, received {arr.shape}")
+            arrays[k] = arr
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {unexpected}")
+        if wrong:
+            problems.append("wrong shapes: " + "; ".join(wrong))
+        if problems:
+            raise ValueError(
+                f"load_state_dict into {type(self).__name__}: " + " | ".join(problems)
+            )
+        for k, arr in arrays.items():
+            np.copyto(own[k].data, arr, casting="unsafe")  # in place: optimizers keep working
+        return missing, unexpected
+
+    # --- repr ---------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in
+                 self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"

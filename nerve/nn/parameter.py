@@ -1,0 +1,18 @@
+"""Parameter: a Tensor that a Module registers as learnable when assigned as an attribute."""
+
+from __future__ import annotations
+
+from nerve.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires gradients and belongs to a Module's ``parameters()``."""
+
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None, requires_grad: bool = True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, dtype=dtype,
+                         requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()

@@ -1,0 +1,326 @@
+"""Floor 2: the Tensor (an array, its gradient and the node that made it) and backpropagation.
+
+A tensor made by an operation on tensors that require gradients remembers that operation
+(its ``grad_fn``, a :class:`nerve.Function` instance). ``backward()`` walks those nodes from the
+output back to the leaves in reverse topological order, found iteratively (no recursion limit),
+calls each node's backward rule once, and accumulates gradients into the leaves' ``.grad``.
+
+The arithmetic methods (``+``, ``@``, ``.sum()``, ...) are attached by :mod:`nerve.ops`, one
+floor up, so that every operation's backward rule sits beside its forward.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from nerve import backend
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Return True when operations record a graph for backpropagation."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets whether operations record a graph."""
+
+    mode = True
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Build no graph inside: ``with nerve.no_grad(): ...`` or ``@nerve.no_grad()``."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record a graph again inside a ``no_grad`` block."""
+
+    mode = True
+
+
+def _as_array(data, dtype):
+    """Convert user data to an ndarray: floats become the default dtype unless one is asked."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    arr = np.array(data)
+    if arr.dtype.kind == "f" or arr.dtype == object:
+        arr = arr.astype(backend.get_default_dtype(), copy=False)
+    elif arr.dtype.kind not in "biuc":
+        raise TypeError(f"cannot make a tensor from data of dtype {arr.dtype}")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``data`` is the ndarray, ``grad`` the accumulated gradient (an ndarray of the same shape, or
+    None), ``requires_grad`` whether gradients flow to it, ``grad_fn`` the operation that made
+    it (None for a leaf). Floating-point data is float32 unless another dtype is asked for.
+    """
+
+    __slots__ = ("data", "grad", "_rg", "_node", "_index", "__weakref__")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
+        self.data = _as_array(data, backend.to_dtype(dtype))
+        self.grad = None
+        self._node = None
+        self._index = 0
+        self._rg = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray, node=None, index: int = 0) -> Tensor:
+        """Make a tensor around an existing array, without checks (used by operations)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t._node = node
+        t._index = index
+        t._rg = node is not None
+        return t
+
+    # --- attributes -------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        if not value and self._node is not None:
+            raise RuntimeError("requires_grad can only be switched off on a leaf; use .detach()")
+        self._rg = bool(value)
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def item(self):
+        """Return the value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """Return the data as an ndarray (the same memory, not a copy)."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def detach(self) -> Tensor:
+        """Return a tensor on the same data that is cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def clone(self) -> Tensor:
+        return Tensor._wrap(self.data.copy())
+
+    def astype(self, dtype) -> Tensor:
+        """Return a copy with another dtype, cut from the graph (like ``detach().to(dtype)``)."""
+        return Tensor(self.data, dtype=dtype, requires_grad=False)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        extra = f", dtype={self.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{type(self._node).__name__}>"
+        elif self._rg:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data)
+
+    # --- backpropagation ----------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires gradients.
+
+        ``grad`` is the gradient of some scalar with respect to this tensor; it may be left out
+        only when this tensor has one element. The graph is freed afterwards unless
+        ``retain_graph=True``.
+        """
+        if not self._rg:
+            raise RuntimeError(
+                "backward() on a tensor that does not require gradients: "
+                "no input of the computation had requires_grad=True"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a one-element output, got shape "
+                    f"{self.shape}; pass grad= with that shape or reduce first (e.g. .sum())"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(): grad has shape {grad.shape}, expected the output's shape "
+                    f"{self.shape}"
+                )
+        run_backward(self, grad, retain_graph)
+
+
+def _topological_order(root) -> list:
+    """Return the nodes reachable from ``root``, each before the nodes of its inputs."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        inputs = node.__dict__.get("inputs")
+        if inputs is None:
+            raise RuntimeError(
+                "trying to backward through the graph a second time (its buffers were freed "
+                "after the first backward); pass retain_graph=True to the first backward()"
+            )
+        for t in inputs:
+            if t is not None and t._node is not None and t._node not in visited:
+                stack.append((t._node, False))
+    order.reverse()
+    return order
+
+
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray, handed_out: set) -> None:
+    """Add ``g`` into ``leaf.grad``; a leaf owns its gradient array, so copy a shared one."""
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    if leaf.grad is None:
+        if not g.flags.owndata or id(g) in handed_out or not g.flags.writeable:
+            g = g.copy()
+        handed_out.add(id(g))
+        leaf.grad = g
+    else:
+        leaf.grad += g
+
+
+def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate ``grad`` from ``root`` through its graph into the leaves' ``.grad``."""
+    handed_out = {id(grad)}
+    if root._node is None:
+        _accumulate_leaf(root, grad, handed_out)
+        return
+    order = _topological_order(root._node)
+    pending = {root._node: {root._index: grad}}
+    for node in order:
+        out_grads = pending.pop(node, None)
+        if out_grads is not None:
+            _backward_node(node, out_grads, pending, handed_out)
+        if not retain_graph:
+            node.__dict__.clear()
+
+
+def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> None:
+    if node.n_outputs == 1:
+        grads = node.backward(out_grads[0])
+    else:
+        args = [
+            out_grads[i] if i in out_grads else np.zeros(s, dt)
+            for i, (s, dt) in enumerate(node.output_meta)
+        ]
+        grads = node.backward(*args)
+    inputs = node.inputs
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) < len(inputs):
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned {len(grads)} gradients for "
+            f"{len(inputs)} inputs"
+        )
+    for t, g in zip(inputs, grads):
+        if t is None or g is None or not t._rg:
+            continue
+        if g.shape != t.data.shape:
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
+                f"for an input of shape {t.data.shape}"
+            )
+        parent = t._node
+        if parent is None:
+            _accumulate_leaf(t, g, handed_out)
+            continue
+        slot = pending.setdefault(parent, {})
+        prev = slot.get(t._index)
+        slot[t._index] = g if prev is None else prev + g
