@@ -1,0 +1,176 @@
+"""Datasets: the abstract ``Dataset``, arrays as ``TensorDataset``, ``Subset``, ``random_split``.
+
+A dataset answers ``len(ds)`` and ``ds[i]``. It may also answer ``ds.get_batch(indices)`` with
+the samples at an index array already stacked (a tuple of ndarrays, one per field);
+``TensorDataset`` does so with one fancy index per array, and ``DataLoader`` uses it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from nerve.data._checks import as_float, generator
+from nerve.tensor import Tensor
+
+Batch = tuple[np.ndarray, ...] | np.ndarray
+
+
+class Dataset(ABC):
+    """A collection of samples that knows its length and gives the sample at an index."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Return the number of samples."""
+
+    @abstractmethod
+    def __getitem__(self, index: int):
+        """Return the sample at ``index`` (a tuple of fields, e.g. ``(x, y)``)."""
+
+    def get_batch(self, indices: np.ndarray) -> Batch:
+        """Return the samples at ``indices`` stacked into arrays (by default one at a time)."""
+        return collate([self[int(i)] for i in indices])
+
+
+def collate(samples: Sequence) -> Batch:
+    """Stack samples into batch arrays: a tuple with one array per field, or one array."""
+    if len(samples) == 0:
+        raise ValueError("collate needs at least one sample, got an empty list")
+    first = samples[0]
+    if not isinstance(first, (tuple, list)):
+        return _stack(samples, 0)
+    sizes = {len(s) for s in samples}
+    if len(sizes) > 1:
+        raise ValueError(f"collate: samples have different numbers of fields {sorted(sizes)}")
+    return tuple(_stack([s[k] for s in samples], k) for k in range(len(first)))
+
+
+def _stack(values: list, field: int) -> np.ndarray:
+    try:
+        arr = np.stack([np.asarray(v) for v in values])
+    except ValueError as err:
+        shapes = sorted({np.shape(v) for v in values})
+        raise ValueError(f"collate: field {field} has samples of shapes {shapes}") from err
+    return _checked(arr, f"collate: field {field}")
+
+
+def _checked(arr: np.ndarray, who: str) -> np.ndarray:
+    """Return numeric data with floats in the default dtype; refuse anything else."""
+    if arr.dtype.kind == "f":
+        return as_float(arr)
+    if arr.dtype.kind not in "biu":
+        raise TypeError(f"{who} must hold numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def fetch_batch(dataset, indices: np.ndarray) -> Batch:
+    """Return the samples of any dataset at ``indices``, stacked, in one call where it can."""
+    get_batch = getattr(dataset, "get_batch", None)
+    if get_batch is not None:
+        return get_batch(indices)
+    return collate([dataset[int(i)] for i in indices])
+
+
+class TensorDataset(Dataset):
+    """Arrays (or Tensors) of equal first dimension, whose row ``i`` together is sample ``i``.
+
+    Floating-point arrays become nerve's default dtype (float32) once, here; integer arrays
+    (labels) keep their dtype.
+    """
+
+    def __init__(self, *arrays) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array, got none")
+        self.arrays = tuple(_as_field(a, i) for i, a in enumerate(arrays))
+        lengths = tuple(len(a) for a in self.arrays)
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                f"TensorDataset arrays must have the same first dimension, got lengths {lengths}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """Return the arrays as Tensors sharing their memory (PyTorch's name)."""
+        return tuple(Tensor._wrap(a) for a in self.arrays)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        return tuple(Tensor(a[index]) for a in self.arrays)
+
+    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Return the rows at ``indices`` of every array (one fancy index each)."""
+        return tuple(a[indices] for a in self.arrays)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{a.shape} {a.dtype}" for a in self.arrays)
+        return f"TensorDataset({fields})"
+
+
+def _as_field(data, position: int) -> np.ndarray:
+    arr = data.data if isinstance(data, Tensor) else np.asarray(data)
+    if arr.ndim == 0:
+        raise ValueError(f"TensorDataset array {position} must have a first dimension, "
+                         f"got a scalar")
+    return _checked(arr, f"TensorDataset array {position}")
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices) -> None:
+        self.dataset = dataset
+        self.indices = _as_indices(indices, len(dataset))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int):
+        return self.dataset[int(self.indices[index])]
+
+    def get_batch(self, indices: np.ndarray) -> Batch:
+        """Return the samples at ``indices`` of this subset, fetched from the whole dataset."""
+        return fetch_batch(self.dataset, self.indices[indices])
+
+
+def _as_indices(indices, n: int) -> np.ndarray:
+    arr = np.asarray(indices)
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise TypeError(f"Subset indices must be a 1-D sequence of ints, got dtype {arr.dtype} "
+                        f"and shape {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"Subset indices must lie in [0, {n}), got values from {arr.min()} "
+                         f"to {arr.max()}")
+    return arr.astype(np.int64, copy=False)
+
+
+def random_split(dataset, lengths: Sequence[int | float], seed: int | None = None) -> list[Subset]:
+    """Split ``dataset`` at random into ``Subset``s of the given lengths or fractions."""
+    counts = _split_counts(lengths, len(dataset))
+    order = generator(seed).permutation(len(dataset))
+    return [Subset(dataset, part) for part in np.split(order, np.cumsum(counts)[:-1])]
+
+
+def _split_counts(lengths: Sequence[int | float], n: int) -> np.ndarray:
+    """Return the sample count of each part: ints as given, fractions floored and topped up."""
+    values = np.asarray(lengths)
+    if values.ndim != 1 or values.size == 0 or values.dtype.kind not in "iuf":
+        raise TypeError(f"random_split: lengths must be a non-empty list of numbers, "
+                        f"got {lengths!r}")
+    if (values < 0).any():
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths!r}")
+    if values.dtype.kind in "iu":
+        if values.sum() != n:
+            raise ValueError(f"random_split: lengths {lengths!r} sum to {values.sum()} but the "
+                             f"dataset has {n} samples")
+        return values.astype(np.int64)
+    if not np.isclose(values.sum(), 1.0):
+        raise ValueError(f"random_split: fractions {lengths!r} sum to {values.sum():g}, not 1")
+    counts = np.floor(values / values.sum() * n).astype(np.int64)
+    counts[: n - counts.sum()] += 1  # like torch: the remainder goes one by one to the first parts
+    return counts

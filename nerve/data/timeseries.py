@@ -1,0 +1,64 @@
+"""Time series: numeric CSV files with a header, and sliding windows for forecasting."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nerve import backend
+from nerve.data._checks import check_int
+
+
+def load_csv(path: str | os.PathLike, columns: str | Sequence[str] | None = None,
+             dtype=None) -> np.ndarray:
+    """Return the numeric columns of a CSV file with a header row: (rows, columns), or (rows,).
+
+    ``columns`` names the columns to keep, in that order (all when None); a single name gives
+    a 1-D array. Values become ``dtype`` (nerve's default float32 when None).
+    """
+    header = _header(path)
+    names = header if columns is None else [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing}; the header has {header}")
+    try:
+        values = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64,
+                            quotechar='"', usecols=[header.index(c) for c in names])
+    except ValueError as err:
+        raise ValueError(f"{path}: expected numbers in columns {names}: {err}") from err
+    values = values.astype(backend.to_dtype(dtype) or backend.get_default_dtype())
+    return values[:, 0] if isinstance(columns, str) else values
+
+
+def _header(path: str | os.PathLike) -> list[str]:
+    """Return the column names in the first row of a CSV file."""
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise ValueError(f"{path} is empty: expected a header row of column names")
+    return [name.strip() for name in header]
+
+
+def make_windows(series, window: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return inputs x (N, window, F) and targets y (N, horizon, F) sliding along a series.
+
+    ``series`` is (T,) or (T, F); a 1-D series has F = 1. Sample i is x = series[i : i+window]
+    and y = series[i+window : i+window+horizon], so N = T - window - horizon + 1. Both are
+    float (nerve's default dtype) contiguous copies; ``y.reshape(N, -1)`` suits a Linear head.
+    """
+    data = np.asarray(series)
+    if data.ndim not in (1, 2) or data.dtype.kind not in "biuf":
+        raise ValueError(f"make_windows: series must be numbers of shape (T,) or (T, F), got "
+                         f"{data.dtype} {data.shape}")
+    data = data.reshape(len(data), -1).astype(backend.get_default_dtype(), copy=False)
+    window = check_int("window", window)
+    horizon = check_int("horizon", horizon)
+    if len(data) < window + horizon:
+        raise ValueError(f"make_windows: a series of length {len(data)} is too short for "
+                         f"window={window} + horizon={horizon}")
+    views = sliding_window_view(data, window + horizon, axis=0).transpose(0, 2, 1)
+    return np.ascontiguousarray(views[:, :window]), np.ascontiguousarray(views[:, window:])
