@@ -42,6 +42,13 @@ def manual_seed(seed: int) -> np.random.Generator:
     return _rng
 
 
+def reseed(*entropy: int) -> np.random.Generator:
+    """Replace the generator with one seeded by several ints (``reseed(seed, epoch)``)."""
+    global _rng
+    _rng = np.random.default_rng([int(e) for e in entropy])
+    return _rng
+
+
 def rng() -> np.random.Generator:
     """Return nerve's current random generator (replaced by every ``manual_seed``)."""
     return _rng

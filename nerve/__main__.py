@@ -1,0 +1,5 @@
+import sys
+
+from nerve.cli import main
+
+sys.exit(main())

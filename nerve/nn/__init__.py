@@ -1,0 +1,26 @@
+"""Floor 4: modules, layers, activations, initialisation and losses, with PyTorch's names."""
+
+from nerve.nn import functional, init
+from nerve.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh
+from nerve.nn.container import Sequential
+from nerve.nn.layers import Dropout, Flatten, Identity, Linear
+from nerve.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SSRLoss,
+)
+from nerve.nn.module import Module
+from nerve.nn.parameter import Parameter
+from nerve.nn.perceptron import ConvergenceWarning, Perceptron
+from nerve.nn.summary import summary
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "Linear", "Flatten", "Dropout", "Identity", "Step",
+    "Sigmoid", "ReLU", "Softplus", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "MSELoss",
+    "SSRLoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Perceptron", "ConvergenceWarning", "summary", "functional", "init",
+]

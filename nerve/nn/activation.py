@@ -1,0 +1,94 @@
+"""Activation functions as modules: Step (the perceptron's), Sigmoid, ReLU, Softplus, Tanh,
+LeakyReLU, Softmax and LogSoftmax. Shape: any -> the same."""
+
+from __future__ import annotations
+
+from nerve import ops
+from nerve.nn.module import Module
+from nerve.tensor import Tensor
+
+
+class Step(Module):
+    """1 where x > threshold, else 0: the threshold perceptron. Its gradient is zero."""
+
+    def __init__(self, threshold: float = 0.0):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.step(x, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x): the sigmoid neuron, between 0 and 1."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class ReLU(Module):
+    """max(0, x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class Softplus(Module):
+    """log(1 + e^(beta x)) / beta, a smooth ReLU (linear where beta x > threshold)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        if beta <= 0:
+            raise ValueError(f"Softplus: expected beta > 0. Received: beta={beta!r}")
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.beta == 1.0:
+            return ops.softplus(x)
+        return ops.softplus(x * self.beta) / self.beta
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope * x."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along dim: probabilities for each class."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along dim, computed stably."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.log_softmax(x, self.dim)

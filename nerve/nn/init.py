@@ -1,0 +1,104 @@
+"""Weight initialisation, in place, from nerve's seeded generator.
+
+The seed's scheme is :func:`normal_` for weights (a standard normal) and :func:`zeros_` for
+biases. Layers default to PyTorch's schemes (``Linear``: ``kaiming_uniform_`` with
+``a=sqrt(5)``, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias), so
+that a model behaves like its PyTorch twin; ``xavier_*`` suit sigmoid and tanh networks,
+``kaiming_*`` ReLU networks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nerve import backend
+from nerve.tensor import Tensor
+
+_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "conv2d": 1.0, "tanh": 5.0 / 3,
+          "relu": math.sqrt(2.0), "selu": 0.75}
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Return the recommended gain for an activation (PyTorch's table)."""
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: "
+                         f"{sorted([*_GAINS, 'leaky_relu'])}")
+    return _GAINS[nonlinearity]
+
+
+def _fans(t: Tensor) -> tuple[int, int]:
+    shape = t.data.shape
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
+                         f"got shape {shape}")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _fill(t: Tensor, values: np.ndarray) -> Tensor:
+    t.data[...] = values
+    return t
+
+
+def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    return _fill(t, backend.rng().uniform(a, b, t.data.shape))
+
+
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with N(mean, std^2); the defaults give the seed's standard normal."""
+    return _fill(t, backend.rng().normal(mean, std, t.data.shape))
+
+
+def zeros_(t: Tensor) -> Tensor:
+    """Fill with zeros (the seed: biases start at 0)."""
+    t.data[...] = 0
+    return t
+
+
+def ones_(t: Tensor) -> Tensor:
+    t.data[...] = 1
+    return t
+
+
+def constant_(t: Tensor, value: float) -> Tensor:
+    t.data[...] = value
+    return t
+
+
+def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio)."""
+    fan_in, fan_out = _fans(t)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(t, -a, a)
+
+
+def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(t)
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _kaiming_std(t, a, mode, nonlinearity):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _fans(t)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Tensor:
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al.)."""
+    bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
+    return uniform_(t, -bound, bound)
+
+
+def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """N(0, std^2) with std = gain / sqrt(fan) (He et al.)."""
+    return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity))

@@ -1,0 +1,105 @@
+"""Basic layers: Linear, Flatten, Dropout, Identity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nerve import backend
+from nerve.nn import functional as F
+from nerve.nn import init
+from nerve.nn.module import Module
+from nerve.nn.parameter import Parameter
+from nerve.ops import flatten
+from nerve.tensor import Tensor
+
+
+def check_positive_int(value, name: str, who: str) -> int:
+    """Return value if it is a positive int, else raise naming the argument and the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{who}: expected a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+class Linear(Module):
+    """A layer of neurons: each output is a weighted sum of the inputs plus a bias.
+
+    ``weight`` is (out_features, in_features) and ``bias`` (out_features,), PyTorch's layout,
+    so ``state_dict`` keys and shapes carry over. Default init is PyTorch's:
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) for both; the seed's standard-normal weights
+    and zero biases are ``init.normal_(layer.weight); init.zeros_(layer.bias)``.
+
+    Shape: (N, *, in_features) -> (N, *, out_features)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+        super().__init__()
+        self.in_features = check_positive_int(in_features, "in_features", "Linear")
+        self.out_features = check_positive_int(out_features, "out_features", "Linear")
+        dtype = backend.to_dtype(dtype) or backend.get_default_dtype()
+        self.weight = Parameter(np.empty((out_features, in_features), dtype))
+        self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input "
+                             f"of shape (N, {self.in_features}), received {tuple(x.shape)}")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Merge dimensions start_dim..end_dim into one.
+
+    Shape: (N, C, H, W) -> (N, C*H*W) with the defaults.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero each input with probability p while training (scaling the rest); identity in eval.
+
+    Shape: any -> the same
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: expected p in [0, 1). Received: p={p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    """Return the input unchanged (a placeholder layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x

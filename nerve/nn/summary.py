@@ -1,0 +1,75 @@
+"""summary(model, input_shape): each layer's output shape and parameter count."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nerve import backend
+from nerve.nn.module import Module
+from nerve.tensor import Tensor, no_grad
+
+
+def _leaves(model: Module):
+    return [(name, m) for name, m in model.named_modules() if not m._modules and name]
+
+
+def summary(model: Module, input_shape, dtype=None, print_fn=print) -> dict:
+    """Print a table of each layer's output shape and parameters, with the totals.
+
+    ``input_shape`` leaves out the batch dimension (a batch of one is run). Returns a dict with
+    ``layers`` (name, type, output shape, parameter count) and ``total_params``,
+    ``trainable_params``.
+    """
+    if isinstance(input_shape, int):
+        input_shape = (input_shape,)
+    rows = []
+    leaves = _leaves(model) or [("", model)]
+
+    def spy(name, module):
+        original = module.forward
+
+        def forward(*args, **kwargs):
+            out = original(*args, **kwargs)
+            first = out[0] if isinstance(out, tuple) else out
+            n = sum(p.data.size for p in module._parameters.values() if p is not None)
+            rows.append((name, type(module).__name__, tuple(first.shape), n))
+            return out
+
+        module.forward = forward  # an instance attribute shadows the class's forward
+
+    for name, m in leaves:
+        spy(name, m)
+    try:
+        x = Tensor(np.zeros((1, *input_shape), backend.to_dtype(dtype) or
+                            backend.get_default_dtype()))
+        was_training = model.training
+        model.eval()
+        with no_grad():
+            model(x)
+        model.train(was_training)
+    finally:
+        for _, m in leaves:
+            m.__dict__.pop("forward", None)
+    total = sum(p.data.size for p in model.parameters())
+    trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)
+    _print_table(type(model).__name__, rows, total, trainable, print_fn)
+    return {"layers": rows, "total_params": total, "trainable_params": trainable}
+
+
+def _print_table(title, rows, total, trainable, print_fn) -> None:
+    lines = [(f"{name} ({kind})" if name else kind, str(shape), f"{n:,}")
+             for name, kind, shape, n in rows]
+    w0 = max([len("Layer (type)")] + [len(a) for a, _, _ in lines])
+    w1 = max([len("Output shape")] + [len(b) for _, b, _ in lines])
+    w2 = max([len("Params")] + [len(c) for _, _, c in lines] + [len(f"{total:,}")])
+    rule = "-" * (w0 + w1 + w2 + 4)
+    print_fn(title)
+    print_fn(rule)
+    print_fn(f"{'Layer (type)':<{w0}}  {'Output shape':<{w1}}  {'Params':>{w2}}")
+    print_fn(rule)
+    for a, b, c in lines:
+        print_fn(f"{a:<{w0}}  {b:<{w1}}  {c:>{w2}}")
+    print_fn(rule)
+    print_fn(f"Total params: {total:,}")
+    print_fn(f"Trainable params: {trainable:,}")
+    print_fn(f"Non-trainable params: {total - trainable:,}")
