@@ -14,10 +14,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     Floating-point data becomes float32 unless ``dtype`` says otherwise; integer and boolean
     data keep their kind (int64, bool). Only floating-point tensors can require gradients.
     """
-    if isinstance(data, Tensor):
-        data = data.data
-    return Tensor(np.array(data, copy=True) if dtype is None else data, dtype=dtype,
-                  requires_grad=requires_grad)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)  # Tensor() always copies
 
 
 def _shape(shape) -> tuple[int, ...]:
@@ -33,39 +30,54 @@ def _dtype(dtype):
     return backend.to_dtype(dtype) or backend.get_default_dtype()
 
 
+def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
+    """Wrap a freshly made array as it is (``Tensor(data)`` would turn float64 into float32)."""
+    t = Tensor._wrap(data)
+    t.requires_grad = requires_grad
+    return t
+
+
+def _like(t, dtype):
+    """The array and dtype a ``*_like`` result copies: a tensor keeps its dtype unless asked."""
+    src = t.data if isinstance(t, Tensor) else Tensor(t).data
+    return src, backend.to_dtype(dtype) or src.dtype
+
+
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape(shape), _dtype(dtype)), requires_grad=requires_grad)
+    return _make(np.zeros(_shape(shape), _dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape(shape), _dtype(dtype)), requires_grad=requires_grad)
+    return _make(np.ones(_shape(shape), _dtype(dtype)), requires_grad)
 
 
 def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full(_shape((shape,)), value, _dtype(dtype)), requires_grad=requires_grad)
+    return _make(np.full(_shape((shape,)), value, _dtype(dtype)), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(np.asarray(t), dtype=backend.to_dtype(dtype)),
-                  requires_grad=requires_grad)
+    src, dt = _like(t, dtype)
+    return _make(np.zeros(src.shape, dt), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(np.asarray(t), dtype=backend.to_dtype(dtype)),
-                  requires_grad=requires_grad)
+    src, dt = _like(t, dtype)
+    return _make(np.ones(src.shape, dt), requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard-normal samples from nerve's seeded generator."""
     data = backend.rng().standard_normal(_shape(shape), dtype=np.float64).astype(_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _make(data, requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from nerve's seeded generator."""
     data = backend.rng().random(_shape(shape), dtype=np.float64).astype(_dtype(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _make(data, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
-    return Tensor(np.arange(start, stop, step, dtype=backend.to_dtype(dtype)))
+    """Evenly spaced values in [start, stop); floats are float32 unless ``dtype`` says."""
+    data = np.arange(start, stop, step, dtype=backend.to_dtype(dtype))
+    return _make(data, False) if dtype is not None else Tensor(data)

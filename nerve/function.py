@@ -23,10 +23,15 @@ written as plain methods (``ctx`` is then ``self``) or as ``@staticmethod`` as i
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from nerve import tensor as _tensor_mod
 from nerve.tensor import Tensor
+
+# The module itself, for its grad-mode flag: ``nerve.tensor`` the attribute is the function
+# that makes tensors, so the module is taken from sys.modules.
+_tensor_mod = sys.modules["nerve.tensor"]
 
 
 class Function:
@@ -50,17 +55,19 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arguments and, if any input requires gradients, record it."""
         ctx = cls.__new__(cls)
-        needs = False
-        raw = []
+        raw, inputs, needs = [], [], []  # one pass over args: this runs for every operation
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
-                needs = needs or a._rg
+                inputs.append(a)
+                needs.append(a._rg)
             else:
                 raw.append(a)
-        record = needs and _tensor_mod._grad_enabled
+                inputs.append(None)
+                needs.append(False)
+        record = _tensor_mod._grad_enabled and True in needs
         if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+            ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
         if type(out) is not np.ndarray and type(out) is not tuple:
             out = np.asarray(out)  # NumPy reductions and 0-d arithmetic return scalars
@@ -68,7 +75,6 @@ class Function:
             if isinstance(out, tuple):
                 return tuple(Tensor._wrap(o) for o in out)
             return Tensor._wrap(out)
-        inputs = [a if isinstance(a, Tensor) else None for a in args]
         while inputs[-1] is None:  # trailing options (axis=...) need no gradient slot
             inputs.pop()
         ctx.inputs = tuple(inputs)

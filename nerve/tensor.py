@@ -31,6 +31,10 @@ class _GradMode:
 
     mode = True
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)  # ``@no_grad`` without parentheses
+
     def __enter__(self):
         global _grad_enabled
         self._prev = _grad_enabled
@@ -65,13 +69,19 @@ def _as_array(data, dtype):
     """Convert user data to an ndarray: floats become the default dtype unless one is asked."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.array(data, dtype=dtype)
-    arr = np.array(data)
-    if arr.dtype.kind == "f" or arr.dtype == object:
-        arr = arr.astype(backend.get_default_dtype(), copy=False)
-    elif arr.dtype.kind not in "biuc":
-        raise TypeError(f"cannot make a tensor from data of dtype {arr.dtype}")
+    try:
+        if dtype is not None:
+            return np.array(data, dtype=dtype)
+        arr = np.array(data)
+        if arr.dtype == object and any(v is None for v in arr.flat):
+            raise TypeError("None is not a number")  # astype would turn it into nan
+        if arr.dtype.kind == "f" or arr.dtype == object:
+            arr = arr.astype(backend.get_default_dtype(), copy=False)
+    except TypeError as e:  # e.g. object(): NumPy's message does not say what was given
+        raise TypeError(f"cannot make a tensor from {type(data).__name__}: {e}") from None
+    if arr.dtype.kind not in "fbiuc":
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} (NumPy dtype "
+                        f"{arr.dtype}); expected numbers, nested lists of numbers or an ndarray")
     return arr
 
 
@@ -225,7 +235,7 @@ class Tensor:
                     f"backward() without a gradient needs a one-element output, got shape "
                     f"{self.shape}; pass grad= with that shape or reduce first (e.g. .sum())"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones(self.data.shape, self.data.dtype)  # half the time of ones_like
         else:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
@@ -264,14 +274,24 @@ def _topological_order(root) -> list:
 
 
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray, handed_out: set) -> None:
-    """Add ``g`` into ``leaf.grad``; a leaf owns its gradient array, so copy a shared one."""
+    """Add ``g`` into ``leaf.grad``.
+
+    A leaf takes a gradient array over without a copy when it can, but that array may still be
+    pending for another node of this backward (``a + b`` hands the same array to both inputs),
+    so it is never added into in place: ``handed_out`` holds the ids of such borrowed arrays.
+    """
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     if leaf.grad is None:
         if not g.flags.owndata or id(g) in handed_out or not g.flags.writeable:
-            g = g.copy()
-        handed_out.add(id(g))
-        leaf.grad = g
+            leaf.grad = g.copy()
+        else:
+            handed_out.add(id(g))
+            leaf.grad = g
+    elif id(leaf.grad) in handed_out:
+        total = leaf.grad.copy()  # not leaf.grad + g: that gives a NumPy scalar for 0-d
+        total += g
+        leaf.grad = total
     else:
         leaf.grad += g
 
@@ -294,13 +314,13 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
 
 def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> None:
     if node.n_outputs == 1:
-        grads = node.backward(out_grads[0])
+        grads = type(node).backward(node, out_grads[0])  # works for @staticmethod too
     else:
         args = [
             out_grads[i] if i in out_grads else np.zeros(s, dt)
             for i, (s, dt) in enumerate(node.output_meta)
         ]
-        grads = node.backward(*args)
+        grads = type(node).backward(node, *args)
     inputs = node.inputs
     if not isinstance(grads, tuple):
         grads = (grads,)
@@ -312,6 +332,8 @@ def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> Non
     for t, g in zip(inputs, grads):
         if t is None or g is None or not t._rg:
             continue
+        if type(g) is not np.ndarray:  # 0-d arithmetic gives NumPy scalars; users may give floats
+            g = np.asarray(g.data if isinstance(g, Tensor) else g)
         if g.shape != t.data.shape:
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "

@@ -32,19 +32,24 @@ def _t(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _operands(a, b, name):
+    """Make two operands ready for a binary op; the non-tensor one follows the tensor's dtype."""
+    if isinstance(a, Tensor):
+        a2, b2 = a, coerce(b, a)
+    elif isinstance(b, Tensor):
+        a2, b2 = coerce(a, b), b
+    else:
+        a2 = _t(a)
+        b2 = coerce(b, a2)
+    if a2 is NotImplemented or b2 is NotImplemented:
+        raise TypeError(f"{name}: unsupported operand types {type(a).__name__} and "
+                        f"{type(b).__name__} (expected Tensors, numbers or ndarrays)")
+    return a2, b2
+
+
 def _binary(fn, name):
     def op(a, b):
-        if not isinstance(a, Tensor):
-            if not isinstance(b, Tensor):
-                a = Tensor(a)
-            else:
-                a = coerce(a, b)
-        if isinstance(a, Tensor):
-            b = coerce(b, a)
-        if b is NotImplemented or a is NotImplemented:
-            raise TypeError(f"{name}: unsupported operand types {type(a).__name__} and "
-                            f"{type(b).__name__}")
-        return fn.apply(a, b)
+        return fn.apply(*_operands(a, b, name))
 
     op.__name__ = name
     op.__doc__ = f"Element-wise {name} with broadcasting."
@@ -62,12 +67,15 @@ minimum = _binary(_el.Minimum, "minimum")
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules (1-D operands, batches, broadcast batch dims)."""
-    return _ar.MatMul.apply(_t(a), _t(b))
+    return _ar.MatMul.apply(*_operands(a, b, "matmul"))
 
 
 def linear(x, weight, bias=None) -> Tensor:
     """``x @ weight.T + bias`` as one node; ``weight`` is (out_features, in_features)."""
-    return _ar.Linear.apply(x, weight, bias) if bias is not None else _ar.Linear.apply(x, weight)
+    weight, x = _operands(weight, x, "linear")
+    if bias is None:
+        return _ar.Linear.apply(x, weight)
+    return _ar.Linear.apply(x, weight, _operands(weight, bias, "linear")[1])
 
 
 def neg(x) -> Tensor:
@@ -110,24 +118,24 @@ def softplus(x) -> Tensor:
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
-    return _el.LeakyReLU.apply(_t(x), negative_slope)
+    return _el.LeakyReLU.apply(_t(x), float(negative_slope))
 
 
 def clip(x, min=None, max=None) -> Tensor:
-    """Limit x to [min, max] (PyTorch's ``clamp``)."""
-    return _el.Clip.apply(_t(x), min, max)
+    """Limit x to [min, max] (PyTorch's ``clamp``); the bounds get no gradient."""
+    x = _t(x)
+    lo, hi = (b if b is None else coerce(as_array(b) if isinstance(b, Tensor) else b, x)
+              for b in (min, max))
+    if lo is NotImplemented or hi is NotImplemented:
+        raise TypeError(f"clip: min and max must be numbers, ndarrays or Tensors, got "
+                        f"{type(min).__name__} and {type(max).__name__}")
+    return _el.Clip.apply(x, lo, hi)
 
 
 def where(cond, a, b) -> Tensor:
     """Element-wise ``a if cond else b``; cond is a boolean tensor or array."""
     cond = cond.data if isinstance(cond, Tensor) else cond
-    if isinstance(a, Tensor):
-        b = coerce(b, a)
-    elif isinstance(b, Tensor):
-        a = coerce(a, b)
-    else:
-        a, b = _t(a), _t(b)
-    return _el.Where.apply(cond, a, b)
+    return _el.Where.apply(cond, *_operands(a, b, "where"))
 
 
 def step(x, threshold: float = 0.0) -> Tensor:
@@ -158,13 +166,14 @@ def var(x, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None,
     return _rd.Var.apply(_t(x), pick_axis(axis, dim), keepdims or bool(keepdim), correction)
 
 
-def softmax(x, axis: int = -1, *, dim=None) -> Tensor:
-    """Probabilities along axis that sum to 1: exp(x) / sum(exp(x)), computed stably."""
-    return _rd.Softmax.apply(_t(x), pick_axis(axis, dim))
+def softmax(x, axis: int | None = None, *, dim=None) -> Tensor:
+    """Probabilities along axis (the last by default) that sum to 1, computed stably."""
+    return _rd.Softmax.apply(_t(x), pick_axis(axis, dim, -1))
 
 
-def log_softmax(x, axis: int = -1, *, dim=None) -> Tensor:
-    return _rd.LogSoftmax.apply(_t(x), pick_axis(axis, dim))
+def log_softmax(x, axis: int | None = None, *, dim=None) -> Tensor:
+    """log(softmax(x)) along axis (the last by default), computed stably."""
+    return _rd.LogSoftmax.apply(_t(x), pick_axis(axis, dim, -1))
 
 
 @non_differentiable
@@ -230,15 +239,17 @@ def unsqueeze(x, axis=None, *, dim=None) -> Tensor:
     return _sh.Unsqueeze.apply(_t(x), axis)
 
 
-def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
-    return _sh.Concatenate.apply(*[_t(t) for t in tensors], axis=pick_axis(axis, dim))
+def concatenate(tensors, axis: int | None = None, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (0 by default)."""
+    return _sh.Concatenate.apply(*[_t(t) for t in tensors], axis=pick_axis(axis, dim, 0))
 
 
 cat = concatenate
 
 
-def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
-    return _sh.Stack.apply(*[_t(t) for t in tensors], axis=pick_axis(axis, dim))
+def stack(tensors, axis: int | None = None, *, dim=None) -> Tensor:
+    """Join tensors of one shape along a new axis (0 by default)."""
+    return _sh.Stack.apply(*[_t(t) for t in tensors], axis=pick_axis(axis, dim, 0))
 
 
 def pad(x, pad_width, value: float = 0.0) -> Tensor:
@@ -264,22 +275,30 @@ def _compare(ufunc):
     return non_differentiable(method)
 
 
+def _unsupported(other, fn):
+    """NotImplemented lets another type answer; a sequence would only give a puzzling error."""
+    if isinstance(other, (str, bytes, list, tuple, dict, set)):
+        raise TypeError(f"{fn.__name__.lower()}: unsupported operand type {type(other).__name__} "
+                        "(expected a Tensor, a number or an ndarray)")
+    return NotImplemented
+
+
 def _reflected(fn):
     def method(self, other):
-        other = coerce(other, self)
-        if other is NotImplemented:
-            return NotImplemented
-        return fn.apply(other, self)
+        c = coerce(other, self)
+        if c is NotImplemented:
+            return _unsupported(other, fn)
+        return fn.apply(c, self)
 
     return method
 
 
 def _forward(fn):
     def method(self, other):
-        other = coerce(other, self)
-        if other is NotImplemented:
-            return NotImplemented
-        return fn.apply(self, other)
+        c = coerce(other, self)
+        if c is NotImplemented:
+            return _unsupported(other, fn)
+        return fn.apply(self, c)
 
     return method
 

@@ -26,7 +26,12 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     """Return ``axis`` (None, an int or a sequence) as a sorted tuple of non-negative ints."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
@@ -42,12 +47,12 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     return tuple(sorted(out))
 
 
-def pick_axis(axis, dim):
-    """Accept PyTorch's ``dim`` as another name for ``axis``."""
+def pick_axis(axis, dim, default=None):
+    """Accept PyTorch's ``dim`` as another name for ``axis``; ``default`` when neither is given."""
     if dim is None:
-        return axis
+        return default if axis is None else axis
     if axis is not None:
-        raise TypeError("give axis or dim, not both")
+        raise TypeError(f"give axis or dim, not both (got axis={axis!r}, dim={dim!r})")
     return dim
 
 

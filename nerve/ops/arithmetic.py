@@ -73,7 +73,8 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    """a ** b; the gradient for b uses log(a), so it is defined where a > 0."""
+    """a ** b; the gradient for b uses log(a), so it is defined where a > 0, and is 0 where
+    a == 0 and b >= 0 (as in PyTorch); the gradient for a is 0 where b == 0 (0 ** 0 included)."""
 
     name = "pow"
 
@@ -86,11 +87,18 @@ class Pow(_Binary):
         na, nb = ctx.needs_input_grad
         a, b = ctx.a, ctx.b
         ga = gb = None
-        if na:
-            ga = unbroadcast(g * b * a ** (b - 1), ctx.a_shape)
-        if nb:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = unbroadcast(g * ctx.out * np.log(a), ctx.b_shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                ga = g * b * a ** (b - 1)
+                if np.any(b == 0):  # 0 * inf at a == 0 would give nan
+                    ga = np.where(b == 0, 0, ga)
+                ga = unbroadcast(ga, ctx.a_shape)
+            if nb:
+                gb = g * ctx.out * np.log(a)
+                zero_base = (a == 0) & (b >= 0)
+                if np.any(zero_base):  # 0 * -inf would give nan
+                    gb = np.where(zero_base, 0, gb)
+                gb = unbroadcast(gb, ctx.b_shape)
         return ga, gb
 
 
@@ -143,6 +151,10 @@ class Linear(Function):
     """x @ weight.T + bias in one node (PyTorch's layout: weight is (out, in))."""
 
     def forward(ctx, x, weight, bias=None):
+        if weight.ndim != 2 or x.ndim == 0:
+            raise ValueError(f"linear: needs an input of at least 1-D and a 2-D weight "
+                             f"(out_features, in_features), got shapes {x.shape} and "
+                             f"{weight.shape}")
         if x.shape[-1] != weight.shape[1]:
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}), "
                              f"weight expects {weight.shape[1]} (weight shape {weight.shape})")

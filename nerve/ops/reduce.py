@@ -17,6 +17,12 @@ def _expand(g: np.ndarray, shape: tuple, axes, keepdims: bool) -> np.ndarray:
     return np.expand_dims(g, axes)
 
 
+def _axes(axis, ndim: int, op: str):
+    """Reduction axes as a tuple; on a 0-d tensor axis 0 or -1 means no axis, as in PyTorch."""
+    axes = normalize_axis(axis, ndim, op)
+    return () if ndim == 0 and axes is not None else axes
+
+
 def _broadcast_grad(g: np.ndarray, shape: tuple, axes, keepdims: bool) -> np.ndarray:
     out = np.empty(shape, dtype=g.dtype)
     out[...] = _expand(g, shape, axes, keepdims)
@@ -25,7 +31,7 @@ def _broadcast_grad(g: np.ndarray, shape: tuple, axes, keepdims: bool) -> np.nda
 
 class Sum(Function):
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = normalize_axis(axis, x.ndim, "sum")
+        ctx.axes = _axes(axis, x.ndim, "sum")
         ctx.shape, ctx.keepdims = x.shape, keepdims
         return x.sum(axis=ctx.axes, keepdims=keepdims)
 
@@ -35,7 +41,7 @@ class Sum(Function):
 
 class Mean(Function):
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = normalize_axis(axis, x.ndim, "mean")
+        ctx.axes = _axes(axis, x.ndim, "mean")
         ctx.shape, ctx.keepdims = x.shape, keepdims
         out = x.mean(axis=ctx.axes, keepdims=keepdims)
         ctx.count = x.size // max(out.size, 1) if x.size else 1
@@ -52,7 +58,7 @@ class _Extreme(Function):
     name = "max"
 
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = normalize_axis(axis, x.ndim, ctx.name)
+        ctx.axes = _axes(axis, x.ndim, ctx.name)
         if x.size == 0:
             raise ValueError(f"{ctx.name}: cannot reduce an empty tensor of shape {x.shape}")
         ctx.x, ctx.keepdims = x, keepdims
@@ -80,7 +86,7 @@ class Var(Function):
     """Variance with Bessel's ``correction`` (1 by default, as ``torch.var``; 0 is biased)."""
 
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
-        ctx.axes = normalize_axis(axis, x.ndim, "var")
+        ctx.axes = _axes(axis, x.ndim, "var")
         ctx.keepdims = keepdims
         mean = x.mean(axis=ctx.axes, keepdims=True)
         ctx.centered = x - mean
@@ -91,7 +97,9 @@ class Var(Function):
 
     def backward(ctx, g):
         c = ctx.centered
-        return (2 / ctx.denom) * c * _expand(g, c.shape, ctx.axes, ctx.keepdims)
+        scale = 2 / ctx.denom if ctx.denom else float("inf")  # n <= correction: nan, as torch
+        with np.errstate(invalid="ignore"):
+            return scale * c * _expand(g, c.shape, ctx.axes, ctx.keepdims)
 
 
 def _check_dim(axis, ndim, op):

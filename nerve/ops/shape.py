@@ -120,6 +120,8 @@ class Pad(Function):
     pair per axis."""
 
     def forward(ctx, x, pad_width, value=0.0):
+        if x.ndim == 0:
+            raise ValueError(f"pad: a 0-d tensor has no axis to pad (pad_width {pad_width!r})")
         try:
             widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
         except ValueError:

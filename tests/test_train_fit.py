@@ -1,0 +1,323 @@
+"""fit / evaluate / predict, callbacks, metrics, History, NaN handling and exact resume."""
+
+import io as _io
+import warnings
+
+import numpy as np
+import pytest
+
+import nerve
+from nerve import nn, optim
+from nerve.train import EarlyStopping, LambdaCallback, ModelCheckpoint, metrics
+
+
+def xor_data():
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0])
+    return np.repeat(x, 8, axis=0), np.repeat(y, 8)
+
+
+def mlp(seed=0, n_in=2, hidden=8, n_out=2):
+    nerve.manual_seed(seed)
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, n_out))
+
+
+def weights(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def blobs(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 4)).astype(np.float32) + 2.0 * y[:, None]
+    return x, y
+
+
+def test_fit_xor_learns_end_to_end():
+    x, y = xor_data()
+    model = mlp()
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    hist = nerve.fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=60,
+                     batch_size=8, verbose=0, seed=1)
+    assert hist["accuracy"][-1] == 1.0
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert (nerve.predict_classes(model, x[::8]) == [0, 1, 1, 0]).all()
+
+
+def test_fit_history_has_val_prefix_and_one_entry_per_epoch():
+    x, y = blobs()
+    hist = nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=3, verbose=0,
+                     validation_split=0.25, metrics=("accuracy", "top_2_accuracy"))
+    assert set(hist) == {"loss", "accuracy", "top_2_accuracy", "val_loss", "val_accuracy",
+                         "val_top_2_accuracy"}
+    assert all(len(v) == 3 for v in hist.values()) and hist.epoch == [0, 1, 2]
+    assert hist.history is hist
+
+
+def test_fit_verbose0_prints_nothing(capsys):
+    x, y = blobs(64)
+    nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=2, verbose=0)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_fit_not_a_terminal_prints_one_line_per_epoch(capsys):
+    x, y = blobs(64)
+    nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=3, verbose=1,
+              validation_data=(x, y))
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 3 and lines[0].startswith("Epoch 1/3") and "val_loss" in lines[0]
+
+
+class FakeTTY(_io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_draws_a_tqdm_bar():
+    from nerve.train.progress import ProgressBar
+
+    out = FakeTTY()
+    bar = ProgressBar(verbose=1, epochs=2, steps=5, file=out)
+    bar.epoch_begin(0)
+    for _ in range(5):
+        bar.batch_end({"loss": 0.5})
+    bar.epoch_end(0, {"loss": 0.5, "accuracy": 0.9})
+    text = out.getvalue()
+    assert "Epoch 1/2" in text and "5/5" in text and "\r" in text
+
+
+def test_fit_same_seed_is_bitwise_identical_and_other_seed_differs():
+    x, y = blobs()
+
+    def run(seed):
+        nerve.manual_seed(3)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 3))
+        h = nerve.fit(model, x, y, loss="cross_entropy", optimizer=optim.SGD(
+            model.parameters(), lr=0.1, momentum=0.9), epochs=3, batch_size=16, verbose=0,
+            seed=seed)
+        return weights(model), h
+
+    (w1, h1), (w2, h2), (w3, _) = run(7), run(7), run(8)
+    assert all(np.array_equal(w1[k], w2[k]) for k in w1) and h1 == h2
+    assert any(not np.array_equal(w1[k], w3[k]) for k in w1)
+
+
+def test_fit_resume_is_exact(tmp_path):
+    x, y = blobs()
+
+    def fresh():
+        model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+        nerve.manual_seed(5)
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+        return model, optim.Adam(model.parameters(), lr=0.01)
+
+    kw = dict(loss="cross_entropy", batch_size=16, verbose=0, seed=11, validation_data=(x, y))
+    m1, o1 = fresh()
+    h1 = nerve.fit(m1, x, y, optimizer=o1, epochs=4, **kw)
+    m2, o2 = fresh()
+    path = tmp_path / "ckpt.safetensors"
+    nerve.fit(m2, x, y, optimizer=o2, epochs=2, callbacks=[ModelCheckpoint(path)], **kw)
+    m3, o3 = fresh()
+    nerve.manual_seed(999)  # resume must not depend on the global generator's state
+    h3 = nerve.fit(m3, x, y, optimizer=o3, epochs=4, resume=path, **kw)
+    w1, w3 = weights(m1), weights(m3)
+    assert all(np.array_equal(w1[k], w3[k]) for k in w1)
+    assert h1 == h3 and h1.epoch == h3.epoch
+
+
+def test_early_stopping_restores_best_weights():
+    x, y = blobs()
+    xv, yv = x, (y + 1) % 3  # wrong labels: the better it learns, the worse val_loss gets
+    model = mlp(n_in=4, n_out=3)
+    seen = {}
+    record = LambdaCallback(on_epoch_end=lambda e, logs: seen.__setitem__(e, weights(model)))
+    stop = EarlyStopping(monitor="val_loss", patience=1)
+    hist = nerve.fit(model, x, y, loss="cross_entropy", optimizer=optim.Adam(
+        model.parameters(), lr=0.05), epochs=30, verbose=0, validation_data=(xv, yv),
+        callbacks=[record, stop])
+    best = int(np.argmin(hist["val_loss"]))
+    assert len(hist["loss"]) < 30 and stop.stopped_epoch is not None
+    w = weights(model)
+    assert all(np.array_equal(w[k], seen[best][k]) for k in w)
+
+
+def test_model_checkpoint_save_best_only_keeps_the_best(tmp_path):
+    x, y = blobs()
+    xv, yv = x, (y + 1) % 3
+    model = mlp(n_in=4, n_out=3)
+    path = tmp_path / "best.safetensors"
+    cb = ModelCheckpoint(path, monitor="val_loss", save_best_only=True)
+    hist = nerve.fit(model, x, y, loss="cross_entropy", optimizer=optim.Adam(
+        model.parameters(), lr=0.05), epochs=6, verbose=0, validation_data=(xv, yv),
+        callbacks=[cb])
+    state = nerve.io.load_checkpoint(path, mlp(n_in=4, n_out=3))
+    assert state["epoch"] == int(np.argmin(hist["val_loss"])) + 1
+    assert len(cb.saved) < 6
+
+
+def test_fit_stops_on_nan_and_keeps_finite_weights():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = rng.normal(size=(64, 1)).astype(np.float32) * 1e3
+    model = nn.Sequential(nn.Linear(4, 1))
+    before = weights(model)
+    with pytest.warns(RuntimeWarning, match=r"loss is (inf|nan) at epoch 1, batch 2"):
+        hist = nerve.fit(model, x, y, loss="mse", optimizer=optim.SGD(model.parameters(),
+                         lr=1e36), epochs=5, batch_size=32, metrics=(), verbose=0)
+    assert "start of this epoch" in hist.stop_reason and "loss" not in hist
+    after = weights(model)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fit_rejects_nan_in_x_naming_count_and_first(bad):
+    x, y = blobs(20)
+    x[3, 2] = bad
+    x[7, 0] = bad
+    msg = r"2 NaN or infinite values; the first is at index \(3, 2\)"
+    with pytest.raises(ValueError, match=msg):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", verbose=0)
+
+
+def test_fit_rejects_nan_in_y():
+    x, _ = blobs(20)
+    y = np.zeros((20, 3), np.float32)
+    y[5, 1] = np.nan
+    with pytest.raises(ValueError, match="training y holds 1 NaN"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="mse", verbose=0, metrics=())
+
+
+def test_fit_rejects_length_mismatch():
+    x, y = blobs(20)
+    with pytest.raises(ValueError, match="x has 20 samples, y has 19"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y[:19], loss="cross_entropy", verbose=0)
+
+
+def test_fit_unknown_loss_lists_valid_names():
+    x, y = blobs(20)
+    with pytest.raises(ValueError, match="unknown loss 'crossentropy'; valid: .*cross_entropy"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="crossentropy", verbose=0)
+
+
+def test_fit_unknown_metric_lists_valid_names():
+    x, y = blobs(20)
+    with pytest.raises(ValueError, match="unknown metric 'precision'; valid: .*accuracy"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", metrics=("precision",),
+                  verbose=0)
+
+
+def test_fit_validation_feature_count_mismatch():
+    x, y = blobs(20)
+    with pytest.raises(ValueError, match=r"validation x has samples of shape \(5,\), "
+                                         r"training x has \(4,\)"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", verbose=0,
+                  validation_data=(np.zeros((4, 5), np.float32), y[:4]))
+
+
+@pytest.mark.parametrize("arg", ["batch_size", "epochs"])
+@pytest.mark.parametrize("value", [0, -3])
+def test_fit_rejects_non_positive_sizes(arg, value):
+    x, y = blobs(20)
+    with pytest.raises(ValueError, match=f"{arg}={value}"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", verbose=0, **{arg: value})
+
+
+def test_resume_from_another_architecture_names_keys_and_shapes(tmp_path):
+    x, y = blobs(40)
+    path = tmp_path / "c.safetensors"
+    nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0,
+              callbacks=[ModelCheckpoint(path)])
+    other = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+    with pytest.raises(ValueError, match=r"0\.weight: expected shape \(5, 4\), received \(8, 4\)"):
+        nerve.fit(other, x, y, loss="cross_entropy", epochs=2, verbose=0, resume=path)
+
+
+def test_evaluate_returns_loss_and_metrics():
+    x, y = blobs()
+    model = mlp(n_in=4, n_out=3)
+    res = nerve.evaluate(model, x, y, loss="cross_entropy", metrics=("accuracy",),
+                         batch_size=17)
+    logits = nerve.predict(model, x)
+    ref = nn.functional.cross_entropy(nerve.tensor(logits), y).item()
+    assert res["loss"] == pytest.approx(ref, rel=1e-5)
+    assert res["accuracy"] == pytest.approx(metrics.accuracy(logits, y))
+
+
+def test_predict_builds_no_graph_and_restores_mode():
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+            self.grad_modes, self.train_modes = [], []
+
+        def forward(self, x):
+            self.grad_modes.append(nerve.is_grad_enabled())
+            self.train_modes.append(self.training)
+            return self.lin(x)
+
+    model = Probe()
+    out = nerve.predict(model, blobs(10)[0], batch_size=4)
+    assert out.shape == (10, 3) and not any(model.grad_modes) and not any(model.train_modes)
+    assert model.training
+
+
+def test_predict_proba_and_classes():
+    x, _ = blobs(10)
+    model = mlp(n_in=4, n_out=3)
+    p = nerve.predict_proba(model, x)
+    assert np.allclose(p.sum(axis=1), 1, atol=1e-6)
+    assert (nerve.predict_classes(model, x) == p.argmax(axis=1)).all()
+
+
+def test_fit_accepts_a_dataloader():
+    x, y = blobs(64)
+    loader = nerve.data.DataLoader(nerve.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                                   seed=0)
+    hist = nerve.fit(mlp(n_in=4, n_out=3), loader, loss="cross_entropy", epochs=2, verbose=0)
+    assert len(hist["loss"]) == 2
+
+
+def test_fit_regression_metrics():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+    model = nn.Sequential(nn.Linear(3, 1))
+    hist = nerve.fit(model, x, y, loss="mse", optimizer=optim.Adam(model.parameters(), lr=0.1),
+                     epochs=40, metrics=("mse", "mae", "r2"), verbose=0, seed=0)
+    assert hist["r2"][-1] > 0.99 and hist["mse"][-1] < 0.05
+
+
+def test_metrics_against_definitions():
+    rng = np.random.default_rng(1)
+    scores = rng.normal(size=(50, 4))
+    y = rng.integers(0, 4, 50)
+    assert metrics.accuracy(scores, y) == np.mean(scores.argmax(1) == y)
+    ranks = (scores > scores[np.arange(50), y][:, None]).sum(1)
+    assert metrics.top_k_accuracy(scores, y, k=2) == np.mean(ranks < 2)
+    cm = metrics.confusion_matrix(y, scores.argmax(1), num_classes=4)
+    assert cm.sum() == 50 and np.trace(cm) == (scores.argmax(1) == y).sum()
+    assert cm[y[0], scores[0].argmax()] >= 1
+    p, t = rng.normal(size=30), rng.normal(size=30)
+    assert metrics.mean_squared_error(p, t) == pytest.approx(np.mean((p - t) ** 2))
+    assert metrics.mean_absolute_error(p, t) == pytest.approx(np.mean(np.abs(p - t)))
+    r2 = 1 - np.sum((t - p) ** 2) / np.sum((t - t.mean()) ** 2)
+    assert metrics.r2_score(p, t) == pytest.approx(r2)
+
+
+def test_running_r2_equals_whole_epoch_r2():
+    rng = np.random.default_rng(2)
+    p, t = rng.normal(size=40), rng.normal(size=40)
+    m = metrics.R2()
+    for i in range(0, 40, 7):
+        m.update(p[i:i + 7], t[i:i + 7])
+    assert m.result() == pytest.approx(metrics.r2_score(p, t))
+
+
+def test_no_warning_in_a_clean_run():
+    x, y = blobs(64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0)
