@@ -1,0 +1,87 @@
+"""Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from nerve.optim.optimizer import Optimizer, check_number, zeros_state
+from nerve.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam, with PyTorch's update rule.
+
+    With ``g`` the gradient, ``m`` and ``v`` zero at first, ``t`` the step count from 1::
+
+        g = g + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g^2
+        v_max = max(v_max, v);  use v_max for v            (when amsgrad)
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
+
+    def _check(self, group: dict[str, Any]) -> None:
+        check_number("lr", group["lr"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas value: {betas!r}; expected a pair (beta1, beta2)")
+        check_number("betas[0]", betas[0], 0.0, 1.0)
+        check_number("betas[1]", betas[1], 0.0, 1.0)
+        check_number("eps", group["eps"])
+        check_number("weight_decay", group["weight_decay"])
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict, state: dict) -> None:
+        data, lr, weight_decay = p.data, float(group["lr"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        if "step" not in state:
+            state.update(step=0, exp_avg=np.zeros_like(data), exp_avg_sq=np.zeros_like(data))
+        state["step"] += 1
+        step = state["step"]
+        if weight_decay != 0 and self.decoupled_weight_decay:
+            data *= 1.0 - lr * weight_decay
+        elif weight_decay != 0:
+            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed += grad
+            grad = decayed
+        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._scratch(data, 1)
+        m += np.multiply(np.subtract(grad, m, out=tmp), 1.0 - beta1, out=tmp)
+        v *= beta2
+        v += np.multiply(np.multiply(grad, grad, out=tmp), 1.0 - beta2, out=tmp)
+        if group["amsgrad"]:
+            v_max = zeros_state(state, "max_exp_avg_sq", data)
+            v = np.maximum(v_max, v, out=v_max)
+        denom = np.sqrt(v, out=tmp)
+        denom /= math.sqrt(1.0 - beta2**step)
+        denom += float(group["eps"])
+        update = np.divide(m, denom, out=tmp)
+        update *= -lr / (1.0 - beta1**step)
+        data += update
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), with PyTorch's update rule.
+
+    As :class:`Adam` without the ``weight_decay * p`` term in ``g``; instead, before the
+    moments are updated::
+
+        p = p * (1 - lr * weight_decay)
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

@@ -1,0 +1,108 @@
+"""GradientDescent: the seed's full-batch steepest descent, which stops by itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from nerve.optim.optimizer import Optimizer, check_number
+from nerve.tensor import Tensor, enable_grad
+
+
+class GradientDescent(Optimizer):
+    """Steps every parameter down its slope until the steps are tiny or too many.
+
+    For every element of every parameter, with ``dL/dp`` the derivative of the loss::
+
+        step size = lr * dL/dp
+        p_new     = p - step size
+
+    After each ``step()``, ``steps`` counts the steps taken, ``last_step_size`` is the largest
+    absolute step size of that step, and ``converged`` is True when every step size was at most
+    ``tolerance`` (the seed's 0.001). ``done`` (alias ``should_stop``) is True once converged
+    or after ``max_steps`` steps (the seed's 1000); a ``step()`` when done changes nothing, does
+    not call the closure and returns None. Parameters without a gradient are skipped, but a step
+    where no parameter has one raises RuntimeError (``backward()`` was forgotten)::
+
+        opt = GradientDescent(model.parameters(), lr=0.1)
+        while not opt.done:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float,
+                 tolerance: float = 0.001, max_steps: int = 1000):
+        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
+                or max_steps < 1:
+            raise ValueError(f"Invalid max_steps value: {max_steps!r}; expected an int >= 1")
+        super().__init__(params, {"lr": lr, "tolerance": tolerance})
+        self.max_steps = int(max_steps)
+        self.steps = 0
+        self.last_step_size: float | None = None
+        self.converged = False
+
+    def _check(self, group: dict[str, Any]) -> None:
+        check_number("lr", group["lr"])
+        if group["lr"] == 0:
+            raise ValueError("Invalid lr value: 0; expected lr > 0 (no step would ever be taken)")
+        check_number("tolerance", group["tolerance"])
+
+    @property
+    def done(self) -> bool:
+        """True once the last step converged or ``max_steps`` steps were taken."""
+        return self.converged or self.steps >= self.max_steps
+
+    should_stop = done
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Take one step (unless done) and update ``steps``, ``last_step_size``, ``converged``."""
+        if self.done:
+            return None
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        sizes, converged = [], True
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    size = self._descend(p, group)
+                    sizes.append(size)
+                    converged = converged and size <= group["tolerance"]
+        if not sizes:
+            raise RuntimeError("GradientDescent.step() found no gradients: call "
+                               "loss.backward() before step()")
+        self.steps += 1
+        self.last_step_size = float(np.max(sizes))
+        self.converged = converged
+        return loss
+
+    def _descend(self, p: Tensor, group: dict) -> float:
+        """Subtract lr * grad from ``p`` and return the largest absolute step size."""
+        grad = np.asarray(p.grad)
+        if grad.shape != p.data.shape:
+            raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
+                             f"{grad.shape}")
+        step_size = np.multiply(grad, float(group["lr"]), out=self._scratch(p.data))
+        p.data -= step_size
+        if step_size.size == 0:
+            return 0.0
+        return float(np.maximum(step_size.max(), -step_size.min()))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the base state dict plus ``steps``, ``last_step_size``, ``converged``."""
+        out = super().state_dict()
+        out.update(steps=self.steps, last_step_size=self.last_step_size,
+                   converged=self.converged, max_steps=self.max_steps)
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.steps = int(state_dict.get("steps", 0))
+        size = state_dict.get("last_step_size")
+        self.last_step_size = None if size is None else float(size)
+        self.converged = bool(state_dict.get("converged", False))
+        self.max_steps = int(state_dict.get("max_steps", self.max_steps))

@@ -1,0 +1,225 @@
+"""Floor 5: the Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict.
+
+Optimizers change parameter arrays in place and build no graph. Each keeps its state per
+parameter as a plain dict of arrays and numbers; ``state_dict()`` keys that state by the
+parameter's position across the groups (as PyTorch does), so it can be saved as safetensors +
+JSON without pickling. A subclass defines ``_check(group)`` and ``_update(p, grad, group, state)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from nerve.tensor import Tensor, enable_grad
+
+
+class Optimizer:
+    """Base class of optimizers: parameter groups, per-parameter state and the step loop."""
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
+        self._check(defaults)
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        self._work: dict[tuple[np.dtype, int], np.ndarray] = {}
+        params = _as_list(params, "params")
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # --- subclass hooks -----------------------------------------------------------------
+    def _check(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for an invalid hyper-parameter of ``group``."""
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict, state: dict) -> None:
+        raise NotImplementedError(f"{type(self).__name__} defines no _update()")
+
+    # --- groups -------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters, with hyper-parameters that override the defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"a parameter group needs a 'params' entry, got keys "
+                             f"{sorted(param_group)}")
+        params = _as_list(param_group["params"], "a group's 'params'")
+        for p in params:
+            _check_param(p)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or seen & {id(p) for p in params}:
+            raise ValueError("some parameters appear more than once in the parameter groups")
+        group = {"params": params}
+        group.update({k: v for k, v in self.defaults.items() if k not in param_group})
+        group.update({k: v for k, v in param_group.items() if k != "params"})
+        self._check(group)
+        self.param_groups.append(group)
+
+    # --- stepping -----------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (None), or give it a fresh array of zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = np.zeros_like(p.grad)  # a new array: the old one may be shared
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return ``closure()`` if one is given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, _grad_of(p), group, self.state.setdefault(p, {}))
+        return loss
+
+    def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
+        """Return a reusable work array shaped like ``like`` (its contents are garbage)."""
+        buf = self._work.get((like.dtype, slot))
+        if buf is None or buf.size < like.size:
+            size = max(p.data.size for g in self.param_groups for p in g["params"])
+            buf = self._work[like.dtype, slot] = np.empty(max(size, like.size), like.dtype)
+        return buf[: like.size].reshape(like.shape)
+
+    # --- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Return ``{"state": {index: {name: array or number}}, "param_groups": [...]}``.
+
+        Arrays are copies; a group's ``params`` lists the indices of its parameters.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {
+            index[id(p)]: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in s.items()}
+            for p, s in self.state.items()
+            if id(p) in index
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take hyper-parameters and state from ``state_dict`` (as made by ``state_dict()``).
+
+        Index keys may be ints or strings (as after JSON); arrays are copied into the
+        parameter's dtype, and a shape that differs from the parameter's raises ValueError.
+        """
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError("an optimizer state dict needs 'state' and 'param_groups' entries")
+        saved_groups = state_dict["param_groups"]
+        by_index = self._match_groups(saved_groups)
+        state = {}
+        for key, saved in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise ValueError(f"the state dict holds state for parameter {key}, which no "
+                                 f"group lists")
+            state[p] = {name: _load_value(name, v, p) for name, v in saved.items()}
+        groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            new = {"params": group["params"]}
+            new.update({k: v for k, v in saved.items() if k != "params"})
+            self._check(new)
+            groups.append(new)
+        self.state, self.param_groups = state, groups
+
+    def _match_groups(self, saved_groups: list[dict]) -> dict[int, Tensor]:
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"the state dict has {len(saved_groups)} parameter groups, this "
+                             f"optimizer has {len(self.param_groups)}")
+        by_index = {}
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"parameter group {i} holds {len(saved['params'])} parameters "
+                                 f"in the state dict and {len(group['params'])} here")
+            by_index.update({int(k): p for k, p in zip(saved["params"], group["params"])})
+        return by_index
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in group.items() if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _as_list(params, what: str) -> list:
+    if isinstance(params, (Tensor, dict)):
+        return [params]
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{what} must be an ordered collection (a list), not a set: a set's "
+                        "order changes between runs and state dicts rely on it")
+    try:
+        return list(params)
+    except TypeError:
+        raise TypeError(f"{what} must be an iterable of Tensors or of dicts, got "
+                        f"{type(params).__name__}") from None
+
+
+def _check_param(p) -> None:
+    if not isinstance(p, Tensor):
+        raise TypeError(f"an optimizer can only optimize Tensors, got {type(p).__name__}")
+    if not p.is_leaf:
+        raise ValueError("an optimizer can't optimize a non-leaf Tensor (one made by an "
+                         "operation); optimize the leaves it was computed from")
+    if p.data.dtype.kind != "f":
+        raise TypeError(f"an optimizer can only optimize floating-point Tensors, got dtype "
+                        f"{p.data.dtype}")
+
+
+def _grad_of(p: Tensor) -> np.ndarray:
+    grad = np.asarray(p.grad)
+    if grad.shape != p.data.shape:
+        raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
+                         f"{grad.shape}")
+    return grad
+
+
+def _load_value(name: str, value, p: Tensor):
+    """Return a saved state entry as a number, or as an array copied into ``p``'s dtype."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if not isinstance(value, (np.ndarray, np.generic, list, tuple)):
+        return value
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return arr.item()
+    if arr.shape != p.data.shape:
+        raise ValueError(f"state {name!r} has shape {arr.shape}, its parameter has shape "
+                         f"{p.data.shape}")
+    return np.array(arr, dtype=p.data.dtype)
+
+
+# --- validation helpers for subclasses' _check ---------------------------------------------
+def check_number(name: str, value, low: float = 0.0, high: float | None = None,
+                 high_open: bool = True) -> None:
+    """Raise ValueError naming ``name`` unless ``low <= value`` (and ``value < high``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid {name} value: {value!r}; expected a number")
+    if high is None:
+        ok, expected = value >= low, f"{name} >= {low:g}"
+    elif high_open:
+        ok, expected = low <= value < high, f"{name} in [{low:g}, {high:g})"
+    else:
+        ok, expected = low <= value <= high, f"{name} in [{low:g}, {high:g}]"
+    if not ok:
+        raise ValueError(f"Invalid {name} value: {value!r}; expected {expected}")
+
+
+def zeros_state(state: dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
+    """Return ``state[name]``, first setting it to zeros shaped like ``like`` if missing."""
+    buf = state.get(name)
+    if buf is None:
+        buf = state[name] = np.zeros_like(like)
+    return buf
