@@ -4,6 +4,7 @@ LeakyReLU, Softmax and LogSoftmax. Shape: any -> the same."""
 from __future__ import annotations
 
 from nerve import ops
+from nerve.nn import functional as F
 from nerve.nn.module import Module
 from nerve.tensor import Tensor
 
@@ -37,6 +38,8 @@ class ReLU(Module):
 
 
 class Tanh(Module):
+    """(e^x - e^-x) / (e^x + e^-x), between -1 and 1."""
+
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)
 
@@ -46,14 +49,12 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        if beta <= 0:
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
             raise ValueError(f"Softplus: expected beta > 0. Received: beta={beta!r}")
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.beta == 1.0:
-            return ops.softplus(x)
-        return ops.softplus(x * self.beta) / self.beta
+        return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nerve import backend
+from nerve import backend, ops
 from nerve.function import Function
 from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     leaky_relu,
@@ -13,13 +13,22 @@ from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     relu,
     sigmoid,
     softmax,
-    softplus,
     step,
     tanh,
 )
 from nerve.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
+        raise ValueError(f"softplus: expected beta > 0. Received: beta={beta!r}")
+    z = x * beta if beta != 1 else x
+    out = ops.softplus(z) if beta == 1 else ops.softplus(z) / beta
+    linear_part = np.asarray(z.data if isinstance(z, Tensor) else z) > threshold
+    return ops.where(linear_part, x, out) if linear_part.any() else out
 
 
 def _check_reduction(reduction: str, who: str) -> None:
@@ -62,13 +71,31 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce((input - _target(target, input, "l1_loss")).abs(), reduction)
 
 
+class _BCE(Function):
+    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100; finite gradient at 0 and 1."""
+
+    def forward(ctx, p, y):
+        ctx.p, ctx.y = p, y
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped below
+            lp = np.maximum(np.log(p), -100)
+            lq = np.maximum(np.log1p(-p), -100)
+        return -(y * lp + (1 - y) * lq)
+
+    def backward(ctx, g):
+        p = ctx.p
+        return g * (p - ctx.y) / np.maximum(p * (1 - p), 1e-12), None  # PyTorch's epsilon
+
+
 def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p; each log is clamped at -100."""
     _check_reduction(reduction, "binary_cross_entropy")
     y = _target(target, input, "binary_cross_entropy")
-    lp = input.log().clip(min=-100.0)
-    lq = (1.0 - input).log().clip(min=-100.0)
-    return _reduce(-(y * lp + (1.0 - y) * lq), reduction)
+    p = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if p.size and not (p.min() >= 0 and p.max() <= 1):  # also catches NaN
+        bad = p[~((p >= 0) & (p <= 1))][0]
+        raise ValueError(f"binary_cross_entropy: expected probabilities in [0, 1] as input "
+                         f"(use binary_cross_entropy_with_logits for logits), received {bad}")
+    return _reduce(_BCE.apply(input, y), reduction)
 
 
 class _BCEWithLogits(Function):
@@ -135,24 +162,24 @@ class _CrossEntropy(Function):
         return grad, None
 
 
-def _check_class_target(logits: Tensor, target) -> np.ndarray:
+def _check_class_target(logits: Tensor, target, who: str = "cross_entropy") -> np.ndarray:
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     n_cls = logits.shape[1]
     if t.dtype.kind in "iu":
         expected = (logits.shape[0],) + logits.shape[2:]
         if t.shape != expected:
-            raise ValueError(f"cross_entropy: class-index target must have shape {expected} "
+            raise ValueError(f"{who}: class-index target must have shape {expected} "
                              f"for logits of shape {logits.shape}, got {t.shape}")
         if t.size and (t.min() < 0 or t.max() >= n_cls):
             bad = t[(t < 0) | (t >= n_cls)][0]
-            raise ValueError(f"cross_entropy: target class {bad} is out of range for "
+            raise ValueError(f"{who}: target class {bad} is out of range for "
                              f"{n_cls} classes (valid: 0 to {n_cls - 1})")
         return t
     if t.dtype.kind != "f":
-        raise TypeError(f"cross_entropy: target must hold class indices (int) or probabilities "
+        raise TypeError(f"{who}: target must hold class indices (int) or probabilities "
                         f"(float), got dtype {t.dtype}")
     if t.shape != logits.shape:
-        raise ValueError(f"cross_entropy: probability target must have the logits' shape "
+        raise ValueError(f"{who}: probability target must have the logits' shape "
                          f"{logits.shape}, got {t.shape}")
     return t.astype(logits.dtype, copy=False)
 
@@ -173,16 +200,22 @@ def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 
 def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities (N, C) at class indices (N,)."""
+    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
     _check_reduction(reduction, "nll_loss")
-    t = _check_class_target(input, target)
-    return _reduce(-input[np.arange(len(t)), t], reduction)
+    if input.ndim < 2:
+        raise ValueError(f"nll_loss: input must have shape (N, C, ...), got {input.shape}")
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold class indices (int), got dtype {t.dtype}")
+    t = _check_class_target(input, t, "nll_loss")
+    rest = np.indices(t.shape, sparse=True)  # sample (and position) of each target
+    return _reduce(-input[(rest[0], t, *rest[1:])], reduction)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) while training."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout probability must be in [0, 1), got p={p}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"dropout: expected p in [0, 1). Received: p={p!r}")
     if not training or p == 0:
         return x
     keep = backend.rng().random(x.shape, dtype=np.float32) >= p

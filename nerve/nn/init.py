@@ -16,8 +16,9 @@ import numpy as np
 from nerve import backend
 from nerve.tensor import Tensor
 
-_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "conv2d": 1.0, "tanh": 5.0 / 3,
-          "relu": math.sqrt(2.0), "selu": 0.75}
+_LINEAR = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+           "conv_transpose2d", "conv_transpose3d")
+_GAINS = {**dict.fromkeys(_LINEAR, 1.0), "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 0.75}
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

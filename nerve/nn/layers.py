@@ -38,8 +38,8 @@ class Linear(Module):
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
         dtype = backend.to_dtype(dtype) or backend.get_default_dtype()
-        self.weight = Parameter(np.empty((out_features, in_features), dtype))
-        self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
+        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
+        self.bias = Parameter(np.zeros(out_features), dtype=dtype) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -7,7 +7,7 @@ arrays are not parameters (register them with ``register_buffer`` to have them s
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -31,13 +31,23 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() before "
                 f"assigning attributes (while setting {name!r})"
             )
+        was_parameter = name in self._parameters
+        if was_parameter and value is not None and not isinstance(value, Parameter):
+            # silently dropping a learnable weight from parameters() would be worse (PyTorch too)
+            raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} of "
+                            f"{type(self).__name__}: expected a Parameter or None (change "
+                            f"the values in place with .data[...] = ...)")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            # a buffer stays one when reassigned (running statistics are replaced, not updated)
+            self.register_buffer(name, value)
+            return
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
-        elif value is None and name in ("bias", "weight"):
+        elif value is None and (was_parameter or name in ("bias", "weight")):
             self._parameters[name] = None
         object.__setattr__(self, name, value)
 
@@ -48,14 +58,22 @@ class Module:
 
     def register_buffer(self, name: str, value) -> None:
         """Keep a non-learnable array (running statistics) that ``state_dict`` saves."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_buffer: expected a non-empty name without '.'. "
+                             f"Received: name={name!r}")
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(value)
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
         object.__setattr__(self, name, value)
         self._buffers[name] = value
 
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module expects a Module, got {type(module).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"add_module: expected a non-empty name without '.'. "
+                             f"Received: name={name!r}")
         setattr(self, name, module)
         self._modules[name] = module
 
@@ -77,10 +95,15 @@ class Module:
             if m is not None:
                 yield name, m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(self, prefix: str = "", _seen=None) -> Iterator[tuple[str, Module]]:
+        """Yield every module once (a module used twice keeps its first name), self first."""
+        _seen = set() if _seen is None else _seen
+        if id(self) in _seen:
+            return
+        _seen.add(id(self))
         yield prefix, self
         for name, m in self.named_children():
-            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, _seen)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -150,13 +173,20 @@ class Module:
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Return every parameter and buffer by its dotted name (PyTorch's keys), as arrays."""
-        out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.data
-        for name, b in self.named_buffers():
-            out[name] = b.data
-        return out
+        """Return every parameter and buffer by its dotted name (PyTorch's keys), as arrays.
+
+        As in PyTorch, each module's parameters come before its buffers and its children, and
+        a shared parameter appears under each of its names.
+        """
+        return OrderedDict((name, t.data) for name, t in self._state_tensors())
+
+    def _state_tensors(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for store in (self._parameters, self._buffers):
+            for name, t in store.items():
+                if t is not None:
+                    yield prefix + name, t
+        for name, m in self.named_children():
+            yield from m._state_tensors(f"{prefix}{name}.")
 
     def load_state_dict(self, state: dict, strict: bool = True):
         """Copy arrays (or tensors) into the parameters and buffers with the same names.
@@ -166,8 +196,7 @@ class Module:
         """
         if not hasattr(state, "items"):
             raise TypeError(f"load_state_dict expects a mapping, got {type(state).__name__}")
-        own = dict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = dict(self._state_tensors())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         wrong = []
@@ -202,7 +231,8 @@ class Module:
     def __repr__(self) -> str:
         lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in
                  self.named_children()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        extra = self.extra_repr()
         if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") + lines if extra else lines  # PyTorch's layout
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"

@@ -63,6 +63,15 @@ class Perceptron(Module):
     def n_inputs(self) -> int:
         return self.weight.shape[1]
 
+    @property
+    def threshold(self) -> float:
+        """The value the weighted inputs must exceed to fire: minus the bias."""
+        return -float(self.bias.data[0])
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.bias.data[0] = -float(value)
+
     def _inputs(self, x) -> np.ndarray:
         arr = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=self.weight.dtype)
         if arr.shape[-1:] != (self.n_inputs,) or arr.ndim > 2:
@@ -87,10 +96,14 @@ class Perceptron(Module):
         """Apply the perceptron learning rule until an epoch has no mistake or max_epochs."""
         xs = self._inputs(x)
         ys = np.asarray(y.data if isinstance(y, Tensor) else y).reshape(-1)
-        if xs.ndim != 2 or len(xs) != len(ys):
+        if xs.ndim != 2:
+            raise ValueError(f"Perceptron.fit: expected x of shape (N, {self.n_inputs}), "
+                             f"received {xs.shape}")
+        if len(xs) != len(ys):
             raise ValueError(f"Perceptron.fit: x has {len(xs)} samples but y has {len(ys)}")
-        if not np.isin(ys, (0, 1)).all():
+        if ys.dtype.kind not in "biuf" or not np.isin(ys, (0, 1)).all():
             raise ValueError(f"Perceptron.fit: labels must be 0 or 1, got {np.unique(ys)}")
+        ys = ys.astype(np.int64)
         w, b = self.weight.data[0], self.bias.data
         self.errors_, self.converged_ = [], False
         for _ in range(self.max_epochs):

@@ -39,15 +39,16 @@ def summary(model: Module, input_shape, dtype=None, print_fn=print) -> dict:
 
     for name, m in leaves:
         spy(name, m)
+    modes = [(m, m.training) for m in model.modules()]
     try:
         x = Tensor(np.zeros((1, *input_shape), backend.to_dtype(dtype) or
                             backend.get_default_dtype()))
-        was_training = model.training
         model.eval()
         with no_grad():
             model(x)
-        model.train(was_training)
-    finally:
+    finally:  # even when the input shape does not fit: the model is left as it was
+        for m, mode in modes:
+            object.__setattr__(m, "training", mode)
         for _, m in leaves:
             m.__dict__.pop("forward", None)
     total = sum(p.data.size for p in model.parameters())
