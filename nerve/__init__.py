@@ -8,17 +8,17 @@ mechanism), ``ops`` (differentiable operations), ``nn`` (modules, layers, losses
 checkpoints), ``train`` (fit / evaluate / predict), ``cli`` (the ``nerve`` command).
 """
 
-from nerve import data, io, nn, optim, train  # noqa: E402, I001 - the upper floors
+from nerve import data, io, nn, optim, train
 from nerve.backend import float32, float64, get_default_dtype, int64, manual_seed, set_default_dtype
 from nerve.creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from nerve.function import Function
 from nerve.gradcheck import GradcheckError, gradcheck
-from nerve.io import load, load_weights, save  # noqa: E402
-from nerve.nn import Perceptron  # noqa: E402
+from nerve.io import load, load_weights, save
+from nerve.nn import Perceptron
 from nerve.ops import *  # noqa: F403 - the operations are nerve's top-level functions
 from nerve.ops import __all__ as _ops_all
 from nerve.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
-from nerve.train import evaluate, fit, predict, predict_classes, predict_proba  # noqa: E402
+from nerve.train import evaluate, fit, predict, predict_classes, predict_proba
 
 __version__ = "0.1.0"
 
