@@ -1,0 +1,67 @@
+"""``python -m benchmarks [--case NAME] [--repeat N] [--seconds S] [--json PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+from benchmarks import cases_core  # noqa: F401 - registers the cases
+from benchmarks.harness import CASES, environment, format_environment, format_table, run_case
+
+TORCH_THREADS = 2
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks",
+                                description="Time nerve and PyTorch (CPU) side by side.")
+    p.add_argument("--case", action="append", metavar="NAME",
+                   help="run only cases whose name contains NAME (may be given several times)")
+    p.add_argument("--repeat", type=int, default=15, metavar="N",
+                   help="timed samples per library and case; the median is reported (default 15)")
+    p.add_argument("--seconds", type=float, default=1.2, metavar="S",
+                   help="time spent in timed samples per case, both libraries (default 1.2)")
+    p.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error(f"--repeat must be at least 1, got {args.repeat}")
+    if args.seconds <= 0:
+        p.error(f"--seconds must be positive, got {args.seconds}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cases = [c for c in CASES.values()
+             if not args.case or any(s in c.name for s in args.case)]
+    if args.list:
+        for c in CASES.values():
+            print(f"{c.name:24} {c.description}")
+        return 0
+    if not cases:
+        print(f"no case matches {args.case}; cases: {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(TORCH_THREADS)
+    env = environment()
+    print(format_environment(env), end="\n\n", flush=True)
+    results = []
+    for c in cases:
+        print(f"timing {c.name} ...", file=sys.stderr, flush=True)
+        results.append(run_case(c, args.repeat, args.seconds))
+    print(format_table(results))
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"environment": env,
+                       "results": [r.as_dict() for r in results]}, f, indent=2)
+        os.replace(tmp, args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
