@@ -8,24 +8,43 @@ mechanism), ``ops`` (differentiable operations), ``nn`` (modules, layers, losses
 checkpoints), ``train`` (fit / evaluate / predict), ``cli`` (the ``nerve`` command).
 """
 
-from nerve import data, io, nn, optim, train
+from nerve import nn, optim
 from nerve.backend import float32, float64, get_default_dtype, int64, manual_seed, set_default_dtype
 from nerve.creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from nerve.function import Function
 from nerve.gradcheck import GradcheckError, gradcheck
-from nerve.io import load, load_weights, save
 from nerve.nn import Perceptron
 from nerve.ops import *  # noqa: F403 - the operations are nerve's top-level functions
 from nerve.ops import __all__ as _ops_all
 from nerve.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
-from nerve.train import evaluate, fit, predict, predict_classes, predict_proba
 
 __version__ = "0.1.0"
+
+# The upper floors load on first use (PEP 562), so that ``import nerve`` stays fast.
+_LAZY = {"data": "nerve.data", "io": "nerve.io", "train": "nerve.train", "cli": "nerve.cli",
+         "save": "nerve.io", "load": "nerve.io", "load_weights": "nerve.io",
+         "fit": "nerve.train", "evaluate": "nerve.train", "predict": "nerve.train",
+         "predict_classes": "nerve.train", "predict_proba": "nerve.train"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nerve' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(_LAZY[name])
+    value = module if module.__name__ == f"nerve.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck",
     "GradcheckError", "manual_seed", "float32", "float64", "int64", "get_default_dtype",
     "set_default_dtype", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand",
-    "arange", "nn", "optim", "data", "io", "train", "Perceptron", "fit", "evaluate", "predict",
-    "predict_classes", "predict_proba", "save", "load", "load_weights", *_ops_all,
+    "arange", "nn", "optim", "Perceptron", *_LAZY, *_ops_all,
 ]

@@ -55,6 +55,12 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arguments and, if any input requires gradients, record it."""
         ctx = cls.__new__(cls)
+        if not _tensor_mod._grad_enabled:  # inference: nothing to record, the shortest path
+            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args],
+                              **kwargs)
+            if type(out) is tuple:
+                return tuple(Tensor._wrap(np.asarray(o)) for o in out)
+            return Tensor._wrap(out if type(out) is np.ndarray else np.asarray(out))
         raw, inputs, needs = [], [], []  # one pass over args: this runs for every operation
         for a in args:
             if isinstance(a, Tensor):
@@ -65,7 +71,7 @@ class Function:
                 raw.append(a)
                 inputs.append(None)
                 needs.append(False)
-        record = _tensor_mod._grad_enabled and True in needs
+        record = True in needs
         if record:
             ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)

@@ -12,6 +12,7 @@ from nerve.nn import init
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
 from nerve.ops import flatten
+from nerve.ops.arithmetic import Linear as LinearFunction
 from nerve.tensor import Tensor
 
 
@@ -52,6 +53,8 @@ class Linear(Module):
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input "
                              f"of shape (N, {self.in_features}), received {tuple(x.shape)}")
+        if isinstance(x, Tensor):  # the operands are ready: skip F.linear's coercion
+            return LinearFunction.apply(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
