@@ -10,7 +10,18 @@ checkpoints), ``train`` (fit / evaluate / predict), ``cli`` (the ``nerve`` comma
 
 from nerve import nn, optim
 from nerve.backend import float32, float64, get_default_dtype, int64, manual_seed, set_default_dtype
-from nerve.creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from nerve.creation import (
+    arange,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from nerve.function import Function
 from nerve.gradcheck import GradcheckError, gradcheck
 from nerve.nn import Perceptron
@@ -46,5 +57,5 @@ __all__ = [
     "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck",
     "GradcheckError", "manual_seed", "float32", "float64", "int64", "get_default_dtype",
     "set_default_dtype", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand",
-    "arange", "nn", "optim", "Perceptron", *_LAZY, *_ops_all,
+    "arange", "from_numpy", "nn", "optim", "Perceptron", *_LAZY, *_ops_all,
 ]

@@ -81,3 +81,12 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     """Evenly spaced values in [start, stop); floats are float32 unless ``dtype`` says."""
     data = np.arange(start, stop, step, dtype=backend.to_dtype(dtype))
     return _make(data, False) if dtype is not None else Tensor(data)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """Wrap an ndarray without copying: the tensor and the array share memory (any dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
+    t = Tensor._wrap(array)
+    t.requires_grad = requires_grad
+    return t

@@ -457,3 +457,20 @@ def test_custom_function_wrong_gradient_shape_raises():
     x = nerve.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"shape \(\) for an input of shape \(3,\)"):
         Bad.apply(x).sum().backward()
+
+
+def test_from_numpy_shares_memory_and_keeps_dtype():
+    arr = np.arange(6, dtype=np.float64).reshape(2, 3)
+    t = nerve.from_numpy(arr)
+    arr[0, 0] = 42.0
+    assert t.data[0, 0] == 42.0 and t.dtype == np.float64 and not t.requires_grad
+    g = nerve.from_numpy(np.ones(3, np.float32), requires_grad=True)
+    (g * 2).sum().backward()
+    assert np.array_equal(g.grad, [2, 2, 2])
+
+
+def test_from_numpy_rejects_lists_and_int_grad():
+    with pytest.raises(TypeError, match="expects an ndarray, got list"):
+        nerve.from_numpy([1.0, 2.0])
+    with pytest.raises(TypeError, match="floating-point"):
+        nerve.from_numpy(np.arange(3), requires_grad=True)
