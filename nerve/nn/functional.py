@@ -6,6 +6,7 @@ import numpy as np
 
 from nerve import backend, ops
 from nerve.function import Function
+from nerve.ops.elementwise import sigmoid_array
 from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     leaky_relu,
     linear,
@@ -106,10 +107,7 @@ class _BCEWithLogits(Function):
         return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
 
     def backward(ctx, g):
-        s = np.tanh(ctx.x * 0.5)
-        s += 1
-        s *= 0.5
-        return g * (s - ctx.y), None
+        return g * (sigmoid_array(ctx.x) - ctx.y), None
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean") -> Tensor:

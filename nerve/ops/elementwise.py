@@ -56,7 +56,7 @@ class Tanh(Function):
         return g * (1 - ctx.out * ctx.out)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid_array(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x) as e^-|x| / (1 + e^-|x|) for x < 0: no overflow, and small values keep
     their relative precision ((1 + tanh(x/2)) / 2 is 13x off at x = -20 in float32)."""
     e = np.exp(-np.abs(x))
@@ -66,10 +66,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Function):
-    """1 / (1 + e^-x), stable and accurate for any x (see ``_sigmoid``)."""
+    """1 / (1 + e^-x), stable and accurate for any x (see ``sigmoid_array``)."""
 
     def forward(ctx, x):
-        ctx.out = _sigmoid(x)
+        ctx.out = sigmoid_array(x)
         return ctx.out
 
     def backward(ctx, g):
@@ -96,7 +96,7 @@ class Softplus(Function):
         return np.logaddexp(0, x).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
-        return g * _sigmoid(ctx.x)
+        return g * sigmoid_array(ctx.x)
 
 
 class LeakyReLU(Function):
