@@ -6,7 +6,6 @@ import numpy as np
 
 from nerve import backend, ops
 from nerve.function import Function
-from nerve.ops.elementwise import sigmoid_array
 from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     leaky_relu,
     linear,
@@ -17,6 +16,7 @@ from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     step,
     tanh,
 )
+from nerve.ops.elementwise import sigmoid_array
 from nerve.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
