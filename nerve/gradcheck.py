@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nerve import backend
 from nerve.tensor import Tensor, no_grad
 
 
@@ -78,4 +77,3 @@ def _numeric_grad(fn, args, x: Tensor, weights, eps: float) -> np.ndarray:
     return numeric
 
 
-del backend

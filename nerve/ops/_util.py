@@ -76,7 +76,3 @@ def coerce(x, like: Tensor):
             return x.item()
         return x
     return NotImplemented
-
-
-def shape_of(x) -> tuple[int, ...]:
-    return np.shape(x)
