@@ -75,5 +75,3 @@ def _numeric_grad(fn, args, x: Tensor, weights, eps: float) -> np.ndarray:
         flat[k] = orig
         numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
     return numeric
-
-
