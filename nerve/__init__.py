@@ -1,14 +1,17 @@
 """nerve: neural networks from the single neuron to deep networks, with their own tensors and
 backpropagation, on NumPy.
 
-The floors, bottom to top (an import only points down): ``backend`` (the array module, the
-seeded generator), ``tensor`` and ``function`` (Tensor, backpropagation, the Function
-mechanism), ``ops`` (differentiable operations), ``nn`` (modules, layers, losses), ``optim``
-(optimizers, schedules), ``data`` (datasets, loaders), ``io`` (safetensors weights,
-checkpoints), ``train`` (fit / evaluate / predict), ``cli`` (the ``nerve`` command).
+The house, bottom to top (an import only points down; ``tests/test_layout.py`` checks it):
+``backend`` (the array module, dtypes, the seeded generator), ``autograd`` (Tensor,
+backpropagation, grad mode), ``checks`` (argument checks and conversions), ``function`` (the
+Function mechanism), ``ops`` (the operations; ``ops.fused`` the fused ones), ``nn`` (modules,
+layers, losses), ``optim`` (optimizers, schedules), ``data`` (datasets, loaders), ``io``
+(safetensors weights, checkpoints), ``train`` (fit / evaluate / predict, callbacks, find_lr),
+``cli`` (the ``nerve`` command).
 """
 
-from nerve import nn, optim
+from nerve import autograd, nn, optim
+from nerve.autograd import Tensor, enable_grad, is_grad_enabled, no_grad
 from nerve.backend import float32, float64, get_default_dtype, int64, manual_seed, set_default_dtype
 from nerve.creation import (
     arange,
@@ -27,7 +30,6 @@ from nerve.gradcheck import GradcheckError, gradcheck
 from nerve.nn import Perceptron
 from nerve.ops import *  # noqa: F403 - the operations are nerve's top-level functions
 from nerve.ops import __all__ as _ops_all
-from nerve.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
@@ -57,5 +59,5 @@ __all__ = [
     "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck",
     "GradcheckError", "manual_seed", "float32", "float64", "int64", "get_default_dtype",
     "set_default_dtype", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand",
-    "arange", "from_numpy", "nn", "optim", "Perceptron", *_LAZY, *_ops_all,
+    "arange", "from_numpy", "nn", "optim", "autograd", "Perceptron", *_LAZY, *_ops_all,
 ]

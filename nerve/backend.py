@@ -1,14 +1,22 @@
-"""Floor 1: the array module, the default dtype and the one seeded random generator.
+"""The array module, the default dtype and the seeded random generator.
+
+Every operation takes its array module from its inputs with :func:`array_module`: NumPy for
+NumPy arrays (a GPU backend registers CuPy for CuPy arrays with :func:`register_array_module`),
+so operation code never names NumPy for arithmetic. The few places where NumPy and CuPy differ
+get one helper here (:func:`scatter_add`).
 
 Everything random in nerve draws from :func:`rng`, so ``nerve.manual_seed(n)`` makes a run
-repeatable. The array module is NumPy; a GPU backend will swap ``xp`` later.
+repeatable; :func:`use_generator` lends a private generator to a block (``fit(seed=...)``) and
+leaves the global one untouched.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+from collections.abc import Iterator
+from types import ModuleType
 
-xp = np
+import numpy as np
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -18,7 +26,66 @@ bool_ = np.dtype(np.bool_)
 _default_dtype = float32
 _rng = np.random.default_rng()
 
+# array type -> its module (changed in place only); ARRAY_TYPES, the same types as a tuple
+ARRAY_MODULES: dict[type, ModuleType] = {np.ndarray: np}
+ARRAY_TYPES: tuple[type, ...] = (np.ndarray,)
 
+
+def array_module(x=None) -> ModuleType:
+    """Return the array module of the array ``x`` (NumPy for anything that is not a
+    registered array type, and for None: the default module, where new arrays are made)."""
+    return ARRAY_MODULES.get(type(x), np)
+
+
+def register_array_module(array_type: type, module: ModuleType) -> None:
+    """Let arrays of ``array_type`` compute with ``module`` (the GPU backend registers CuPy)."""
+    global ARRAY_TYPES
+    ARRAY_MODULES[array_type] = module
+    ARRAY_TYPES = tuple(ARRAY_MODULES)
+
+
+def is_array(x) -> bool:
+    """Return True for an array of a registered array module (an ndarray on the CPU)."""
+    return isinstance(x, ARRAY_TYPES)
+
+
+def ensure_array(x):
+    """Return ``x`` if it is an array, else it as an array of the default module (NumPy
+    reductions and 0-d arithmetic return scalars, which operations must not hand on)."""
+    return x if type(x) in ARRAY_MODULES else array_module(x).asarray(x)
+
+
+def real_scalar(x):
+    """Return ``x`` as a Python number if it is a real scalar (a Python or NumPy number, a
+    bool), else None. A NumPy scalar becomes a Python one, so that it takes an array's dtype."""
+    if isinstance(x, np.generic):  # before float: np.float64 is a float
+        return x.item() if x.dtype.kind in "biuf" else None
+    return x if isinstance(x, (int, float)) else None
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape that arrays of ``shapes`` broadcast to (shape arithmetic, on the host)."""
+    return np.broadcast_shapes(*shapes)
+
+
+def errstate(**kwargs):
+    """A block in which floating-point warnings are handled as asked (``divide="ignore"``);
+    NumPy's setting, which CuPy does not need (it does not warn)."""
+    return np.errstate(**kwargs)
+
+
+def scatter_add(target, index, values) -> None:
+    """``target[index] += values`` where repeated positions in ``index`` add up, in place."""
+    xp = array_module(target)
+    if xp is np:
+        np.add.at(target, index, values)
+    else:  # CuPy spells it in cupyx
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+
+
+# --- dtypes -------------------------------------------------------------------------------
 def get_default_dtype() -> np.dtype:
     """Return the dtype that floating-point data becomes when none is asked for (float32)."""
     return _default_dtype
@@ -27,31 +94,11 @@ def get_default_dtype() -> np.dtype:
 def set_default_dtype(dtype) -> None:
     """Set the default floating-point dtype: float32 (the default) or float64."""
     global _default_dtype
-    dt = np.dtype(dtype)
+    dt = to_dtype(dtype)
     if dt not in (float32, float64):
-        raise TypeError(f"default dtype must be float32 or float64, got {dt}")
+        raise TypeError(f"set_default_dtype: expected float32 or float64. Received: "
+                        f"dtype={dtype!r}")
     _default_dtype = dt
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the one generator that everything random in nerve draws from, and return it."""
-    global _rng
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"manual_seed expects a non-negative int, got {seed!r}")
-    _rng = np.random.default_rng(int(seed))
-    return _rng
-
-
-def reseed(*entropy: int) -> np.random.Generator:
-    """Replace the generator with one seeded by several ints (``reseed(seed, epoch)``)."""
-    global _rng
-    _rng = np.random.default_rng([int(e) for e in entropy])
-    return _rng
-
-
-def rng() -> np.random.Generator:
-    """Return nerve's current random generator (replaced by every ``manual_seed``)."""
-    return _rng
 
 
 def to_dtype(dtype) -> np.dtype | None:
@@ -61,4 +108,49 @@ def to_dtype(dtype) -> np.dtype | None:
     try:
         return np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be a NumPy dtype or its name, got {dtype!r}") from None
+        raise TypeError(f"expected a NumPy dtype or its name. Received: dtype={dtype!r}") from None
+
+
+def float_dtype(dtype=None) -> np.dtype:
+    """Return ``dtype`` as a floating dtype, or the default dtype when it is None."""
+    return to_dtype(dtype) or _default_dtype
+
+
+# --- the random generator -----------------------------------------------------------------
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"expected a non-negative integer as seed. Received: seed={seed!r}")
+    return int(seed)
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the one generator that everything random in nerve draws from, and return it."""
+    global _rng
+    _rng = np.random.default_rng(_check_seed(seed))
+    return _rng
+
+
+def rng() -> np.random.Generator:
+    """Return the current random generator (replaced by ``manual_seed``, lent by
+    ``use_generator``)."""
+    return _rng
+
+
+def generator(*entropy: int) -> np.random.Generator:
+    """Return a new generator seeded by several ints (``generator(seed, epoch)``)."""
+    return np.random.default_rng([_check_seed(e) for e in entropy])
+
+
+@contextlib.contextmanager
+def use_generator(gen: np.random.Generator | None) -> Iterator[None]:
+    """Make ``gen`` the generator that everything random draws from inside the block, then
+    put the previous one back (None: leave things as they are)."""
+    global _rng
+    if gen is None:
+        yield
+        return
+    previous, _rng = _rng, gen
+    try:
+        yield
+    finally:
+        _rng = previous

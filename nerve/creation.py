@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nerve import backend
-from nerve.tensor import Tensor
+from nerve.autograd import Tensor
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:

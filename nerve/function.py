@@ -3,43 +3,59 @@
 Every built-in operation is a :class:`Function`, and users define their own the same way::
 
     class Cube(nerve.Function):
-        def forward(ctx, x):                 # x arrives as an ndarray
-            ctx.x = x                        # keep what backward needs on ctx
+        "y = x^3;  dy/dx = 3 x^2"            # the formula, for readers and the explainer
+
+        def forward(ctx, x):                 # x arrives as an array (an ndarray on the CPU)
+            ctx.save_for_backward(x)         # keep what backward needs
             return x ** 3
 
-        def backward(ctx, grad):             # grad: d(loss)/d(output), an ndarray
-            return 3 * ctx.x ** 2 * grad     # one gradient per positional input
+        def backward(ctx, grad):             # grad: d(loss)/d(output), an array
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * grad         # one gradient per positional input
 
     y = Cube.apply(t)                        # t a Tensor; y records the operation
     nerve.gradcheck(Cube.apply, [t])         # check the rule against finite differences
 
-``forward`` receives the ``data`` arrays of Tensor arguments and any other argument as given,
-and returns an ndarray (or a tuple of ndarrays for several outputs). ``backward`` receives one
-gradient per output and returns one gradient per positional input, in order; ``None`` where an
-input gets none. ``ctx.needs_input_grad`` tells which inputs need one, so work can be skipped.
-Backward rules must not modify the gradients they receive. ``forward`` and ``backward`` may be
-written as plain methods (``ctx`` is then ``self``) or as ``@staticmethod`` as in PyTorch.
+``apply`` takes the inputs as positional arguments and the options (an axis, a threshold) as
+keyword arguments. ``forward`` receives the ``data`` arrays of Tensor arguments, any other
+positional argument as given, and the options; it returns an array (or a tuple of arrays for
+several outputs). ``backward`` receives one gradient per output and returns one gradient per
+positional input, in order; ``None`` where an input gets none. ``ctx.needs_input_grad`` tells
+which inputs need one, so work can be skipped. Backward rules must not modify the gradients
+they receive. ``forward`` and ``backward`` may be plain methods (``ctx`` is then ``self``) or
+``@staticmethod`` as in PyTorch.
+
+A recorded node keeps, under fixed names that tools read without knowing its class:
+``inputs`` (the input tensors), ``options`` (the keyword arguments of ``apply``),
+``needs_input_grad``, ``name()`` (``CubeBackward``, as PyTorch names its nodes) and the formula
+in its class docstring. After ``backward()`` the graph is released: ``inputs`` and
+``saved_tensors`` become None; ``options`` stay.
 """
 
 from __future__ import annotations
 
-import sys
+from types import MappingProxyType
 
-import numpy as np
+from nerve import autograd, backend
+from nerve.autograd import Tensor
 
-from nerve.tensor import Tensor
-
-# The module itself, for its grad-mode flag: ``nerve.tensor`` the attribute is the function
-# that makes tensors, so the module is taken from sys.modules.
-_tensor_mod = sys.modules["nerve.tensor"]
+_ARRAYS = backend.ARRAY_MODULES  # array type -> module; `type(x) in _ARRAYS` is the cheap test
 
 
 class Function:
-    """Base class of differentiable operations; subclasses define ``forward`` and ``backward``."""
+    """Base class of operations; subclasses define ``forward`` and ``backward``.
+
+    A subclass with ``differentiable = False`` (comparisons, argmax) is never recorded: its
+    outputs never require gradients, whatever its inputs.
+    """
 
     n_outputs = 1
+    differentiable = True
+    inputs: tuple | None = None  # the input tensors while the graph lives
+    saved_tensors: tuple | None = ()
+    options = MappingProxyType({})  # replaced by apply's keyword arguments when recorded
 
-    def forward(ctx, *args, **kwargs):
+    def forward(ctx, *args, **options):
         raise NotImplementedError(f"{type(ctx).__name__} defines no forward()")
 
     def backward(ctx, *grads):
@@ -48,19 +64,33 @@ class Function:
         )
 
     def save_for_backward(ctx, *arrays) -> None:
-        """Keep arrays for backward (PyTorch's spelling; ``ctx.name = x`` works as well)."""
+        """Keep arrays for backward in ``ctx.saved_tensors``; they are freed after it."""
         ctx.saved_tensors = arrays
 
+    def release(ctx) -> None:
+        """Free what the node holds for backward (called once backward has used it)."""
+        ctx.inputs = None
+        ctx.saved_tensors = None
+
     @classmethod
-    def apply(cls, *args, **kwargs):
+    def name(cls) -> str:
+        """The node's name as a ``grad_fn`` shows it: ``SigmoidFunction`` -> ``SigmoidBackward``."""
+        base = cls.__name__
+        return (base[:-8] if base.endswith("Function") and len(base) > 8 else base) + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @classmethod
+    def apply(cls, *args, **options):
         """Run ``forward`` on the arguments and, if any input requires gradients, record it."""
         ctx = cls.__new__(cls)
-        if not _tensor_mod._grad_enabled:  # inference: nothing to record, the shortest path
+        if not (autograd._grad_enabled and cls.differentiable):  # the shortest path
             out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args],
-                              **kwargs)
+                              **options)
             if type(out) is tuple:
-                return tuple(Tensor._wrap(np.asarray(o)) for o in out)
-            return Tensor._wrap(out if type(out) is np.ndarray else np.asarray(out))
+                return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
+            return Tensor._wrap(out if type(out) in _ARRAYS else backend.ensure_array(out))
         raw, inputs, needs = [], [], []  # one pass over args: this runs for every operation
         for a in args:
             if isinstance(a, Tensor):
@@ -74,17 +104,19 @@ class Function:
         record = True in needs
         if record:
             ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
-        if type(out) is not np.ndarray and type(out) is not tuple:
-            out = np.asarray(out)  # NumPy reductions and 0-d arithmetic return scalars
+        out = cls.forward(ctx, *raw, **options)
+        if type(out) is not tuple and type(out) not in _ARRAYS:
+            out = backend.ensure_array(out)  # NumPy reductions and 0-d arithmetic give scalars
         if not record:
             if isinstance(out, tuple):
-                return tuple(Tensor._wrap(o) for o in out)
+                return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
             return Tensor._wrap(out)
-        while inputs[-1] is None:  # trailing options (axis=...) need no gradient slot
+        while inputs[-1] is None:  # trailing non-tensor arguments need no gradient slot
             inputs.pop()
         ctx.inputs = tuple(inputs)
+        ctx.options = options
         if isinstance(out, tuple):
+            out = tuple(backend.ensure_array(o) for o in out)
             ctx.n_outputs = len(out)
             ctx.output_meta = tuple((o.shape, o.dtype) for o in out)
             return tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(out))
@@ -92,14 +124,3 @@ class Function:
             raise TypeError(f"{cls.__name__}.forward returned dtype {out.dtype}: "
                             "a differentiable output must be floating-point")
         return Tensor._wrap(out, ctx)
-
-
-def non_differentiable(fn):
-    """Mark an operation whose output never carries gradients (comparisons, argmax)."""
-    fn.differentiable = False
-    return fn
-
-
-def as_array(x) -> np.ndarray:
-    """Return the ndarray behind a Tensor, or ``x`` as an ndarray."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)

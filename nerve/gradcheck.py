@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nerve.tensor import Tensor, no_grad
+from nerve.autograd import Tensor, no_grad
 
 
 class GradcheckError(AssertionError):

@@ -7,9 +7,9 @@ import pytest
 
 import nerve
 from nerve import optim
+from nerve.autograd import Tensor
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
-from nerve.tensor import Tensor
 
 
 class Lin(Module):

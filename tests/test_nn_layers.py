@@ -85,12 +85,14 @@ def test_linear_feature_mismatch_raises(shape):
         layer(nerve.zeros(*shape))
 
 
-@pytest.mark.parametrize("args, message", [
-    ((0, 3), "in_features=0"), ((3, -1), "out_features=-1"), ((2.5, 3), "in_features=2.5"),
-    ((True, 3), "in_features=True"), ((3, "4"), "out_features='4'")])
-def test_linear_bad_sizes_raise(args, message):
-    with pytest.raises(ValueError, match=re.escape(f"expected a positive integer. Received: "
-                                                   f"{message}")):
+@pytest.mark.parametrize("args, error, message", [
+    ((0, 3), ValueError, "a positive integer. Received: in_features=0"),
+    ((3, -1), ValueError, "a positive integer. Received: out_features=-1"),
+    ((2.5, 3), TypeError, "an integer. Received: in_features=2.5"),
+    ((True, 3), TypeError, "an integer. Received: in_features=True"),
+    ((3, "4"), TypeError, "an integer. Received: out_features='4'")])
+def test_linear_bad_sizes_raise(args, error, message):
+    with pytest.raises(error, match=re.escape(f"Linear: expected {message}")):
         nn.Linear(*args)
 
 
@@ -132,9 +134,15 @@ def test_identity_returns_input_and_ignores_arguments():
 
 
 # --- Dropout ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, "0.5", True, None])
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan")])
 def test_dropout_bad_p_raises(p):
     with pytest.raises(ValueError, match=re.escape(f"expected p in [0, 1). Received: p={p!r}")):
+        nn.Dropout(p)
+
+
+@pytest.mark.parametrize("p", ["0.5", True, None])
+def test_dropout_p_of_the_wrong_type_raises(p):
+    with pytest.raises(TypeError, match=re.escape(f"expected a number. Received: p={p!r}")):
         nn.Dropout(p)
 
 
@@ -337,11 +345,11 @@ def test_softplus_linear_above_threshold(beta, threshold):
     np.testing.assert_allclose(t.grad, np.where(z > threshold, 1.0, _sigmoid(z)), rtol=1e-12)
 
 
-@pytest.mark.parametrize("beta", [0, -1.0, "2"])
-def test_softplus_bad_beta_raises(beta):
-    with pytest.raises(ValueError, match=re.escape(f"beta={beta!r}")):
+@pytest.mark.parametrize("beta, error", [(0, ValueError), (-1.0, ValueError), ("2", TypeError)])
+def test_softplus_bad_beta_raises(beta, error):
+    with pytest.raises(error, match=re.escape(f"beta={beta!r}")):
         nn.Softplus(beta)
-    with pytest.raises(ValueError, match=re.escape(f"beta={beta!r}")):
+    with pytest.raises(error, match=re.escape(f"beta={beta!r}")):
         F.softplus(nerve.ones(2), beta=beta)
 
 

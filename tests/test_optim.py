@@ -9,8 +9,8 @@ import pytest
 
 import nerve
 from nerve import optim
+from nerve.autograd import Tensor
 from nerve.nn.parameter import Parameter
-from nerve.tensor import Tensor
 
 CASES = [
     ("SGD", {"lr": 0.1}),

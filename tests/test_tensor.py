@@ -74,7 +74,8 @@ def test_tensor_requires_grad_setter():
     (nerve.tensor([1.0, 2.0]), "tensor([1., 2.], dtype=float32)"),
     (nerve.tensor(3), "tensor(3, dtype=int64)"),
     (nerve.tensor([0.5], requires_grad=True), "tensor([0.5], dtype=float32, requires_grad=True)"),
-    (nerve.tensor([0.5], requires_grad=True) * 2, "tensor([1.], dtype=float32, grad_fn=<Mul>)"),
+    (nerve.tensor([0.5], requires_grad=True) * 2,
+     "tensor([1.], dtype=float32, grad_fn=<MulBackward>)"),
 ])
 def test_tensor_repr(t, expected):
     assert repr(t) == expected

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nerve.autograd import Tensor
 from nerve.data._checks import as_float, generator
-from nerve.tensor import Tensor
 
 Batch = tuple[np.ndarray, ...] | np.ndarray
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from nerve import backend
+from nerve.autograd import Tensor
 from nerve.data._checks import as_float, check_bool, check_int
 from nerve.data.dataset import fetch_batch
-from nerve.tensor import Tensor
 
 
 class DataLoader:

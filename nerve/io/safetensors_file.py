@@ -17,8 +17,8 @@ import os
 import numpy as np
 import safetensors.numpy
 
+from nerve.autograd import Tensor
 from nerve.io.atomic import atomic_write_bytes
-from nerve.tensor import Tensor
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 MAX_DIMS = 64

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nerve.tensor import Tensor
+from nerve.autograd import Tensor
 
 ARRAY, TUPLE, ITEMS = "__array__", "__tuple__", "__items__"
 _TAGS = (ARRAY, TUPLE, ITEMS)

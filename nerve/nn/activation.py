@@ -4,9 +4,10 @@ LeakyReLU, Softmax and LogSoftmax. Shape: any -> the same."""
 from __future__ import annotations
 
 from nerve import ops
+from nerve.autograd import Tensor
+from nerve.checks import check_number
 from nerve.nn import functional as F
 from nerve.nn.module import Module
-from nerve.tensor import Tensor
 
 
 class Step(Module):
@@ -49,8 +50,7 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
-            raise ValueError(f"Softplus: expected beta > 0. Received: beta={beta!r}")
+        check_number(beta, "beta", "Softplus", 0.0, low_open=True)
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Tensor) -> Tensor:

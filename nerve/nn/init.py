@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from nerve import backend
-from nerve.tensor import Tensor
+from nerve.autograd import Tensor
 
 _LINEAR = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
            "conv_transpose2d", "conv_transpose3d")

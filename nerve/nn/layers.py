@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from nerve import backend
+from nerve.autograd import Tensor
+from nerve.checks import check_positive_int, check_probability
 from nerve.nn import functional as F
 from nerve.nn import init
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
 from nerve.ops import flatten
-from nerve.ops.arithmetic import Linear as LinearFunction
-from nerve.tensor import Tensor
-
-
-def check_positive_int(value, name: str, who: str) -> int:
-    """Return value if it is a positive int, else raise naming the argument and the value."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{who}: expected a positive integer. Received: {name}={value!r}")
-    return int(value)
+from nerve.ops.fused import LinearFunction
 
 
 class Linear(Module):
@@ -38,9 +30,12 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
-        dtype = backend.to_dtype(dtype) or backend.get_default_dtype()
-        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
-        self.bias = Parameter(np.zeros(out_features), dtype=dtype) if bias else None
+        xp, dtype = backend.array_module(), backend.float_dtype(dtype)
+        self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype), dtype)
+        if bias:
+            self.bias = Parameter(xp.empty(self.out_features, dtype), dtype)
+        else:
+            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -87,9 +82,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: expected p in [0, 1). Received: p={p!r}")
-        self.p = float(p)
+        self.p = check_probability(p, "p", "Dropout")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)

@@ -2,26 +2,77 @@
 
 Assigning a :class:`Parameter` or a Module to an attribute registers it; plain tensors and
 arrays are not parameters (register them with ``register_buffer`` to have them saved).
+``register_parameter(name, None)`` declares a parameter slot that is empty (a layer without
+bias). Forward hooks (``register_forward_pre_hook``, ``register_forward_hook``) let tools watch
+or change what a module receives and returns; a call costs nothing more when none is set.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-import numpy as np
-
+from nerve import backend
+from nerve.autograd import Tensor
+from nerve.checks import as_array
 from nerve.nn.parameter import Parameter
-from nerve.tensor import Tensor
+
+_hook_ids = itertools.count()
+_global_pre_hooks: dict[int, Callable] = {}
+_global_hooks: dict[int, Callable] = {}
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods: ``handle.remove()`` takes the hook away (also
+    as a context manager: the hook is removed when the block ends)."""
+
+    def __init__(self, hooks: dict, module: Module | None = None):
+        self.id = next(_hook_ids)
+        self._hooks, self._module = hooks, module
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+        if self._module is not None:
+            self._module._update_hooked()
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(module, args)`` before the forward of every module (a tracer's entry)."""
+    return _add_hook(_global_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(module, args, output)`` after the forward of every module."""
+    return _add_hook(_global_hooks, hook)
+
+
+def _add_hook(hooks: dict, hook: Callable, module: Module | None = None) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"expected a callable hook. Received: hook={hook!r}")
+    handle = RemovableHandle(hooks, module)
+    hooks[handle.id] = hook
+    return handle
 
 
 class Module:
     """Base class of layers and models: subclasses define ``forward``."""
 
+    _hooked = False  # True while this module has a hook of its own
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # --- registration ------------------------------------------------------------------
@@ -47,7 +98,7 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
-        elif value is None and (was_parameter or name in ("bias", "weight")):
+        elif value is None and was_parameter:  # an empty slot stays one (bias=None)
             self._parameters[name] = None
         object.__setattr__(self, name, value)
 
@@ -56,17 +107,42 @@ class Module:
             store.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value) -> None:
-        """Keep a non-learnable array (running statistics) that ``state_dict`` saves."""
+    def _check_new_name(self, name, who: str) -> None:
         if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"register_buffer: expected a non-empty name without '.'. "
+            raise ValueError(f"{who}: expected a non-empty name without '.'. "
                              f"Received: name={name!r}")
-        if value is not None and not isinstance(value, Tensor):
-            value = Tensor(value)
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                               f"before {who}({name!r})")
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Keep a non-learnable tensor (running statistics) with the module; ``state_dict``
+        saves it unless ``persistent=False``. ``None`` declares an empty buffer."""
+        self._check_new_name(name, "register_buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
-        object.__setattr__(self, name, value)
-        self._buffers[name] = value
+        object.__setattr__(self, name, tensor)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter under ``name``; ``None`` declares an empty slot (a layer without
+        bias: ``self.register_parameter("bias", None)``), which ``state_dict`` leaves out."""
+        self._check_new_name(name, "register_parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: expected a Parameter or None. Received: "
+                            f"{name}={type(param).__name__}")
+        if name not in self._parameters and hasattr(self, name):
+            raise KeyError(f"register_parameter: attribute {name!r} already exists")
+        self._buffers.pop(name, None)
+        self._modules.pop(name, None)
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
 
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
@@ -82,7 +158,40 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._hooked or _global_pre_hooks or _global_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        for hook in (*_global_pre_hooks.values(), *self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook in (*_global_hooks.values(), *self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    # --- hooks ------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces the
+        positional arguments (a tuple, or one value). Returns a handle with ``remove()``."""
+        handle = _add_hook(self._forward_pre_hooks, hook, self)
+        self._update_hooked()
+        return handle
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each forward; a non-None result replaces
+        the output. Returns a handle with ``remove()``."""
+        handle = _add_hook(self._forward_hooks, hook, self)
+        self._update_hooked()
+        return handle
+
+    def _update_hooked(self) -> None:
+        object.__setattr__(self, "_hooked",
+                           bool(self._forward_pre_hooks or self._forward_hooks))
 
     # --- traversal ---------------------------------------------------------------------
     def children(self) -> Iterator[Module]:
@@ -156,7 +265,10 @@ class Module:
 
     def to(self, dtype) -> Module:
         """Convert every parameter and floating-point buffer to ``dtype`` in place."""
-        dtype = np.dtype(dtype)
+        dtype = backend.to_dtype(dtype)
+        if dtype is None or dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: expected a floating-point dtype. "
+                            f"Received: dtype={dtype!r}")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
@@ -166,13 +278,13 @@ class Module:
         return self
 
     def float(self) -> Module:
-        return self.to(np.float32)
+        return self.to(backend.float32)
 
     def double(self) -> Module:
-        return self.to(np.float64)
+        return self.to(backend.float64)
 
     # --- state ------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+    def state_dict(self) -> OrderedDict:
         """Return every parameter and buffer by its dotted name (PyTorch's keys), as arrays.
 
         As in PyTorch, each module's parameters come before its buffers and its children, and
@@ -181,10 +293,12 @@ class Module:
         return OrderedDict((name, t.data) for name, t in self._state_tensors())
 
     def _state_tensors(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        for store in (self._parameters, self._buffers):
-            for name, t in store.items():
-                if t is not None:
-                    yield prefix + name, t
+        for name, t in self._parameters.items():
+            if t is not None:
+                yield prefix + name, t
+        for name, t in self._buffers.items():
+            if t is not None and name not in self._non_persistent_buffers:
+                yield prefix + name, t
         for name, m in self.named_children():
             yield from m._state_tensors(f"{prefix}{name}.")
 
@@ -204,8 +318,7 @@ class Module:
         for k, t in own.items():
             if k not in state:
                 continue
-            v = state[k]
-            arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+            arr = as_array(state[k])
             if arr.shape != t.data.shape:
                 wrong.append(f"{k}: expected shape {t.data.shape}, received {arr.shape}")
             arrays[k] = arr
@@ -221,7 +334,7 @@ class Module:
                 f"load_state_dict into {type(self).__name__}: " + " | ".join(problems)
             )
         for k, arr in arrays.items():
-            np.copyto(own[k].data, arr, casting="unsafe")  # in place: optimizers keep working
+            own[k].data[...] = arr  # in place, cast to its dtype: optimizers keep working
         return missing, unexpected
 
     # --- repr ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nerve.tensor import Tensor
+from nerve.autograd import Tensor
 
 
 class Parameter(Tensor):

@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 
 from nerve import backend
-from nerve.nn.layers import check_positive_int
+from nerve.autograd import Tensor
+from nerve.checks import check_positive_int
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
 from nerve.ops import step
-from nerve.tensor import Tensor
 
 
 class ConvergenceWarning(UserWarning):

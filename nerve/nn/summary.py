@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from nerve import backend
+from nerve.autograd import Tensor, no_grad
 from nerve.nn.module import Module
-from nerve.tensor import Tensor, no_grad
 
 
 def _leaves(model: Module):
@@ -18,39 +16,34 @@ def summary(model: Module, input_shape, dtype=None, print_fn=print) -> dict:
 
     ``input_shape`` leaves out the batch dimension (a batch of one is run). Returns a dict with
     ``layers`` (name, type, output shape, parameter count) and ``total_params``,
-    ``trainable_params``.
+    ``trainable_params``. The layers are watched with forward hooks, removed afterwards.
     """
     if isinstance(input_shape, int):
         input_shape = (input_shape,)
     rows = []
-    leaves = _leaves(model) or [("", model)]
 
-    def spy(name, module):
-        original = module.forward
-
-        def forward(*args, **kwargs):
-            out = original(*args, **kwargs)
+    def record(name):
+        def hook(module, args, out):
             first = out[0] if isinstance(out, tuple) else out
             n = sum(p.data.size for p in module._parameters.values() if p is not None)
             rows.append((name, type(module).__name__, tuple(first.shape), n))
-            return out
 
-        module.forward = forward  # an instance attribute shadows the class's forward
+        return hook
 
-    for name, m in leaves:
-        spy(name, m)
+    handles = [m.register_forward_hook(record(name))
+               for name, m in (_leaves(model) or [("", model)])]
     modes = [(m, m.training) for m in model.modules()]
     try:
-        x = Tensor(np.zeros((1, *input_shape), backend.to_dtype(dtype) or
-                            backend.get_default_dtype()))
+        xp = backend.array_module()
+        x = Tensor._wrap(xp.zeros((1, *input_shape), backend.float_dtype(dtype)))
         model.eval()
         with no_grad():
             model(x)
     finally:  # even when the input shape does not fit: the model is left as it was
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
-        for _, m in leaves:
-            m.__dict__.pop("forward", None)
+        for handle in handles:
+            handle.remove()
     total = sum(p.data.size for p in model.parameters())
     trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)
     _print_table(type(model).__name__, rows, total, trainable, print_fn)

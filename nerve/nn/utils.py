@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from nerve.tensor import Tensor
+from nerve.autograd import Tensor
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

@@ -1,32 +1,32 @@
-"""Arithmetic with NumPy broadcasting: + - * / ** negation and matrix multiplication."""
+"""Arithmetic with broadcasting: + - * / ** negation and matrix multiplication."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from nerve import backend
+from nerve.autograd import Tensor
+from nerve.checks import as_array, as_tensor
 from nerve.function import Function
-from nerve.ops._util import unbroadcast
+from nerve.ops._common import binary, operands, register, shape_of, unbroadcast
 
 
-class _Binary(Function):
+class _BinaryFunction(Function):
     """A broadcasting binary operation; subclasses give ``compute`` and ``backward``."""
-
-    name = "binary"
 
     def forward(ctx, a, b):
         try:
             out = ctx.compute(a, b)
         except ValueError:
-            raise ValueError(
-                f"{ctx.name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast"
-            ) from None
-        ctx.a_shape, ctx.b_shape = np.shape(a), np.shape(b)
+            raise ValueError(f"{ctx.name()[:-8].lower()}: shapes {shape_of(a)} and "
+                             f"{shape_of(b)} do not broadcast") from None
+        ctx.a_shape, ctx.b_shape = shape_of(a), shape_of(b)
         return out
 
 
-class Add(_Binary):
-    name = "add"
-    compute = staticmethod(np.add)
+class AddFunction(_BinaryFunction):
+    "y = a + b;  dy/da = 1, dy/db = 1 (each summed over the axes it was broadcast along)"
+
+    def compute(ctx, a, b):
+        return a + b
 
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
@@ -34,9 +34,14 @@ class Add(_Binary):
                 unbroadcast(g, ctx.b_shape) if nb else None)
 
 
-class Sub(_Binary):
-    name = "sub"
-    compute = staticmethod(np.subtract)
+add = binary(AddFunction, "add", "a + b, element-wise with broadcasting.")
+
+
+class SubFunction(_BinaryFunction):
+    "y = a - b;  dy/da = 1, dy/db = -1"
+
+    def compute(ctx, a, b):
+        return a - b
 
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
@@ -44,77 +49,108 @@ class Sub(_Binary):
                 unbroadcast(-g, ctx.b_shape) if nb else None)
 
 
-class Mul(_Binary):
-    name = "mul"
+sub = binary(SubFunction, "sub", "a - b, element-wise with broadcasting.")
+
+
+class MulFunction(_BinaryFunction):
+    "y = a * b;  dy/da = b, dy/db = a"
 
     def compute(ctx, a, b):
-        ctx.a, ctx.b = a, b
+        ctx.save_for_backward(a, b)
         return a * b
 
     def backward(ctx, g):
+        a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        return (unbroadcast(g * ctx.b, ctx.a_shape) if na else None,
-                unbroadcast(g * ctx.a, ctx.b_shape) if nb else None)
+        return (unbroadcast(g * b, ctx.a_shape) if na else None,
+                unbroadcast(g * a, ctx.b_shape) if nb else None)
 
 
-class Div(_Binary):
-    name = "div"
+mul = binary(MulFunction, "mul", "a * b, element-wise with broadcasting.")
+
+
+class DivFunction(_BinaryFunction):
+    "y = a / b;  dy/da = 1 / b, dy/db = -y / b"
 
     def compute(ctx, a, b):
-        ctx.b = b
-        ctx.out = a / b
-        return ctx.out
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
 
     def backward(ctx, g):
+        b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        ga = g / ctx.b
+        ga = g / b
         return (unbroadcast(ga, ctx.a_shape) if na else None,
-                unbroadcast(-ga * ctx.out, ctx.b_shape) if nb else None)
+                unbroadcast(-ga * out, ctx.b_shape) if nb else None)
 
 
-class Pow(_Binary):
-    """a ** b; the gradient for b uses log(a), so it is defined where a > 0, and is 0 where
-    a == 0 and b >= 0 (as in PyTorch); the gradient for a is 0 where b == 0 (0 ** 0 included)."""
+div = binary(DivFunction, "div", "a / b, element-wise with broadcasting.", "truediv")
 
-    name = "pow"
+
+class PowFunction(_BinaryFunction):
+    """y = a ** b;  dy/da = b a^(b-1), dy/db = y log(a)
+
+    The gradient for b uses log(a), so it is defined where a > 0, and is 0 where a == 0 and
+    b >= 0 (as in PyTorch); the gradient for a is 0 where b == 0 (0 ** 0 included).
+    """
 
     def compute(ctx, a, b):
-        ctx.a, ctx.b = a, b
-        ctx.out = a ** b
-        return ctx.out
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
 
     def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        a, b = ctx.a, ctx.b
+        xp = backend.array_module(g)
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with backend.errstate(divide="ignore", invalid="ignore"):
             if na:
                 ga = g * b * a ** (b - 1)
-                if np.any(b == 0):  # 0 * inf at a == 0 would give nan
-                    ga = np.where(b == 0, 0, ga)
+                if _any(b == 0):  # 0 * inf would give nan
+                    ga = xp.where(b == 0, 0, ga).astype(g.dtype, copy=False)
                 ga = unbroadcast(ga, ctx.a_shape)
             if nb:
-                gb = g * ctx.out * np.log(a)
+                gb = g * out * xp.log(a)
                 zero_base = (a == 0) & (b >= 0)
-                if np.any(zero_base):  # 0 * -inf would give nan
-                    gb = np.where(zero_base, 0, gb)
+                if _any(zero_base):  # 0 * -inf would give nan
+                    gb = xp.where(zero_base, 0, gb).astype(g.dtype, copy=False)
                 gb = unbroadcast(gb, ctx.b_shape)
         return ga, gb
 
 
-class Neg(Function):
-    def forward(ctx, a):
-        return -a
+def _any(mask) -> bool:
+    """True if any element of a boolean array (or a Python bool) is true."""
+    return bool(mask.any()) if hasattr(mask, "any") else bool(mask)
+
+
+pow = binary(PowFunction, "pow", "a ** b, element-wise with broadcasting.")
+
+
+class NegFunction(Function):
+    "y = -x;  dy/dx = -1"
+
+    def forward(ctx, x):
+        return -x
 
     def backward(ctx, g):
         return -g
 
 
-class MatMul(Function):
-    """Matrix product with NumPy's rules: 1-D operands, batches and batch broadcasting."""
+@register(methods=("neg", "__neg__"))
+def neg(x) -> Tensor:
+    """-x, element-wise."""
+    return NegFunction.apply(as_tensor(x))
+
+
+class MatMulFunction(Function):
+    """y = a @ b;  dy/da = g @ b^T, dy/db = a^T @ g
+
+    NumPy's rules: 1-D operands, batches and batch broadcasting.
+    """
 
     def forward(ctx, a, b):
-        a, b = np.asarray(a), np.asarray(b)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} "
                              f"and {b.shape}")
@@ -127,53 +163,35 @@ class MatMul(Function):
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
                              "do not broadcast") from None
-        ctx.a, ctx.b = a, b
+        ctx.save_for_backward(a, b)
         return out
 
     def backward(ctx, g):
-        a, b = ctx.a, ctx.b
+        a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
             return (g @ b.T if na else None), (a.T @ g if nb else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        batch = backend.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if na:
-            ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
         if nb:
-            gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+            gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
         return ga, gb
 
 
-class Linear(Function):
-    """x @ weight.T + bias in one node (PyTorch's layout: weight is (out, in))."""
+@register(methods=("matmul", "__matmul__"))
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules (1-D operands, batches, broadcast batch dims)."""
+    a, b = operands(a, b, "matmul")
+    return MatMulFunction.apply(*(t if isinstance(t, Tensor) else as_array(t) for t in (a, b)))
 
-    def forward(ctx, x, weight, bias=None):
-        if weight.ndim != 2 or x.ndim == 0:
-            raise ValueError(f"linear: needs an input of at least 1-D and a 2-D weight "
-                             f"(out_features, in_features), got shapes {x.shape} and "
-                             f"{weight.shape}")
-        if x.shape[-1] != weight.shape[1]:
-            raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}), "
-                             f"weight expects {weight.shape[1]} (weight shape {weight.shape})")
-        ctx.x, ctx.weight = x, weight
-        out = x @ weight.T
-        if bias is not None:
-            out += bias
-        return out
 
-    def backward(ctx, g):
-        nx, nw = ctx.needs_input_grad[:2]
-        nb = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
-        x, w = ctx.x, ctx.weight
-        gx = (g @ w) if nx else None
-        gw = gb = None
-        if nw or nb:
-            g2 = g.reshape(-1, g.shape[-1])
-            if nw:
-                gw = g2.T @ x.reshape(-1, x.shape[-1])
-            if nb:
-                gb = g2.sum(axis=0)
-        return gx, gw, gb
+def _rmatmul(self, other):
+    return matmul(other, self)
+
+
+register(_rmatmul, methods=("__rmatmul__",), public=False)

@@ -1,201 +1,323 @@
-"""Element-wise functions: exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, clip, maximum,
-minimum, where, and the perceptron's step."""
+"""Element-wise functions: exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, leaky_relu, clip,
+maximum, minimum, where, and the perceptron's step."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from nerve import backend
+from nerve.autograd import Tensor
+from nerve.checks import as_array, as_tensor
 from nerve.function import Function
-from nerve.ops._util import unbroadcast
+from nerve.ops._common import binary, coerce, operands, register, shape_of, unbroadcast
 
 
-class Exp(Function):
-    def forward(ctx, x):
-        ctx.out = np.exp(x)
-        return ctx.out
-
-    def backward(ctx, g):
-        return g * ctx.out
-
-
-class Log(Function):
-    def forward(ctx, x):
-        ctx.x = x
-        return np.log(x)
-
-    def backward(ctx, g):
-        return g / ctx.x
-
-
-class Sqrt(Function):
-    def forward(ctx, x):
-        ctx.out = np.sqrt(x)
-        return ctx.out
-
-    def backward(ctx, g):
-        return g / (2 * ctx.out)
-
-
-class Abs(Function):
-    """|x|; its gradient at 0 is taken as 0, as in PyTorch."""
+class ExpFunction(Function):
+    "y = e^x;  dy/dx = y"
 
     def forward(ctx, x):
-        ctx.x = x
-        return np.abs(x)
+        out = backend.array_module(x).exp(x)
+        ctx.save_for_backward(out)
+        return out
 
     def backward(ctx, g):
-        return g * np.sign(ctx.x)
+        (out,) = ctx.saved_tensors
+        return g * out
 
 
-class Tanh(Function):
+@register
+def exp(x) -> Tensor:
+    """e^x, element-wise."""
+    return ExpFunction.apply(as_tensor(x))
+
+
+class LogFunction(Function):
+    "y = ln(x);  dy/dx = 1 / x"
+
     def forward(ctx, x):
-        ctx.out = np.tanh(x)
-        return ctx.out
+        ctx.save_for_backward(x)
+        return backend.array_module(x).log(x)
 
     def backward(ctx, g):
-        return g * (1 - ctx.out * ctx.out)
+        (x,) = ctx.saved_tensors
+        return g / x
 
 
-def sigmoid_array(x: np.ndarray) -> np.ndarray:
+@register
+def log(x) -> Tensor:
+    """The natural logarithm, element-wise."""
+    return LogFunction.apply(as_tensor(x))
+
+
+class SqrtFunction(Function):
+    "y = sqrt(x);  dy/dx = 1 / (2 y)"
+
+    def forward(ctx, x):
+        out = backend.array_module(x).sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (2 * out)
+
+
+@register
+def sqrt(x) -> Tensor:
+    """The square root, element-wise."""
+    return SqrtFunction.apply(as_tensor(x))
+
+
+class AbsFunction(Function):
+    "y = |x|;  dy/dx = sign(x) (0 at x = 0, as in PyTorch)"
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.array_module(x).abs(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * backend.array_module(x).sign(x)
+
+
+@register(methods=("abs", "__abs__"))
+def abs(x) -> Tensor:  # noqa: A001 - nerve.abs, as numpy.abs and torch.abs
+    """|x|, element-wise."""
+    return AbsFunction.apply(as_tensor(x))
+
+
+class TanhFunction(Function):
+    "y = tanh(x) = (e^x - e^-x) / (e^x + e^-x);  dy/dx = 1 - y^2"
+
+    def forward(ctx, x):
+        out = backend.array_module(x).tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+@register
+def tanh(x) -> Tensor:
+    """The hyperbolic tangent, between -1 and 1."""
+    return TanhFunction.apply(as_tensor(x))
+
+
+def sigmoid_array(x):
     """1 / (1 + e^-x) as e^-|x| / (1 + e^-|x|) for x < 0: no overflow, and small values keep
     their relative precision ((1 + tanh(x/2)) / 2 is 13x off at x = -20 in float32)."""
-    e = np.exp(-np.abs(x))
-    out = np.where(x >= 0, 1.0, e)  # always an ndarray, also for 0-d x
+    xp = backend.array_module(x)
+    e = xp.exp(-xp.abs(x))
+    out = xp.where(x >= 0, xp.ones((), e.dtype), e)  # always an array, also for 0-d x
     out /= e + 1
     return out
 
 
-class Sigmoid(Function):
-    """1 / (1 + e^-x), stable and accurate for any x (see ``sigmoid_array``)."""
+class SigmoidFunction(Function):
+    "y = 1 / (1 + e^-x);  dy/dx = y (1 - y)"
 
     def forward(ctx, x):
-        ctx.out = sigmoid_array(x)
-        return ctx.out
-
-    def backward(ctx, g):
-        return g * ctx.out * (1 - ctx.out)
-
-
-class ReLU(Function):
-    """max(0, x); its gradient at 0 is 0."""
-
-    def forward(ctx, x):
-        out = np.maximum(x, 0)
-        ctx.out = out
+        out = sigmoid_array(x)
+        ctx.save_for_backward(out)
         return out
 
     def backward(ctx, g):
-        return g * (ctx.out > 0)
+        (out,) = ctx.saved_tensors
+        return g * out * (1 - out)
 
 
-class Softplus(Function):
-    """log(1 + e^x), computed stably as logaddexp(0, x); its slope is sigmoid(x)."""
+@register
+def sigmoid(x) -> Tensor:
+    """1 / (1 + e^-x), the sigmoid neuron's activation, between 0 and 1 (stable for any x)."""
+    return SigmoidFunction.apply(as_tensor(x))
+
+
+class ReLUFunction(Function):
+    "y = max(0, x);  dy/dx = 1 where x > 0, else 0"
 
     def forward(ctx, x):
-        ctx.x = x
-        return np.logaddexp(0, x).astype(x.dtype, copy=False)
+        out = backend.array_module(x).maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
 
     def backward(ctx, g):
-        return g * sigmoid_array(ctx.x)
+        (out,) = ctx.saved_tensors
+        return g * (out > 0)
 
 
-class LeakyReLU(Function):
-    def forward(ctx, x, negative_slope=0.01):
-        ctx.mask = x > 0
-        ctx.slope = negative_slope
-        return np.where(ctx.mask, x, x * negative_slope)
+@register
+def relu(x) -> Tensor:
+    """max(0, x), the rectified linear unit."""
+    return ReLUFunction.apply(as_tensor(x))
+
+
+class SoftplusFunction(Function):
+    "y = ln(1 + e^x);  dy/dx = sigmoid(x)"
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.array_module(x).logaddexp(0, x).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
-        return np.where(ctx.mask, g, g * ctx.slope)
+        (x,) = ctx.saved_tensors
+        return g * sigmoid_array(x)
 
 
-class Clip(Function):
-    """x limited to [min, max]; the gradient passes where min <= x <= max (PyTorch's clamp)."""
+@register
+def softplus(x) -> Tensor:
+    """ln(1 + e^x), a smooth ReLU (computed stably as logaddexp(0, x))."""
+    return SoftplusFunction.apply(as_tensor(x))
 
-    def forward(ctx, x, lo=None, hi=None):
-        if lo is None and hi is None:
+
+class LeakyReLUFunction(Function):
+    "y = x where x > 0, else negative_slope * x;  dy/dx = 1 where x > 0, else negative_slope"
+
+    def forward(ctx, x, *, negative_slope=0.01):
+        mask = x > 0
+        ctx.save_for_backward(mask)
+        return backend.array_module(x).where(mask, x, x * negative_slope)
+
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return backend.array_module(g).where(mask, g, g * ctx.options["negative_slope"])
+
+
+@register
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    return LeakyReLUFunction.apply(as_tensor(x), negative_slope=float(negative_slope))
+
+
+class ClipFunction(Function):
+    "y = min(max(x, min), max);  dy/dx = 1 where min <= x <= max, else 0 (PyTorch's clamp)"
+
+    def forward(ctx, x, *, min=None, max=None):  # noqa: A002 - PyTorch's names
+        if min is None and max is None:
             raise ValueError("clip: give at least one of min and max")
-        ctx.x, ctx.lo, ctx.hi = x, lo, hi
-        return np.clip(x, lo, hi)
+        ctx.save_for_backward(x)
+        return backend.array_module(x).clip(x, min, max)
 
     def backward(ctx, g):
-        x = ctx.x
-        inside = np.ones(x.shape, dtype=bool)
-        if ctx.lo is not None:
-            inside &= x >= ctx.lo
-        if ctx.hi is not None:
-            inside &= x <= ctx.hi
+        (x,) = ctx.saved_tensors
+        low, high = ctx.options.get("min"), ctx.options.get("max")
+        inside = backend.array_module(x).ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
         return g * inside
 
 
-class _Extremum(Function):
-    """Element-wise max/min of two operands; a tie shares the gradient equally."""
+@register(methods=("clip", "clamp"))
+def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Limit x to [min, max] (PyTorch's ``clamp``); the bounds get no gradient."""
+    x = as_tensor(x)
+    bounds = [b if b is None else coerce(as_array(b) if isinstance(b, Tensor) else b, x)
+              for b in (min, max)]
+    if any(b is NotImplemented for b in bounds):
+        raise TypeError(f"clip: expected numbers, arrays or Tensors as bounds. Received: "
+                        f"min of type {type(min).__name__}, max of type {type(max).__name__}")
+    return ClipFunction.apply(x, min=bounds[0], max=bounds[1])
 
-    pick = staticmethod(np.maximum)
-    name = "maximum"
+
+class _ExtremumFunction(Function):
+    """Element-wise max/min of two operands; a tie shares the gradient equally."""
 
     def forward(ctx, a, b):
         try:
-            out = ctx.pick(a, b)
+            out = ctx.pick(backend.array_module(a if hasattr(a, "dtype") else b), a, b)
         except ValueError:
-            raise ValueError(
-                f"{ctx.name}: shapes {np.shape(a)} and {np.shape(b)} do not broadcast"
-            ) from None
-        ctx.a, ctx.b, ctx.out = a, b, out
+            raise ValueError(f"{ctx.name()[:-8].lower()}: shapes {shape_of(a)} and "
+                             f"{shape_of(b)} do not broadcast") from None
+        ctx.save_for_backward(a, b, out)
         return out
 
     def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        wa = (ctx.a == ctx.out).astype(g.dtype)
-        wb = (ctx.b == ctx.out).astype(g.dtype)
+        wa = (a == out).astype(g.dtype)
+        wb = (b == out).astype(g.dtype)
         tie = wa * wb
         wa -= 0.5 * tie
         wb -= 0.5 * tie
-        return (unbroadcast(g * wa, np.shape(ctx.a)) if na else None,
-                unbroadcast(g * wb, np.shape(ctx.b)) if nb else None)
+        return (unbroadcast(g * wa, shape_of(a)) if na else None,
+                unbroadcast(g * wb, shape_of(b)) if nb else None)
 
 
-class Maximum(_Extremum):
-    pass
+class MaximumFunction(_ExtremumFunction):
+    "y = max(a, b);  dy/da = 1 where a > b, 1/2 where a == b, else 0 (and dy/db alike)"
+
+    @staticmethod
+    def pick(xp, a, b):
+        return xp.maximum(a, b)
 
 
-class Minimum(_Extremum):
-    pick = staticmethod(np.minimum)
-    name = "minimum"
+maximum = binary(MaximumFunction, "maximum", "The element-wise larger of a and b.",
+                 operator=False)
 
 
-class Where(Function):
-    """Pick from a where cond is true, else from b; cond carries no gradient."""
+class MinimumFunction(_ExtremumFunction):
+    "y = min(a, b);  dy/da = 1 where a < b, 1/2 where a == b, else 0 (and dy/db alike)"
+
+    @staticmethod
+    def pick(xp, a, b):
+        return xp.minimum(a, b)
+
+
+minimum = binary(MinimumFunction, "minimum", "The element-wise smaller of a and b.",
+                 operator=False)
+
+
+class WhereFunction(Function):
+    "y = a where cond, else b;  dy/da = cond, dy/db = not cond (cond carries no gradient)"
 
     def forward(ctx, cond, a, b):
-        cond = np.asarray(cond, dtype=bool)
+        xp = backend.array_module(a if hasattr(a, "dtype") else b)
+        cond = xp.asarray(cond, dtype=bool)
         try:
-            out = np.where(cond, a, b)
+            out = xp.where(cond, a, b)
         except ValueError:
-            raise ValueError(f"where: shapes {cond.shape}, {np.shape(a)} and {np.shape(b)} "
+            raise ValueError(f"where: shapes {cond.shape}, {shape_of(a)} and {shape_of(b)} "
                              "do not broadcast") from None
-        ctx.cond, ctx.a_shape, ctx.b_shape = cond, np.shape(a), np.shape(b)
+        ctx.save_for_backward(cond)
+        ctx.a_shape, ctx.b_shape = shape_of(a), shape_of(b)
         return out
 
     def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
         _, na, nb = ctx.needs_input_grad
-        zero = np.zeros((), g.dtype)
+        xp = backend.array_module(g)
+        zero = xp.zeros((), g.dtype)
         return (None,
-                unbroadcast(np.where(ctx.cond, g, zero), ctx.a_shape) if na else None,
-                unbroadcast(np.where(ctx.cond, zero, g), ctx.b_shape) if nb else None)
+                unbroadcast(xp.where(cond, g, zero), ctx.a_shape) if na else None,
+                unbroadcast(xp.where(cond, zero, g), ctx.b_shape) if nb else None)
 
 
-class Step(Function):
-    """The perceptron's threshold: 1 where x > threshold, else 0.
+@register(methods=())
+def where(cond, a, b) -> Tensor:
+    """Element-wise ``a if cond else b``; cond is a boolean tensor or array."""
+    cond = cond.data if isinstance(cond, Tensor) else cond
+    return WhereFunction.apply(cond, *operands(a, b, "where"))
 
-    Its true derivative is 0 everywhere except at the threshold, where it is undefined, so its
-    gradient is declared to be zero: nothing learns through a step by backpropagation, which is
-    why Rosenblatt's perceptron uses its own learning rule and MLPs use sigmoid neurons.
+
+class StepFunction(Function):
+    """y = 1 where x > threshold, else 0;  dy/dx = 0
+
+    The perceptron's threshold. Its true derivative is 0 everywhere except at the threshold,
+    where it is undefined, so its gradient is declared to be zero: nothing learns through a
+    step by backpropagation, which is why Rosenblatt's perceptron uses its own learning rule
+    and MLPs use sigmoid neurons.
     """
 
-    def forward(ctx, x, threshold=0.0):
+    def forward(ctx, x, *, threshold=0.0):
         ctx.shape = x.shape
-        return (x > threshold).astype(x.dtype if x.dtype.kind == "f" else np.float32)
+        return (x > threshold).astype(x.dtype if x.dtype.kind == "f" else backend.float32)
 
     def backward(ctx, g):
-        return np.zeros(ctx.shape, g.dtype)
+        return backend.array_module(g).zeros(ctx.shape, g.dtype)
+
+
+@register
+def step(x, threshold: float = 0.0) -> Tensor:
+    """The perceptron's activation: 1 where x > threshold, else 0. Its gradient is zero."""
+    return StepFunction.apply(as_tensor(x), threshold=threshold)

@@ -1,17 +1,25 @@
-"""Operations that move elements without computing: reshape, transpose/permute, flatten,
-squeeze, unsqueeze, indexing, concatenate, stack and pad."""
+"""Operations that move elements without computing: reshape, permute/transpose, flatten,
+squeeze, unsqueeze, indexing, concatenate, stack and pad; and the comparisons."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from nerve import backend
+from nerve.autograd import Tensor
+from nerve.checks import as_tensor
 from nerve.function import Function
-from nerve.ops._util import normalize_axis
+from nerve.ops._common import coerce, is_int, normalize_axis, pick_axis, register
 
 
-class Reshape(Function):
-    def forward(ctx, x, shape):
-        ctx.shape = x.shape
+def _shape_args(shape: tuple) -> tuple:
+    """``f(x, 2, 3)`` and ``f(x, (2, 3))`` both mean the shape (2, 3)."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+class ReshapeFunction(Function):
+    "y = x with the elements laid out in the shape ``shape``;  dx = g reshaped back"
+
+    def forward(ctx, x, *, shape):
+        ctx.in_shape = x.shape
         try:
             return x.reshape(shape)
         except ValueError:
@@ -19,118 +27,262 @@ class Reshape(Function):
                              f"({x.size} elements) to {tuple(shape)}") from None
 
     def backward(ctx, g):
-        return g.reshape(ctx.shape)
+        return g.reshape(ctx.in_shape)
 
 
-class Permute(Function):
-    def forward(ctx, x, dims):
+@register(methods=("reshape", "view"))
+def reshape(x, *shape) -> Tensor:
+    """The same elements in another shape (one dimension may be -1: inferred)."""
+    return ReshapeFunction.apply(as_tensor(x), shape=_shape_args(shape))
+
+
+@register
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim into one (PyTorch's ``flatten``)."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s = normalize_axis(start_dim, x.ndim, "flatten")[0]
+    e = normalize_axis(end_dim, x.ndim, "flatten")[0]
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+
+
+class PermuteFunction(Function):
+    "y = x with its dimensions reordered as ``dims``;  dx = g with the inverse order"
+
+    def forward(ctx, x, *, dims):
         dims = tuple(dims)
-        if len(dims) != x.ndim or sorted(normalize_axis(dims, x.ndim, "permute")) != list(
+        if len(dims) != x.ndim or list(normalize_axis(dims, x.ndim, "permute")) != list(
             range(x.ndim)
         ):
             raise ValueError(f"permute: dims {dims} are not a permutation of the "
                              f"{x.ndim} dimensions of shape {x.shape}")
-        ctx.inverse = tuple(np.argsort([d % x.ndim for d in dims]))
+        order = [d % x.ndim for d in dims]
+        ctx.inverse = tuple(sorted(range(x.ndim), key=order.__getitem__))
         return x.transpose(dims)
 
     def backward(ctx, g):
         return g.transpose(ctx.inverse)
 
 
-class Squeeze(Function):
-    def forward(ctx, x, axis=None):
-        ctx.shape = x.shape
+@register
+def permute(x, *dims) -> Tensor:
+    """Reorder the dimensions: ``x.permute(2, 0, 1)`` makes dimension 2 the first."""
+    return PermuteFunction.apply(as_tensor(x), dims=_shape_args(dims))
+
+
+@register
+def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two dimensions (the last two by default)."""
+    x = as_tensor(x)
+    d0, d1 = (normalize_axis(d, x.ndim, "transpose")[0] for d in (dim0, dim1))
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return PermuteFunction.apply(x, dims=tuple(dims))
+
+
+Tensor.T = property(lambda self: permute(self, tuple(range(self.ndim))[::-1]),
+                    doc="The tensor with all its dimensions reversed (a matrix transposed).")
+
+
+class SqueezeFunction(Function):
+    "y = x without its dimensions of length 1 (those of ``axis`` only, if given);  dx = g reshaped"
+
+    def forward(ctx, x, *, axis=None):
+        ctx.in_shape = x.shape
         axes = normalize_axis(axis, x.ndim, "squeeze")
         if axes is None:
             return x.reshape(tuple(n for n in x.shape if n != 1))
         return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
     def backward(ctx, g):
-        return g.reshape(ctx.shape)
+        return g.reshape(ctx.in_shape)
 
 
-class Unsqueeze(Function):
-    def forward(ctx, x, axis):
-        ctx.shape = x.shape
+@register
+def squeeze(x, axis=None, *, dim=None) -> Tensor:
+    """Remove dimensions of length 1 (all of them, or those of ``axis``)."""
+    return SqueezeFunction.apply(as_tensor(x), axis=pick_axis(axis, dim))
+
+
+class UnsqueezeFunction(Function):
+    "y = x with a new dimension of length 1 at ``axis``;  dx = g reshaped back"
+
+    def forward(ctx, x, *, axis):
+        ctx.in_shape = x.shape
         (axis,) = normalize_axis(axis, x.ndim + 1, "unsqueeze")
-        return np.expand_dims(x, axis)
+        return backend.array_module(x).expand_dims(x, axis)
 
     def backward(ctx, g):
-        return g.reshape(ctx.shape)
+        return g.reshape(ctx.in_shape)
 
 
-def _index_array(idx):
+@register
+def unsqueeze(x, axis=None, *, dim=None) -> Tensor:
+    """Insert a dimension of length 1 at ``axis``."""
+    axis = pick_axis(axis, dim)
+    if axis is None:
+        raise TypeError("unsqueeze: missing the axis where the new dimension goes")
+    return UnsqueezeFunction.apply(as_tensor(x), axis=axis)
+
+
+def _has_index_array(index) -> bool:
     """Return True if an index holds integer arrays (which may repeat positions)."""
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return any(
-        isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind in "iu" for i in items
-    )
+    items = index if isinstance(index, tuple) else (index,)
+    return any(backend.array_module(i).asarray(i).dtype.kind in "iu"
+               for i in items if isinstance(i, list) or backend.is_array(i))
 
 
-class GetItem(Function):
-    """x[index] with slices, integers, integer arrays and boolean masks."""
+class GetItemFunction(Function):
+    "y = x[index] (slices, integers, integer arrays, boolean masks);  dx = g put back at index"
 
-    def forward(ctx, x, index):
-        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+    def forward(ctx, x, *, index):
+        ctx.in_shape, ctx.in_dtype = x.shape, x.dtype
         try:
             return x[index]
         except IndexError as e:
             raise IndexError(f"index {index!r} is invalid for shape {x.shape}: {e}") from None
 
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, ctx.dtype)
-        if _index_array(ctx.index):
-            np.add.at(gx, ctx.index, g)  # repeated positions must add up
+        index = ctx.options["index"]
+        gx = backend.array_module(g).zeros(ctx.in_shape, ctx.in_dtype)
+        if _has_index_array(index):
+            backend.scatter_add(gx, index, g)  # repeated positions must add up
         else:
-            gx[ctx.index] = g
+            gx[index] = g
         return gx
 
 
-class Concatenate(Function):
+@register(methods=("__getitem__",), public=False)
+def getitem(x, index) -> Tensor:
+    """x[index], as NumPy indexes (an index may hold Tensors)."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return GetItemFunction.apply(x, index=index)
+
+
+class ConcatenateFunction(Function):
+    "y = the inputs joined along ``axis``;  each input's gradient is its slice of g"
+
     def forward(ctx, *arrays, axis=0):
         if not arrays:
             raise ValueError("concatenate: needs at least one tensor")
         (ctx.axis,) = normalize_axis(axis, arrays[0].ndim, "concatenate")
-        ctx.splits = np.cumsum([a.shape[ctx.axis] for a in arrays])[:-1]
+        ends, total = [], 0
+        for a in arrays[:-1]:
+            total += a.shape[ctx.axis]
+            ends.append(total)
+        ctx.splits = ends
         try:
-            return np.concatenate(arrays, axis=ctx.axis)
+            return backend.array_module(arrays[0]).concatenate(arrays, axis=ctx.axis)
         except ValueError:
             raise ValueError(f"concatenate: shapes {[a.shape for a in arrays]} differ outside "
                              f"axis {axis}") from None
 
     def backward(ctx, g):
-        return tuple(np.split(g, ctx.splits, axis=ctx.axis))
+        return tuple(backend.array_module(g).split(g, ctx.splits, axis=ctx.axis))
 
 
-class Stack(Function):
+@register(methods=())
+def concatenate(tensors, axis: int | None = None, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (0 by default)."""
+    return ConcatenateFunction.apply(*[as_tensor(t) for t in tensors],
+                                     axis=pick_axis(axis, dim, 0))
+
+
+@register(methods=())
+def cat(tensors, axis: int | None = None, *, dim=None) -> Tensor:
+    """PyTorch's name for :func:`concatenate`."""
+    return concatenate(tensors, axis, dim=dim)
+
+
+class StackFunction(Function):
+    "y = the inputs (of one shape) joined along a new ``axis``;  each gets its slice of g"
+
     def forward(ctx, *arrays, axis=0):
         if not arrays:
             raise ValueError("stack: needs at least one tensor")
         (ctx.axis,) = normalize_axis(axis, arrays[0].ndim + 1, "stack")
         if len({a.shape for a in arrays}) != 1:
             raise ValueError(f"stack: all shapes must be equal, got {[a.shape for a in arrays]}")
-        return np.stack(arrays, axis=ctx.axis)
+        return backend.array_module(arrays[0]).stack(arrays, axis=ctx.axis)
 
     def backward(ctx, g):
-        return tuple(np.moveaxis(g, ctx.axis, 0))
+        return tuple(backend.array_module(g).moveaxis(g, ctx.axis, 0))
 
 
-class Pad(Function):
-    """Constant padding, NumPy style: ``pad_width`` is an int, a (before, after) pair, or one
-    pair per axis."""
+@register(methods=())
+def stack(tensors, axis: int | None = None, *, dim=None) -> Tensor:
+    """Join tensors of one shape along a new axis (0 by default)."""
+    return StackFunction.apply(*[as_tensor(t) for t in tensors], axis=pick_axis(axis, dim, 0))
 
-    def forward(ctx, x, pad_width, value=0.0):
+
+class PadFunction(Function):
+    """y = x with ``value`` added around it, ``pad_width`` per axis;  dx = the middle of g
+
+    ``pad_width`` as in ``numpy.pad``: an int, a (before, after) pair, or one pair per axis.
+    """
+
+    def forward(ctx, x, *, pad_width, value=0.0):
         if x.ndim == 0:
             raise ValueError(f"pad: a 0-d tensor has no axis to pad (pad_width {pad_width!r})")
-        try:
-            widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
-        except ValueError:
-            raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of "
-                             f"shape {x.shape}") from None
-        if (widths < 0).any():
-            raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
+        widths = _pad_widths(pad_width, x.shape)
         ctx.slices = tuple(slice(b, b + n) for (b, _), n in zip(widths, x.shape))
-        return np.pad(x, widths, constant_values=value)
+        return backend.array_module(x).pad(x, widths, constant_values=value)
 
     def backward(ctx, g):
         return g[ctx.slices]
+
+
+def _pad_widths(pad_width, shape: tuple) -> tuple[tuple[int, int], ...]:
+    """``pad_width`` as one (before, after) pair of ints per axis, broadcast as NumPy does
+    (an int, a pair, or one pair per axis)."""
+    w, ndim = pad_width, len(shape)
+    if is_int(w):
+        pairs = [(w, w)] * ndim
+    elif isinstance(w, (tuple, list)) and len(w) in (1, 2) and all(map(is_int, w)):
+        pairs = [(w[0], w[-1])] * ndim
+    elif isinstance(w, (tuple, list)) and len(w) in (1, ndim) and all(
+            isinstance(p, (tuple, list)) and len(p) in (1, 2) and all(map(is_int, p))
+            for p in w):
+        pairs = [(p[0], p[-1]) for p in w] * (ndim if len(w) == 1 else 1)
+    else:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {shape}")
+    pairs = [(int(b), int(a)) for b, a in pairs]
+    if any(v < 0 for p in pairs for v in p):
+        raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
+    return tuple(pairs)
+
+
+@register
+def pad(x, pad_width, value: float = 0.0) -> Tensor:
+    """Pad with a constant; ``pad_width`` as in ``numpy.pad`` (per-axis (before, after))."""
+    return PadFunction.apply(as_tensor(x), pad_width=pad_width, value=value)
+
+
+class CompareFunction(Function):
+    "y = (a <op> b), element-wise, as booleans (not differentiable)"
+
+    differentiable = False
+
+    def forward(ctx, a, b, *, op):
+        return getattr(a, op)(b)
+
+
+def _comparison(op: str):
+    def method(self, other):
+        other = coerce(other, self)
+        if other is NotImplemented:
+            return NotImplemented
+        return CompareFunction.apply(self, other, op=op)
+
+    method.__name__ = op
+    return method
+
+
+for _op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+    register(_comparison(_op), methods=(_op,), public=False)

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from nerve.autograd import Tensor
 from nerve.optim.optimizer import Optimizer, check_number, zeros_state
-from nerve.tensor import Tensor
 
 
 class Adam(Optimizer):

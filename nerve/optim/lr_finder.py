@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from nerve import backend
+from nerve.autograd import Tensor
 from nerve.nn.module import Module
 from nerve.optim.adam import Adam, AdamW
 from nerve.optim.optimizer import Optimizer, check_number
 from nerve.optim.rmsprop import RMSprop
 from nerve.optim.sgd import SGD
-from nerve.tensor import Tensor
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 

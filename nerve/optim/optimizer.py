@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nerve.tensor import Tensor, enable_grad
+from nerve.autograd import Tensor, enable_grad
 
 
 class Optimizer:

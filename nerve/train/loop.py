@@ -12,12 +12,12 @@ import warnings
 import numpy as np
 
 from nerve import backend, io, optim
+from nerve.autograd import Tensor, no_grad
+from nerve.checks import check_positive_int
 from nerve.data import DataLoader, TensorDataset
 from nerve.nn import loss as losses
-from nerve.nn.layers import check_positive_int
 from nerve.nn.module import Module
 from nerve.ops import sigmoid, softmax
-from nerve.tensor import Tensor, no_grad
 from nerve.train.callbacks import Callback
 from nerve.train.history import History
 from nerve.train.metrics import Metric, get_metric, predicted_classes
@@ -191,13 +191,13 @@ def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
     bar = ProgressBar(verbose, epochs, len(train))
     for epoch in range(initial_epoch, epochs):
         trainer.epoch = epoch
-        if seed is not None:
-            backend.reseed(seed, epoch)  # dropout etc., per epoch
         train.set_epoch(epoch)
         for cb in callbacks:
             cb.on_epoch_begin(epoch, {})
         bar.epoch_begin(epoch)
-        logs = _train_epoch(trainer, train, train_metrics, callbacks, bar)
+        gen = None if seed is None else backend.generator(seed, epoch)  # dropout, per epoch
+        with backend.use_generator(gen):
+            logs = _train_epoch(trainer, train, train_metrics, callbacks, bar)
         if logs is None:
             break
         if val is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nerve.tensor import Tensor
+from nerve.autograd import Tensor
 
 
 def _np(x) -> np.ndarray:

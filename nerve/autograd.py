@@ -1,4 +1,4 @@
-"""Floor 2: the Tensor (an array, its gradient and the node that made it) and backpropagation.
+"""The Tensor (an array, its gradient and the node that made it) and backpropagation.
 
 A tensor made by an operation on tensors that require gradients remembers that operation
 (its ``grad_fn``, a :class:`nerve.Function` instance). ``backward()`` walks those nodes from the
@@ -11,7 +11,9 @@ floor up, so that every operation's backward rule sits beside its forward.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -66,13 +68,14 @@ class enable_grad(_GradMode):
 
 
 def _as_array(data, dtype):
-    """Convert user data to an ndarray: floats become the default dtype unless one is asked."""
+    """Convert user data to an array: floats become the default dtype unless one is asked."""
     if isinstance(data, Tensor):
         data = data.data
+    xp = backend.array_module(data)
     try:
         if dtype is not None:
-            return np.array(data, dtype=dtype)
-        arr = np.array(data)
+            return xp.array(data, dtype=dtype)
+        arr = xp.array(data)
         if arr.dtype == object and any(v is None for v in arr.flat):
             raise TypeError("None is not a number")  # astype would turn it into nan
         if arr.dtype.kind == "f" or arr.dtype == object:
@@ -105,7 +108,7 @@ class Tensor:
         self.requires_grad = requires_grad
 
     @classmethod
-    def _wrap(cls, data: np.ndarray, node=None, index: int = 0) -> Tensor:
+    def _wrap(cls, data, node=None, index: int = 0) -> Tensor:
         """Make a tensor around an existing array, without checks (used by operations)."""
         t = object.__new__(cls)
         t.data = data
@@ -168,7 +171,7 @@ class Tensor:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
 
-    def numpy(self) -> np.ndarray:
+    def numpy(self):
         """Return the data as an ndarray (the same memory, not a copy)."""
         return self.data
 
@@ -199,10 +202,11 @@ class Tensor:
         self.grad = None
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(self.data, separator=", ", precision=4,  # host-side
+                               prefix="tensor(")
         extra = f", dtype={self.dtype}"
         if self._node is not None:
-            extra += f", grad_fn=<{type(self._node).__name__}>"
+            extra += f", grad_fn=<{self._node.name()}>"
         elif self._rg:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -235,9 +239,11 @@ class Tensor:
                     f"backward() without a gradient needs a one-element output, got shape "
                     f"{self.shape}; pass grad= with that shape or reduce first (e.g. .sum())"
                 )
-            grad = np.ones(self.data.shape, self.data.dtype)  # half the time of ones_like
+            xp = backend.array_module(self.data)
+            grad = xp.ones(self.data.shape, self.data.dtype)  # half the time of ones_like
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = backend.array_module(grad).array(grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward(): grad has shape {grad.shape}, expected the output's shape "
@@ -260,7 +266,7 @@ def _topological_order(root) -> list:
             continue
         visited.add(node)
         stack.append((node, True))
-        inputs = node.__dict__.get("inputs")
+        inputs = node.inputs
         if inputs is None:
             raise RuntimeError(
                 "trying to backward through the graph a second time (its buffers were freed "
@@ -273,7 +279,7 @@ def _topological_order(root) -> list:
     return order
 
 
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray, handed_out: set) -> None:
+def _accumulate_leaf(leaf: Tensor, g, handed_out: set) -> None:
     """Add ``g`` into ``leaf.grad``.
 
     A leaf takes a gradient array over without a copy when it can, but that array may still be
@@ -296,7 +302,33 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, handed_out: set) -> None:
         leaf.grad += g
 
 
-def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+_observers: list = []
+
+
+@contextlib.contextmanager
+def observe_backward(callback) -> Iterator[None]:
+    """Call ``callback(node, grad_outputs, grad_inputs)`` for every node as backward runs.
+
+    ``node`` is the operation (a :class:`nerve.Function`: its ``name()``, ``inputs``,
+    ``options`` and the formula in its docstring), ``grad_outputs`` the gradients of the loss
+    with respect to its outputs, ``grad_inputs`` those it hands to its inputs (None where an
+    input needs none), in the order backpropagation visits them: from the loss to the leaves.
+    Nothing is observed, and nothing costs, outside the block::
+
+        with nerve.autograd.observe_backward(lambda n, go, gi: print(n.name(), gi)):
+            loss.backward()
+    """
+    if not callable(callback):
+        raise TypeError(f"observe_backward: expected a callable. Received: "
+                        f"callback={callback!r}")
+    _observers.append(callback)
+    try:
+        yield
+    finally:
+        _observers.remove(callback)
+
+
+def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
     """Propagate ``grad`` from ``root`` through its graph into the leaves' ``.grad``."""
     handed_out = {id(grad)}
     if root._node is None:
@@ -309,21 +341,26 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         if out_grads is not None:
             _backward_node(node, out_grads, pending, handed_out)
         if not retain_graph:
-            node.__dict__.clear()
+            node.release()
+
+
+def _call_backward(node, out_grads: dict) -> tuple:
+    if node.n_outputs == 1:
+        args = (out_grads[0],)
+    else:
+        xp = backend.array_module(next(iter(out_grads.values())))
+        args = tuple(out_grads[i] if i in out_grads else xp.zeros(s, dt)
+                     for i, (s, dt) in enumerate(node.output_meta))
+    grads = type(node).backward(node, *args)  # works for @staticmethod too
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for callback in _observers:
+        callback(node, args, grads)
+    return grads
 
 
 def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> None:
-    if node.n_outputs == 1:
-        grads = type(node).backward(node, out_grads[0])  # works for @staticmethod too
-    else:
-        args = [
-            out_grads[i] if i in out_grads else np.zeros(s, dt)
-            for i, (s, dt) in enumerate(node.output_meta)
-        ]
-        grads = type(node).backward(node, *args)
+    grads = _call_backward(node, out_grads)
     inputs = node.inputs
-    if not isinstance(grads, tuple):
-        grads = (grads,)
     if len(grads) < len(inputs):
         raise RuntimeError(
             f"{type(node).__name__}.backward returned {len(grads)} gradients for "
@@ -332,8 +369,8 @@ def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> Non
     for t, g in zip(inputs, grads):
         if t is None or g is None or not t._rg:
             continue
-        if type(g) is not np.ndarray:  # 0-d arithmetic gives NumPy scalars; users may give floats
-            g = np.asarray(g.data if isinstance(g, Tensor) else g)
+        if type(g) not in backend.ARRAY_TYPES:  # 0-d arithmetic gives scalars; users give floats
+            g = backend.ensure_array(g.data if isinstance(g, Tensor) else g)
         if g.shape != t.data.shape:
             raise RuntimeError(
                 f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "

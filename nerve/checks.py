@@ -1,0 +1,119 @@
+"""Argument checks and conversions, shared by every public entry point.
+
+One message style, naming the caller, what was expected and what was received::
+
+    Linear: expected a positive integer. Received: in_features=0
+
+Checks raise TypeError for a value of the wrong kind and ValueError for one out of range, and
+return the value normalised (a NumPy integer as an int). The conversions turn a Tensor, an
+array or nested lists into what an operation needs, in one place.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+from nerve import backend
+from nerve.autograd import Tensor
+
+
+def message(who: str, expected: str, name: str, value) -> str:
+    """Return the message ``<who>: expected <expected>. Received: <name>=<value!r>``."""
+    prefix = f"{who}: " if who else ""
+    return f"{prefix}expected {expected}. Received: {name}={value!r}"
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name: str, who: str = "", minimum: int | None = None) -> int:
+    """Return ``value`` as an int; raise unless it is an int (not a bool) >= ``minimum``."""
+    if not _is_int(value):
+        raise TypeError(message(who, "an integer", name, value))
+    if minimum is not None and value < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(message(who, expected, name, value))
+    return int(value)
+
+
+def check_positive_int(value, name: str, who: str = "") -> int:
+    """Return ``value`` as an int; raise unless it is an int >= 1."""
+    return check_int(value, name, who, minimum=1)
+
+
+def check_number(value, name: str, who: str = "", low: float | None = None,
+                 high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """Return ``value`` as a float; raise unless it is a real number within the bounds.
+
+    ``low`` and ``high`` are included unless ``low_open``/``high_open``; NaN never passes.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(message(who, "a number", name, value))
+    v = float(value)
+    ok_low = low is None or (v > low if low_open else v >= low)
+    ok_high = high is None or (v < high if high_open else v <= high)
+    if not (ok_low and ok_high) or v != v:
+        raise ValueError(message(who, _range(name, low, high, low_open, high_open), name, value))
+    return v
+
+
+def _range(name, low, high, low_open, high_open) -> str:
+    if high is None:
+        return f"{name} {'>' if low_open else '>='} {low:g}"
+    if low is None:
+        return f"{name} {'<' if high_open else '<='} {high:g}"
+    return f"{name} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def check_bool(value, name: str, who: str = "") -> bool:
+    """Return ``value`` as a bool; raise unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(message(who, "True or False", name, value))
+    return bool(value)
+
+
+def check_choice(value, name: str, who: str, choices: Iterable):
+    """Return ``value``; raise ValueError unless it is one of ``choices``."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(message(who, f"one of {choices}", name, value))
+    return value
+
+
+def check_probability(value, name: str, who: str = "") -> float:
+    """Return ``value`` as a float in [0, 1) (a dropout rate); raise otherwise."""
+    return check_number(value, name, who, 0.0, 1.0, high_open=True)
+
+
+# --- conversions --------------------------------------------------------------------------
+def as_array(x):
+    """Return the array behind a Tensor, an array as it is, or ``x`` (a number, nested lists)
+    as an array of the default module."""
+    if isinstance(x, Tensor):
+        return x.data
+    return backend.ensure_array(x)
+
+
+def as_tensor(x) -> Tensor:
+    """Return ``x`` if it is a Tensor, else a new Tensor made from it (floats: float32)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def numeric_array(x, name: str, who: str = ""):
+    """Return ``x`` as an array of numbers (bool, int or float); raise TypeError otherwise."""
+    arr = as_array(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(message(who, "numbers (bool, int or float)", f"{name}.dtype", arr.dtype))
+    return arr
+
+
+def random_generator(seed, who: str = "") -> np.random.Generator:
+    """Return a new generator for an int seed, or nerve's current generator for None."""
+    if seed is None:
+        return backend.rng()
+    return backend.generator(check_int(seed, "seed", who, minimum=0))

@@ -1,0 +1,52 @@
+"""The linear layer's operation, x @ W.T + b, as one node (one pass for the bias, no
+intermediate node for the product)."""
+
+from __future__ import annotations
+
+from nerve.autograd import Tensor
+from nerve.function import Function
+from nerve.ops._common import operands, register
+
+
+class LinearFunction(Function):
+    """y = x W^T + b;  dx = g W, dW = g^T x, db = sum of g over the samples
+
+    PyTorch's layout: ``weight`` is (out_features, in_features).
+    """
+
+    def forward(ctx, x, weight, bias=None):
+        if weight.ndim != 2 or x.ndim == 0:
+            raise ValueError(f"linear: needs an input of at least 1-D and a 2-D weight "
+                             f"(out_features, in_features), got shapes {x.shape} and "
+                             f"{weight.shape}")
+        if x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}), "
+                             f"weight expects {weight.shape[1]} (weight shape {weight.shape})")
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx = (g @ w) if needs[0] else None
+        gw = gb = None
+        nb = len(needs) > 2 and needs[2]
+        if needs[1] or nb:
+            g2 = g.reshape(-1, g.shape[-1])
+            if needs[1]:
+                gw = g2.T @ x.reshape(-1, x.shape[-1])
+            if nb:
+                gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+@register(methods=())
+def linear(x, weight, bias=None) -> Tensor:
+    """``x @ weight.T + bias`` as one node; ``weight`` is (out_features, in_features)."""
+    weight, x = operands(weight, x, "linear")
+    if bias is None:
+        return LinearFunction.apply(x, weight)
+    return LinearFunction.apply(x, weight, operands(weight, bias, "linear")[1])
