@@ -2,12 +2,12 @@
 backpropagation, on NumPy.
 
 The house, bottom to top (an import only points down; ``tests/test_layout.py`` checks it):
-``backend`` (the array module, dtypes, the seeded generator), ``autograd`` (Tensor,
-backpropagation, grad mode), ``checks`` (argument checks and conversions), ``function`` (the
-Function mechanism), ``ops`` (the operations; ``ops.fused`` the fused ones), ``nn`` (modules,
-layers, losses), ``optim`` (optimizers, schedules), ``data`` (datasets, loaders), ``io``
-(safetensors weights, checkpoints), ``train`` (fit / evaluate / predict, callbacks, find_lr),
-``cli`` (the ``nerve`` command).
+``backend`` (the array module, dtypes, the seeded generator) and ``files`` (atomic writes),
+``autograd`` (Tensor, backpropagation, grad mode), ``checks`` (argument checks and
+conversions), ``function`` (the Function mechanism), ``data`` (datasets, loaders), ``ops``
+(the operations; ``ops.fused`` the fused ones), ``nn`` (modules, layers, losses), ``optim``
+(optimizers, schedules), ``io`` (safetensors weights, checkpoints), ``train`` (fit / evaluate
+/ predict over one callback list, find_lr), ``cli`` (the ``nerve`` command).
 """
 
 from nerve import autograd, nn, optim

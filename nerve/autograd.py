@@ -21,6 +21,7 @@ import numpy as np
 from nerve import backend
 
 _grad_enabled = True
+_ARRAYS = backend.ARRAY_MODULES  # array type -> module: `type(x) in _ARRAYS` is the cheap test
 
 
 def is_grad_enabled() -> bool:
@@ -344,22 +345,20 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
             node.release()
 
 
-def _call_backward(node, out_grads: dict) -> tuple:
+def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> None:
     if node.n_outputs == 1:
-        args = (out_grads[0],)
+        args = None
+        grads = type(node).backward(node, out_grads[0])  # works for @staticmethod too
     else:
         xp = backend.array_module(next(iter(out_grads.values())))
         args = tuple(out_grads[i] if i in out_grads else xp.zeros(s, dt)
                      for i, (s, dt) in enumerate(node.output_meta))
-    grads = type(node).backward(node, *args)  # works for @staticmethod too
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    for callback in _observers:
-        callback(node, args, grads)
-    return grads
-
-
-def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> None:
-    grads = _call_backward(node, out_grads)
+        grads = type(node).backward(node, *args)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if _observers:
+        for callback in _observers:
+            callback(node, args or (out_grads[0],), grads)
     inputs = node.inputs
     if len(grads) < len(inputs):
         raise RuntimeError(
@@ -369,7 +368,7 @@ def _backward_node(node, out_grads: dict, pending: dict, handed_out: set) -> Non
     for t, g in zip(inputs, grads):
         if t is None or g is None or not t._rg:
             continue
-        if type(g) not in backend.ARRAY_TYPES:  # 0-d arithmetic gives scalars; users give floats
+        if type(g) not in _ARRAYS:  # 0-d arithmetic gives scalars; users give floats
             g = backend.ensure_array(g.data if isinstance(g, Tensor) else g)
         if g.shape != t.data.shape:
             raise RuntimeError(

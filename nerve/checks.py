@@ -26,13 +26,14 @@ def message(who: str, expected: str, name: str, value) -> str:
     return f"{prefix}expected {expected}. Received: {name}={value!r}"
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
+    """True for an int or a NumPy integer, not for a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def check_int(value, name: str, who: str = "", minimum: int | None = None) -> int:
     """Return ``value`` as an int; raise unless it is an int (not a bool) >= ``minimum``."""
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(message(who, "an integer", name, value))
     if minimum is not None and value < minimum:
         expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
@@ -109,6 +110,22 @@ def numeric_array(x, name: str, who: str = ""):
     arr = as_array(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(message(who, "numbers (bool, int or float)", f"{name}.dtype", arr.dtype))
+    return arr
+
+
+def finite_samples(x, name: str, who: str = ""):
+    """Return ``x`` as an array of numbers with one sample per row and no NaN or infinity;
+    raise naming how many values are not finite and where the first one is."""
+    arr = numeric_array(x, name, who)
+    if arr.ndim == 0:
+        raise ValueError(message(who, "one sample per row", name, x))
+    if arr.dtype.kind == "f":
+        finite = backend.array_module(arr).isfinite(arr)
+        if not finite.all():
+            bad = ~finite
+            first = tuple(int(i) for i in backend.array_module(arr).argwhere(bad)[0])
+            raise ValueError(f"{who + ': ' if who else ''}{name} holds {int(bad.sum())} NaN or "
+                             f"infinite values; the first is at index {first}")
     return arr
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from nerve import backend
 from nerve.autograd import Tensor
+from nerve.checks import is_int
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -21,8 +20,9 @@ def _shape(shape) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     for n in shape:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"a shape needs non-negative ints, got {shape!r}")
+        if not is_int(n) or n < 0:
+            raise ValueError(f"expected a shape of non-negative integers. Received: "
+                             f"shape={shape!r}")
     return tuple(int(n) for n in shape)
 
 
@@ -30,7 +30,7 @@ def _dtype(dtype):
     return backend.to_dtype(dtype) or backend.get_default_dtype()
 
 
-def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
+def _make(data, requires_grad: bool) -> Tensor:
     """Wrap a freshly made array as it is (``Tensor(data)`` would turn float64 into float32)."""
     t = Tensor._wrap(data)
     t.requires_grad = requires_grad
@@ -44,48 +44,49 @@ def _like(t, dtype):
 
 
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(_shape(shape), _dtype(dtype)), requires_grad)
+    return _make(backend.array_module().zeros(_shape(shape), _dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(_shape(shape), _dtype(dtype)), requires_grad)
+    return _make(backend.array_module().ones(_shape(shape), _dtype(dtype)), requires_grad)
 
 
 def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _make(np.full(_shape((shape,)), value, _dtype(dtype)), requires_grad)
+    return _make(backend.array_module().full(_shape((shape,)), value,
+                                                   _dtype(dtype)), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     src, dt = _like(t, dtype)
-    return _make(np.zeros(src.shape, dt), requires_grad)
+    return _make(backend.array_module(src).zeros(src.shape, dt), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     src, dt = _like(t, dtype)
-    return _make(np.ones(src.shape, dt), requires_grad)
+    return _make(backend.array_module(src).ones(src.shape, dt), requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard-normal samples from nerve's seeded generator."""
-    data = backend.rng().standard_normal(_shape(shape), dtype=np.float64).astype(_dtype(dtype))
+    data = backend.rng().standard_normal(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
     return _make(data, requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from nerve's seeded generator."""
-    data = backend.rng().random(_shape(shape), dtype=np.float64).astype(_dtype(dtype))
+    data = backend.rng().random(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
     return _make(data, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     """Evenly spaced values in [start, stop); floats are float32 unless ``dtype`` says."""
-    data = np.arange(start, stop, step, dtype=backend.to_dtype(dtype))
+    data = backend.array_module().arange(start, stop, step, dtype=backend.to_dtype(dtype))
     return _make(data, False) if dtype is not None else Tensor(data)
 
 
-def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+def from_numpy(array, requires_grad: bool = False) -> Tensor:
     """Wrap an ndarray without copying: the tensor and the array share memory (any dtype)."""
-    if not isinstance(array, np.ndarray):
+    if not backend.is_array(array):
         raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
     t = Tensor._wrap(array)
     t.requires_grad = requires_grad

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor, no_grad
 
 
@@ -17,7 +16,7 @@ def _weighted_output(fn, inputs, weights):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return out, float((out.data.astype(np.float64) * weights).sum())
+    return out, float((out.data.astype(backend.float64) * weights).sum())
 
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
@@ -36,24 +35,25 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
     checked = []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            args.append(Tensor(x.data, dtype=np.float64, requires_grad=True))
+            args.append(Tensor(x.data, dtype=backend.float64, requires_grad=True))
             checked.append(i)
         else:
             args.append(x)
     if not checked:
         raise ValueError("gradcheck: no floating-point Tensor among the inputs")
     out, _ = _weighted_output(fn, args, 0.0)
-    weights = np.random.default_rng(0).standard_normal(out.shape)
+    xp = backend.array_module(out.data)
+    weights = xp.asarray(backend.generator(0).standard_normal(out.shape))
     if not out.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any input with a grad")
     out.backward(weights.astype(out.dtype))
     for i in checked:
         x = args[i]
-        analytic = np.zeros_like(x.data) if x.grad is None else x.grad
+        analytic = xp.zeros_like(x.data) if x.grad is None else x.grad
         numeric = _numeric_grad(fn, args, x, weights, eps)
-        bad = ~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric))
+        bad = ~(abs(analytic - numeric) <= atol + rtol * abs(numeric))
         if bad.any():
-            idx = tuple(int(k) for k in np.argwhere(bad)[0])
+            idx = tuple(int(k) for k in xp.argwhere(bad)[0])
             raise GradcheckError(
                 f"gradcheck: input {i}, element {idx}: analytic gradient "
                 f"{float(analytic[idx]):.6g} but numeric {float(numeric[idx]):.6g} "
@@ -63,8 +63,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
 
 
 @no_grad()  # only the values are needed: no graph for each of the 2 * size evaluations
-def _numeric_grad(fn, args, x: Tensor, weights, eps: float) -> np.ndarray:
-    numeric = np.zeros_like(x.data)
+def _numeric_grad(fn, args, x: Tensor, weights, eps: float):
+    numeric = backend.array_module(x.data).zeros_like(x.data)
     flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
     for k in range(flat.size):
         orig = flat[k]

@@ -31,6 +31,7 @@ from nerve.data import (
     random_split,
     read_idx,
 )
+from nerve.files import atomic_write, temp_files
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MNIST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -112,6 +113,38 @@ def test_tensordataset_accepts_tensors():
     assert ds.arrays[0].dtype == np.float32 and ds.arrays[1].dtype == np.int64
 
 
+def test_tensordataset_dtype_decides_floats_once():
+    x64, x32, y = np.ones((4, 2)), np.ones((4, 2), np.float32), np.arange(4)
+    ds = TensorDataset(x64, x32, y, dtype=np.float64)
+    assert [a.dtype for a in ds.arrays] == [np.float64, np.float64, np.int64]
+    assert np.shares_memory(ds.arrays[0], x64) and ds.dtype == np.float64
+    assert TensorDataset(x32, dtype="float64").arrays[0].dtype == np.float64
+
+
+def test_tensordataset_default_dtype_follows_set_default_dtype():
+    nerve.set_default_dtype(nerve.float64)
+    try:
+        assert TensorDataset(np.ones((2, 2), np.float32)).arrays[0].dtype == np.float64
+    finally:
+        nerve.set_default_dtype(nerve.float32)
+
+
+def test_tensordataset_refuses_a_non_floating_dtype():
+    with pytest.raises(TypeError, match="TensorDataset: expected a floating-point dtype"):
+        TensorDataset(np.ones((2, 2)), dtype=np.int64)
+
+
+def test_tensordataset_getitem_keeps_the_datasets_dtype():
+    x, y = TensorDataset(np.ones((3, 2)), np.arange(3), dtype=np.float64)[1]
+    assert x.dtype == np.float64 and y.dtype == np.int64
+
+
+def test_loader_does_not_cast_the_datasets_batches():
+    ds = TensorDataset(np.ones((5, 2)), np.arange(5), dtype=np.float64)
+    x, y = next(iter(DataLoader(ds, batch_size=4, shuffle=True, seed=0)))
+    assert x.dtype == np.float64 and y.dtype == np.int64
+
+
 def test_tensordataset_length_mismatch_names_lengths():
     with pytest.raises(ValueError, match=r"\(5, 4\)"):
         TensorDataset(np.zeros((5, 2)), np.zeros(4))
@@ -167,6 +200,11 @@ def test_random_split_fraction_lengths_match_torch():
         ours = [len(p) for p in random_split(_dataset(n), fractions, seed=0)]
         theirs = [len(p) for p in torch.utils.data.random_split(range(n), fractions)]
         assert ours == theirs
+
+
+def test_random_split_checks_its_seed():
+    with pytest.raises(ValueError, match="random_split: .* seed=-1"):
+        random_split(_dataset(), [5, 5], seed=-1)
 
 
 def test_random_split_same_seed_same_parts():
@@ -257,7 +295,8 @@ def test_loader_over_subset_reads_the_whole_dataset_in_batches():
 
 def test_loader_stacks_the_samples_of_a_generic_dataset():
     x, y = next(iter(DataLoader(Pairs(5), batch_size=4)))
-    assert x.shape == (4, 2) and x.dtype == np.float32 and y.dtype == np.int64
+    # the dataset decides the dtype (float64 samples), the loader does not cast again
+    assert x.shape == (4, 2) and x.dtype == np.float64 and y.dtype == np.int64
     assert y.tolist() == [0, 1, 2, 0]
 
 
@@ -321,6 +360,30 @@ def test_makers_shapes_dtypes_and_balance(maker, kwargs, features, classes):
 def test_makers_same_seed_same_arrays(maker, kwargs, features, classes):
     (x1, y1), (x2, y2), (x3, _) = (maker(seed=s, **kwargs) for s in (3, 3, 4))
     assert np.array_equal(x1, x2) and np.array_equal(y1, y2) and not np.array_equal(x1, x3)
+
+
+def test_makers_give_the_default_dtype():
+    nerve.set_default_dtype(nerve.float64)
+    try:
+        assert make_moons(10, seed=0)[0].dtype == np.float64
+        assert make_xor()[0].dtype == np.float64
+    finally:
+        nerve.set_default_dtype(nerve.float32)
+    assert make_xor()[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("call, error, text", [
+    (lambda: make_moons(10, noise=-1), ValueError, "make_moons: expected noise >= 0. "
+                                                   "Received: noise=-1"),
+    (lambda: make_xor(2), ValueError, "make_xor: expected an integer >= 4. Received: "
+                                      "n_samples=2"),
+    (lambda: make_blobs(10, centers=0), ValueError, "make_blobs: expected a positive integer"),
+    (lambda: make_spirals(10.5), TypeError, "n_samples=10.5"),
+    (lambda: make_moons(10, seed=-2), ValueError, "make_moons: .* seed=-2"),
+])
+def test_makers_errors_name_the_maker_and_the_value(call, error, text):
+    with pytest.raises(error, match=text):
+        call()
 
 
 def test_makers_without_seed_follow_manual_seed():
@@ -496,6 +559,45 @@ def test_download_rejects_bad_arguments(tmp_path, url, sha):
         download(url, tmp_path / "f", sha)
 
 
+def test_download_mismatch_leaves_an_existing_file_as_it_was(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"new bytes")
+    dest = tmp_path / "dest.bin"
+    dest.write_bytes(b"old bytes")
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        download(source.as_uri(), dest, "0" * 64)
+    assert dest.read_bytes() == b"old bytes" and temp_files(dest) == []
+    sha = hashlib.sha256(b"new bytes").hexdigest()
+    assert download(source.as_uri(), dest, sha).read_bytes() == b"new bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest.bin", "source.bin"]
+
+
+def test_download_checks_timeout(tmp_path):
+    with pytest.raises(ValueError, match="timeout=0"):
+        download("file:///x", tmp_path / "f", "0" * 64, timeout=0)
+
+
+def test_atomic_write_streams_and_an_error_aborts(tmp_path):
+    path = tmp_path / "f.bin"
+    with atomic_write(path) as f:
+        f.write(b"one ")
+        f.write(b"two")
+    assert path.read_bytes() == b"one two"
+    with pytest.raises(RuntimeError, match="abort"), atomic_write(path) as f:
+        f.write(b"three")
+        assert temp_files(path) != [] and path.read_bytes() == b"one two"
+        raise RuntimeError("abort")
+    assert path.read_bytes() == b"one two" and temp_files(path) == []
+
+
+def test_atomic_write_bytes_is_the_streaming_form(tmp_path):
+    from nerve.io import atomic_write_bytes
+
+    atomic_write_bytes(tmp_path / "g.bin", b"bytes")
+    assert (tmp_path / "g.bin").read_bytes() == b"bytes" and atomic_write_bytes is (
+        nerve.files.atomic_write_bytes)
+
+
 # --- time series ------------------------------------------------------------------------------
 def test_load_csv_sunspots(shared):
     data = load_csv(shared / "timeseries" / "sunspots.csv")
@@ -520,7 +622,8 @@ def test_load_csv_bad_column_or_values(tmp_path):
 def test_make_windows_matches_a_loop():
     series = np.arange(20.0).reshape(10, 2)
     x, y = make_windows(series, window=4, horizon=2)
-    assert x.shape == (5, 4, 2) and y.shape == (5, 2, 2) and x.dtype == np.float32
+    # a float64 series keeps its precision (TensorDataset decides the training dtype)
+    assert x.shape == (5, 4, 2) and y.shape == (5, 2, 2) and x.dtype == y.dtype == np.float64
     for i in range(5):
         assert np.array_equal(x[i], series[i:i + 4]) and np.array_equal(y[i], series[i + 4:i + 6])
 
@@ -528,6 +631,7 @@ def test_make_windows_matches_a_loop():
 def test_make_windows_1d_series_and_errors():
     x, y = make_windows(np.arange(10), window=3)
     assert x.shape == (7, 3, 1) and y.shape == (7, 1, 1) and y[0, 0, 0] == 3
+    assert x.dtype == np.float32  # an integer series becomes the default float dtype
     with pytest.raises(ValueError, match="window=8 \\+ horizon=3"):
         make_windows(np.arange(10), window=8, horizon=3)
     with pytest.raises(ValueError, match="window=0"):

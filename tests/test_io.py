@@ -9,7 +9,7 @@ import safetensors.numpy
 
 import nerve
 from nerve import io, nn
-from nerve.io.atomic import temp_files
+from nerve.files import temp_files
 
 
 def mlp(seed=0, dtype=None):

@@ -196,9 +196,10 @@ def test_load_checkpoint_wrong_model_names_keys(tmp_path):
         io.load_checkpoint(tmp_path / "c.safetensors", other)
 
 
-@pytest.mark.parametrize("epoch", [-1, True, 1.5, "3"])
-def test_save_checkpoint_checks_epoch(tmp_path, epoch):
-    with pytest.raises(ValueError, match="epoch"):
+@pytest.mark.parametrize("epoch, error", [(-1, ValueError), (True, TypeError),
+                                          (1.5, TypeError), ("3", TypeError)])
+def test_save_checkpoint_checks_epoch(tmp_path, epoch, error):
+    with pytest.raises(error, match=f"save_checkpoint: expected .*Received: epoch={epoch!r}"):
         io.save_checkpoint(tmp_path / "c.safetensors", mlp(), epoch=epoch)
 
 

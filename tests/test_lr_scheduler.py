@@ -139,5 +139,7 @@ INVALID = [
 @pytest.mark.parametrize("name, kwargs, arg, value", INVALID,
                          ids=[f"{n}-{a}={v!r}" for n, _, a, v in INVALID])
 def test_scheduler_invalid_argument_raises(name, kwargs, arg, value):
-    with pytest.raises(ValueError, match=re.escape(f"Invalid {arg} value: {value!r}")):
+    error = TypeError if isinstance(value, float) and arg == "step_size" else ValueError
+    with pytest.raises(error, match=re.escape(f"{name}: expected ") + ".*"
+                       + re.escape(f"Received: {arg}={value!r}")):
         getattr(lr_scheduler, name)(nerve_opt(), **kwargs)

@@ -64,7 +64,7 @@ def test_clip_grad_norm_nonfinite():
 @pytest.mark.parametrize("kwargs, arg", [({"max_norm": -1.0}, "max_norm"),
                                          ({"max_norm": 1.0, "norm_type": 0}, "norm_type")])
 def test_clip_grad_norm_invalid_argument_raises(kwargs, arg):
-    with pytest.raises(ValueError, match=f"Invalid {arg} value"):
+    with pytest.raises(ValueError, match=f"clip_grad_norm_: expected {arg} .*Received: {arg}="):
         clip_grad_norm_(params_with_grads(), **kwargs)
 
 

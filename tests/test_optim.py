@@ -188,7 +188,7 @@ def test_optimizer_rejects_non_tensors_sets_and_duplicates():
 
 def test_optimizer_group_override_is_checked():
     p = Parameter(np.ones(2, np.float32))
-    with pytest.raises(ValueError, match=re.escape("Invalid lr value: -1")):
+    with pytest.raises(ValueError, match=re.escape("Adam: expected lr >= 0. Received: lr=-1")):
         optim.Adam([{"params": [p], "lr": -1}])
 
 
@@ -396,7 +396,9 @@ INVALID = [
                          ids=[f"{n}-{a}={v!r}" for n, _, a, v in INVALID])
 def test_optimizer_invalid_argument_raises(name, kwargs, arg, value):
     p = Parameter(np.ones(2, np.float32))
-    with pytest.raises(ValueError, match=re.escape(f"Invalid {arg} value: {value!r}")):
+    error = TypeError if arg == "max_steps" and not isinstance(value, int) else ValueError
+    with pytest.raises(error, match=re.escape(f"{name}: expected ") + ".*"
+                       + re.escape(f"Received: {arg}={value!r}")):
         getattr(optim, name)([p], **kwargs)
 
 

@@ -178,7 +178,8 @@ def test_perceptron_length_mismatch_raises():
 @pytest.mark.parametrize("kwargs, error, message", [
     ({}, TypeError, "needs n_inputs or weights"),
     ({"n_inputs": 0}, ValueError, "n_inputs=0"),
-    ({"n_inputs": 2, "weights": [1, 2, 3]}, ValueError, "n_inputs=2 but 3 weights"),
+    ({"n_inputs": 2, "weights": [1, 2, 3]}, ValueError,
+     "expected n_inputs=2 weights. Received: 3 weights"),
     ({"n_inputs": 2, "lr": 0}, ValueError, "lr=0"),
     ({"n_inputs": 2, "max_epochs": 0}, ValueError, "max_epochs=0"),
 ])

@@ -1,6 +1,7 @@
 """fit / evaluate / predict, callbacks, metrics, History, NaN handling and exact resume."""
 
 import io as _io
+import sys
 import warnings
 
 import numpy as np
@@ -74,17 +75,13 @@ class FakeTTY(_io.StringIO):
         return True
 
 
-def test_progress_bar_on_a_terminal_draws_a_tqdm_bar():
-    from nerve.train.progress import ProgressBar
-
+def test_progress_bar_on_a_terminal_draws_a_tqdm_bar(monkeypatch):
     out = FakeTTY()
-    bar = ProgressBar(verbose=1, epochs=2, steps=5, file=out)
-    bar.epoch_begin(0)
-    for _ in range(5):
-        bar.batch_end({"loss": 0.5})
-    bar.epoch_end(0, {"loss": 0.5, "accuracy": 0.9})
+    monkeypatch.setattr(sys, "stderr", out)
+    x, y = blobs(80)
+    nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=2, batch_size=16)
     text = out.getvalue()
-    assert "Epoch 1/2" in text and "5/5" in text and "\r" in text
+    assert "Epoch 1/2" in text and "Epoch 2/2" in text and "5/5" in text and "\r" in text
 
 
 def test_fit_same_seed_is_bitwise_identical_and_other_seed_differs():
@@ -198,13 +195,15 @@ def test_fit_rejects_length_mismatch():
 
 def test_fit_unknown_loss_lists_valid_names():
     x, y = blobs(20)
-    with pytest.raises(ValueError, match="unknown loss 'crossentropy'; valid: .*cross_entropy"):
+    with pytest.raises(ValueError, match=r"fit: expected a loss name in \[.*'cross_entropy'.*"
+                                         r"Received: loss='crossentropy'"):
         nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="crossentropy", verbose=0)
 
 
 def test_fit_unknown_metric_lists_valid_names():
     x, y = blobs(20)
-    with pytest.raises(ValueError, match="unknown metric 'precision'; valid: .*accuracy"):
+    with pytest.raises(ValueError, match=r"expected a metric name in \[.*'accuracy'.*"
+                                         r"Received: metric='precision'"):
         nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", metrics=("precision",),
                   verbose=0)
 
@@ -321,3 +320,227 @@ def test_no_warning_in_a_clean_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0)
+
+
+# --- one dtype decision per data path ---------------------------------------------------------
+def dtype_probe(model):
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].dtype))
+    return seen
+
+
+def test_float64_model_sees_float64_batches_in_fit_evaluate_and_predict():
+    x, y = blobs(40)
+    model = mlp(n_in=4, n_out=3).double()
+    seen = dtype_probe(model)
+    nerve.fit(model, x, y, loss="cross_entropy", epochs=1, batch_size=16, verbose=0,
+              validation_split=0.25)
+    nerve.evaluate(model, x, y, loss="cross_entropy")
+    out = nerve.predict(model, x)
+    assert len(seen) == 2 + 1 + 2 + 2 and set(seen) == {np.dtype(np.float64)}
+    assert out.dtype == np.float64 and model[0].weight.dtype == np.float64
+
+
+def test_float64_model_with_float32_loader_gets_cast_batches():
+    x, y = blobs(32)
+    loader = nerve.data.DataLoader(nerve.data.TensorDataset(x, y), batch_size=16)
+    model = mlp(n_in=4, n_out=3).double()
+    seen = dtype_probe(model)
+    nerve.fit(model, loader, loss="cross_entropy", epochs=1, verbose=0, validation_data=loader)
+    nerve.evaluate(model, loader, loss="cross_entropy")
+    nerve.predict(model, loader)
+    assert len(seen) == 8 and set(seen) == {np.dtype(np.float64)}
+
+
+def test_float32_model_keeps_float32_batches_from_float64_arrays():
+    x, y = blobs(32)
+    model = mlp(n_in=4, n_out=3)
+    seen = dtype_probe(model)
+    nerve.fit(model, x.astype(np.float64), y, loss="cross_entropy", epochs=1, verbose=0)
+    assert seen == [np.float32]
+
+
+def test_fit_integer_inputs_become_the_models_float():
+    x, y = xor_data()
+    model = mlp().double()
+    seen = dtype_probe(model)
+    nerve.fit(model, x.astype(np.int64), y, loss="cross_entropy", epochs=1, verbose=0)
+    assert set(seen) == {np.dtype(np.float64)}
+
+
+def test_validation_split_takes_the_last_samples():
+    x, y = blobs(40)
+    seen = []
+    model = mlp(n_in=4, n_out=3)
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].data.copy())
+                                    if not m.training else None)
+    nerve.fit(model, x, y, loss="cross_entropy", epochs=1, batch_size=64, verbose=0,
+              validation_split=0.25)
+    assert np.array_equal(seen[0], x[30:].astype(np.float32))
+
+
+def test_validation_split_needs_arrays_and_leaves_training_samples():
+    x, y = blobs(4)
+    loader = nerve.data.DataLoader(nerve.data.TensorDataset(x, y), batch_size=2)
+    with pytest.raises(ValueError, match="validation_split=0.5"):
+        nerve.fit(mlp(n_in=4, n_out=3), loader, loss="cross_entropy", verbose=0,
+                  validation_split=0.5)
+    with pytest.raises(ValueError, match="leaves no training samples"):
+        nerve.fit(mlp(n_in=4, n_out=3), x[:1], y[:1], loss="cross_entropy", verbose=0,
+                  validation_split=0.5)
+    with pytest.raises(ValueError, match="validation_split=1.0"):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", verbose=0,
+                  validation_split=1.0)
+
+
+# --- metrics chosen by the loss, one decision threshold ---------------------------------------
+@pytest.mark.parametrize("loss, expected", [
+    ("cross_entropy", ("accuracy",)), ("nll", ("accuracy",)), ("bce", ("accuracy",)),
+    ("bce_with_logits", ("accuracy",)), (nn.functional.cross_entropy, ("accuracy",)),
+    ("mse", ()), ("l1", ()), ("ssr", ()), (nn.functional.mse_loss, ()),
+])
+def test_default_metrics_follow_the_loss(loss, expected):
+    assert metrics.default_metrics(nerve.train.get_loss(loss)) == expected
+
+
+def test_default_metrics_without_a_known_loss_follow_the_targets():
+    assert metrics.default_metrics(None, np.array([0, 1])) == ("accuracy",)
+    assert metrics.default_metrics(lambda p, t: p, np.array([0.5])) == ()
+    assert metrics.default_metrics(None) == ()
+
+
+def test_fit_regression_logs_no_accuracy_and_classification_does():
+    x, _ = blobs(40)
+    y = x.sum(axis=1, keepdims=True)
+    hist = nerve.fit(nn.Sequential(nn.Linear(4, 1)), x, y, loss="mse", epochs=1, verbose=0,
+                     validation_split=0.25)
+    assert set(hist) == {"loss", "val_loss"}
+    x, y = blobs(40)
+    hist = nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0)
+    assert set(hist) == {"loss", "accuracy"}
+
+
+def test_evaluate_auto_metrics():
+    x, y = blobs(40)
+    model = mlp(n_in=4, n_out=3)
+    assert set(nerve.evaluate(model, x, y)) == {"accuracy"}
+    assert set(nerve.evaluate(model, x, y, loss="cross_entropy")) == {"loss", "accuracy"}
+    assert set(nerve.evaluate(model, x, y.astype(np.float32)[:, None].repeat(3, 1),
+                              loss="mse")) == {"loss"}
+
+
+@pytest.mark.parametrize("loss, model, expected", [
+    (nn.BCEWithLogitsLoss(), nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()), 0.0),
+    (nn.BCELoss(), nn.Sequential(nn.Linear(2, 1)), 0.5),
+    (nn.functional.binary_cross_entropy_with_logits, None, 0.0),
+    (nn.functional.binary_cross_entropy, None, 0.5),
+    (None, nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()), 0.5),
+    (None, nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=1)), 0.5),
+    (None, nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=1)), 0.0),
+    (nn.MSELoss(), nn.Sequential(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())), 0.5),
+    (None, nn.Sequential(nn.Linear(2, 1)), 0.0),
+    (None, nn.Sigmoid(), 0.5),
+    (None, None, 0.0),
+])
+def test_decision_threshold_logits_at_0_probabilities_at_half(loss, model, expected):
+    assert metrics.decision_threshold(loss, model) == expected
+
+
+class Constant(nn.Module):
+    """A model whose single output is ``value`` for every sample."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return nerve.full((x.shape[0], 1), self.value)
+
+
+def test_predict_classes_threshold_follows_the_model():
+    x = np.zeros((3, 2), np.float32)
+    logits = nn.Sequential(Constant(0.3))
+    probabilities = nn.Sequential(Constant(-0.85), nn.Sigmoid())  # sigmoid(-0.85) = 0.3
+    assert nerve.predict_classes(probabilities, x).tolist() == [0, 0, 0]
+    assert nerve.predict_classes(logits, x).tolist() == [1, 1, 1]
+    assert nerve.predict_classes(logits, x, threshold=0.5).tolist() == [0, 0, 0]
+
+
+def test_fit_bce_on_probabilities_decides_at_half():
+    x = np.zeros((8, 2), np.float32)
+    y = np.zeros((8, 1), np.float32)
+    model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+    model[0].weight.data[...] = 0.0
+    model[0].bias.data[...] = -0.85  # outputs 0.3: class 0 at 0.5, class 1 at 0
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    hist = nerve.fit(model, x, y, loss="bce", optimizer=opt, epochs=1, verbose=0)
+    assert hist["accuracy"] == [1.0]
+    assert nerve.evaluate(model, x, y, loss="bce")["accuracy"] == 1.0
+
+
+def test_predict_proba_of_a_probability_model_is_its_output():
+    x, _ = blobs(10)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+    assert np.array_equal(nerve.predict_proba(model, x), nerve.predict(model, x))
+
+
+def test_a_metric_given_to_fit_is_neither_shared_nor_changed():
+    x, y = blobs(40)
+    acc = metrics.Accuracy()
+    hist = nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0,
+                     metrics=[acc], validation_split=0.5)
+    assert acc.threshold is None and acc.count == 0
+    assert set(hist) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+# --- a seeded fit draws from its own generator ------------------------------------------------
+def test_seeded_fit_leaves_the_global_generator_untouched():
+    x, y = blobs(64)
+
+    def model():
+        return nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+
+    m = model()
+    nerve.manual_seed(123)
+    expected = nerve.randn(5).numpy()
+    nerve.manual_seed(123)
+    nerve.fit(m, x, y, loss="cross_entropy", epochs=2, batch_size=8, verbose=0, seed=4,
+              validation_split=0.25)
+    assert np.array_equal(nerve.randn(5).numpy(), expected)
+
+
+def test_unseeded_fit_draws_from_the_global_generator():
+    x, y = blobs(64)
+
+    def run():
+        model = mlp(n_in=4, n_out=3)
+        nerve.manual_seed(8)
+        nerve.fit(model, x, y, loss="cross_entropy", epochs=1, batch_size=8, verbose=0)
+        return weights(model)
+
+    w1, w2 = run(), run()
+    assert all(np.array_equal(w1[k], w2[k]) for k in w1)
+    nerve.manual_seed(8)
+    before = nerve.randn(3).numpy()
+    nerve.manual_seed(8)
+    nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0)
+    assert not np.array_equal(nerve.randn(3).numpy(), before)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"seed": -1}, ValueError), ({"verbose": 3}, ValueError), ({"shuffle": "yes"}, TypeError),
+    ({"initial_epoch": -1}, ValueError), ({"metrics": 5}, TypeError),
+])
+def test_fit_checks_its_arguments(kwargs, error):
+    x, y = blobs(20)
+    with pytest.raises(error):
+        nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", **{"verbose": 0, **kwargs})
+
+
+def test_evaluate_and_predict_accept_a_dataloader():
+    x, y = blobs(20)
+    loader = nerve.data.DataLoader(nerve.data.TensorDataset(x, y), batch_size=8)
+    model = mlp(n_in=4, n_out=3)
+    assert np.array_equal(nerve.predict(model, loader), nerve.predict(model, x))
+    assert nerve.evaluate(model, loader, loss="cross_entropy") == nerve.evaluate(
+        model, x, y, loss="cross_entropy", batch_size=8)

@@ -1,4 +1,4 @@
-"""Floor 6: datasets, the DataLoader, and data to learn from (synthetic, digits, MNIST, CSV).
+"""Datasets, the DataLoader, and data to learn from (synthetic, digits, MNIST, CSV).
 
 Nothing here downloads unless asked (``download``), and scikit-learn is imported only by
 ``load_digits``.

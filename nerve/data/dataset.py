@@ -3,6 +3,8 @@
 A dataset answers ``len(ds)`` and ``ds[i]``. It may also answer ``ds.get_batch(indices)`` with
 the samples at an index array already stacked (a tuple of ndarrays, one per field);
 ``TensorDataset`` does so with one fancy index per array, and ``DataLoader`` uses it.
+A dataset decides the dtype of its samples; nothing downstream (``collate``, ``DataLoader``)
+casts them again.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nerve import backend
 from nerve.autograd import Tensor
-from nerve.data._checks import as_float, generator
+from nerve.checks import message, numeric_array, random_generator
 
 Batch = tuple[np.ndarray, ...] | np.ndarray
 
@@ -53,16 +56,7 @@ def _stack(values: list, field: int) -> np.ndarray:
     except ValueError as err:
         shapes = sorted({np.shape(v) for v in values})
         raise ValueError(f"collate: field {field} has samples of shapes {shapes}") from err
-    return _checked(arr, f"collate: field {field}")
-
-
-def _checked(arr: np.ndarray, who: str) -> np.ndarray:
-    """Return numeric data with floats in the default dtype; refuse anything else."""
-    if arr.dtype.kind == "f":
-        return as_float(arr)
-    if arr.dtype.kind not in "biu":
-        raise TypeError(f"{who} must hold numbers, got dtype {arr.dtype}")
-    return arr
+    return numeric_array(arr, f"field {field}", "collate")
 
 
 def fetch_batch(dataset, indices: np.ndarray) -> Batch:
@@ -76,14 +70,19 @@ def fetch_batch(dataset, indices: np.ndarray) -> Batch:
 class TensorDataset(Dataset):
     """Arrays (or Tensors) of equal first dimension, whose row ``i`` together is sample ``i``.
 
-    Floating-point arrays become nerve's default dtype (float32) once, here; integer arrays
-    (labels) keep their dtype.
+    Floating-point arrays become ``dtype`` (nerve's default dtype, float32, when None) once,
+    here, the one place on the data path where a batch's dtype is decided; an array that has
+    it already is not copied. Integer and bool arrays (labels) keep their dtype.
     """
 
-    def __init__(self, *arrays) -> None:
+    def __init__(self, *arrays, dtype=None) -> None:
         if not arrays:
             raise ValueError("TensorDataset needs at least one array, got none")
-        self.arrays = tuple(_as_field(a, i) for i, a in enumerate(arrays))
+        dtype = backend.float_dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(message("TensorDataset", "a floating-point dtype", "dtype", dtype))
+        self.dtype = dtype
+        self.arrays = tuple(_as_field(a, i, dtype) for i, a in enumerate(arrays))
         lengths = tuple(len(a) for a in self.arrays)
         if len(set(lengths)) > 1:
             raise ValueError(
@@ -99,7 +98,7 @@ class TensorDataset(Dataset):
         return tuple(Tensor._wrap(a) for a in self.arrays)
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        return tuple(Tensor(a[index]) for a in self.arrays)
+        return tuple(Tensor(a[index], dtype=a.dtype) for a in self.arrays)
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         """Return the rows at ``indices`` of every array (one fancy index each)."""
@@ -110,12 +109,12 @@ class TensorDataset(Dataset):
         return f"TensorDataset({fields})"
 
 
-def _as_field(data, position: int) -> np.ndarray:
-    arr = data.data if isinstance(data, Tensor) else np.asarray(data)
+def _as_field(data, position: int, dtype: np.dtype) -> np.ndarray:
+    arr = numeric_array(data, f"arrays[{position}]", "TensorDataset")
     if arr.ndim == 0:
         raise ValueError(f"TensorDataset array {position} must have a first dimension, "
                          f"got a scalar")
-    return _checked(arr, f"TensorDataset array {position}")
+    return arr.astype(dtype, copy=False) if arr.dtype.kind == "f" else arr
 
 
 class Subset(Dataset):
@@ -152,7 +151,7 @@ def _as_indices(indices, n: int) -> np.ndarray:
 def random_split(dataset, lengths: Sequence[int | float], seed: int | None = None) -> list[Subset]:
     """Split ``dataset`` at random into ``Subset``s of the given lengths or fractions."""
     counts = _split_counts(lengths, len(dataset))
-    order = generator(seed).permutation(len(dataset))
+    order = random_generator(seed, "random_split").permutation(len(dataset))
     return [Subset(dataset, part) for part in np.split(order, np.cumsum(counts)[:-1])]
 
 

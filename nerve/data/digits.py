@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from nerve.data._checks import check_bool
+from nerve import backend
+from nerve.checks import check_bool
 
 _MISSING = ('load_digits needs scikit-learn, which is not installed: pip install "nerve[digits]" '
             "or pip install scikit-learn")
 
 
 def load_digits(flatten: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Return the 1,797 digits as x float32 in [0, 1], (N, 64) or (N, 8, 8), and y int64."""
-    flatten = check_bool("flatten", flatten)
+    """Return the 1,797 digits as x in [0, 1], (N, 64) or (N, 8, 8), of nerve's default dtype
+    (float32), and y int64."""
+    flatten = check_bool(flatten, "flatten", "load_digits")
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError as err:
         raise ImportError(_MISSING) from err
     bunch = sklearn_digits()
-    x = (bunch.data / 16.0).astype(np.float32)  # the pixels are counts 0..16
+    x = (bunch.data / 16.0).astype(backend.get_default_dtype())  # the pixels are counts 0..16
     return (x if flatten else x.reshape(-1, 8, 8)), bunch.target.astype(np.int64)

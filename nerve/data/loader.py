@@ -1,4 +1,8 @@
-"""``DataLoader``: batches of tensors from a dataset, in order or shuffled by a seeded generator."""
+"""``DataLoader``: batches of tensors from a dataset, in order or shuffled by a seeded generator.
+
+The loader wraps the arrays that the dataset gives as Tensors and never casts them: their dtype
+is the dataset's (``TensorDataset(..., dtype=...)``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import numpy as np
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.data._checks import as_float, check_bool, check_int
+from nerve.checks import check_bool, check_int, check_positive_int
 from nerve.data.dataset import fetch_batch
 
 
@@ -30,10 +34,10 @@ class DataLoader:
             raise TypeError(f"DataLoader needs a dataset with __len__ and __getitem__, "
                             f"got {type(dataset).__name__}")
         self.dataset = dataset
-        self.batch_size = check_int("batch_size", batch_size)
-        self.shuffle = check_bool("shuffle", shuffle)
-        self.drop_last = check_bool("drop_last", drop_last)
-        self.seed = None if seed is None else check_int("seed", seed, minimum=0)
+        self.batch_size = check_positive_int(batch_size, "batch_size", "DataLoader")
+        self.shuffle = check_bool(shuffle, "shuffle", "DataLoader")
+        self.drop_last = check_bool(drop_last, "drop_last", "DataLoader")
+        self.seed = None if seed is None else check_int(seed, "seed", "DataLoader", minimum=0)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -42,7 +46,7 @@ class DataLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter()`` epoch ``epoch`` (its order, with a seed), e.g. to resume."""
-        self.epoch = check_int("epoch", epoch, minimum=0)
+        self.epoch = check_int(epoch, "epoch", "DataLoader.set_epoch", minimum=0)
 
     def __iter__(self) -> Iterator:
         order = self._order()
@@ -56,7 +60,7 @@ class DataLoader:
             return np.arange(n)
         if self.seed is None:
             return backend.rng().permutation(n)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        return backend.generator(self.seed, self.epoch).permutation(n)
 
     def _batches(self, order: np.ndarray) -> Iterator:
         size = self.batch_size
@@ -69,14 +73,7 @@ class DataLoader:
 
 
 def _as_tensors(batch):
-    """Wrap batch arrays as Tensors without copying them again (they are fresh copies)."""
+    """Wrap batch arrays as Tensors without copying or casting them (they are fresh copies)."""
     if isinstance(batch, tuple):
-        return tuple(_as_tensor(a) for a in batch)
-    return _as_tensor(batch)
-
-
-def _as_tensor(array) -> Tensor:
-    arr = np.asarray(array)
-    if arr.dtype.kind == "f":
-        arr = as_float(arr)
-    return Tensor._wrap(arr)
+        return tuple(Tensor._wrap(np.asarray(a)) for a in batch)
+    return Tensor._wrap(np.asarray(batch))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nerve.data._checks import check_bool, check_int
+from nerve import backend
+from nerve.checks import check_bool, check_choice, check_positive_int
 
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 SPLITS = ("train", "t10k")
@@ -62,8 +63,7 @@ def load_mnist(root: str | os.PathLike, split: str = "t10k") -> tuple[np.ndarray
     ``split`` is "t10k" (the 10,000 test images) or "train"; the files are
     ``<split>-images-idx3-ubyte[.gz]`` and ``<split>-labels-idx1-ubyte[.gz]``.
     """
-    if split not in SPLITS:
-        raise ValueError(f"load_mnist: split must be 'train' or 't10k', got split={split!r}")
+    check_choice(split, "split", "load_mnist", SPLITS)
     images = read_idx(_find(Path(root), f"{split}-images-idx3-ubyte"))
     labels = read_idx(_find(Path(root), f"{split}-labels-idx1-ubyte"))
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
@@ -85,16 +85,16 @@ def _find(root: Path, name: str) -> Path:
 def mnist_t10k_split(root: str | os.PathLike, flatten: bool = True, n_train: int = 8000):
     """Return ((x_train, y_train), (x_eval, y_eval)) from t10k: first 8,000 / last 2,000.
 
-    Pixels are float32 in [0, 1]; images are (N, 784) with ``flatten=True``, else
-    (N, 1, 28, 28) for ``Conv2d``. Labels are int64.
+    Pixels are in [0, 1], of nerve's default dtype (float32); images are (N, 784) with
+    ``flatten=True``, else (N, 1, 28, 28) for ``Conv2d``. Labels are int64.
     """
-    flatten = check_bool("flatten", flatten)
+    flatten = check_bool(flatten, "flatten", "mnist_t10k_split")
+    n_train = check_positive_int(n_train, "n_train", "mnist_t10k_split")
     images, labels = load_mnist(root, "t10k")
-    n_train = check_int("n_train", n_train)
     if n_train >= len(images):
         raise ValueError(f"n_train must leave images for evaluation: got n_train={n_train} "
                          f"of {len(images)} images")
     x = images.reshape(len(images), -1) if flatten else images[:, None]
-    x = x.astype(np.float32)
+    x = x.astype(backend.get_default_dtype())
     x /= 255.0
     return (x[:n_train], labels[:n_train]), (x[n_train:], labels[n_train:])

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nerve import backend
-from nerve.data._checks import check_int
+from nerve.checks import check_positive_int
 
 
 def load_csv(path: str | os.PathLike, columns: str | Sequence[str] | None = None,
@@ -30,7 +30,7 @@ def load_csv(path: str | os.PathLike, columns: str | Sequence[str] | None = None
                             quotechar='"', usecols=[header.index(c) for c in names])
     except ValueError as err:
         raise ValueError(f"{path}: expected numbers in columns {names}: {err}") from err
-    values = values.astype(backend.to_dtype(dtype) or backend.get_default_dtype())
+    values = values.astype(backend.float_dtype(dtype))
     return values[:, 0] if isinstance(columns, str) else values
 
 
@@ -48,15 +48,18 @@ def make_windows(series, window: int, horizon: int = 1) -> tuple[np.ndarray, np.
 
     ``series`` is (T,) or (T, F); a 1-D series has F = 1. Sample i is x = series[i : i+window]
     and y = series[i+window : i+window+horizon], so N = T - window - horizon + 1. Both are
-    float (nerve's default dtype) contiguous copies; ``y.reshape(N, -1)`` suits a Linear head.
+    contiguous copies in the series' floating dtype (nerve's default dtype for an integer
+    series); ``y.reshape(N, -1)`` suits a Linear head.
     """
     data = np.asarray(series)
     if data.ndim not in (1, 2) or data.dtype.kind not in "biuf":
-        raise ValueError(f"make_windows: series must be numbers of shape (T,) or (T, F), got "
-                         f"{data.dtype} {data.shape}")
-    data = data.reshape(len(data), -1).astype(backend.get_default_dtype(), copy=False)
-    window = check_int("window", window)
-    horizon = check_int("horizon", horizon)
+        raise ValueError(f"make_windows: expected numbers of shape (T,) or (T, F). Received: "
+                         f"series of dtype {data.dtype} and shape {data.shape}")
+    if data.dtype.kind != "f":  # a float series keeps its precision; TensorDataset decides
+        data = data.astype(backend.get_default_dtype())
+    data = data.reshape(len(data), -1)
+    window = check_positive_int(window, "window", "make_windows")
+    horizon = check_positive_int(horizon, "horizon", "make_windows")
     if len(data) < window + horizon:
         raise ValueError(f"make_windows: a series of length {len(data)} is too short for "
                          f"window={window} + horizon={horizon}")

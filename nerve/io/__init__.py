@@ -1,8 +1,8 @@
-"""Floor 8: weights in the safetensors format, architecture as JSON, checkpoints; all files are
-written atomically, nothing is pickled, and loading never runs code."""
+"""Weights in the safetensors format, architecture as JSON, checkpoints; all files are written
+atomically (``nerve.files``), nothing is pickled, and loading never runs code."""
 
+from nerve.files import atomic_write_bytes
 from nerve.io.architecture import build, describe, layer_config, register_layer, registered_layers
-from nerve.io.atomic import atomic_write_bytes
 from nerve.io.checkpoint import load_checkpoint, save_checkpoint
 from nerve.io.safetensors_file import FileFormatError, read_metadata, read_tensors, write_tensors
 from nerve.io.state import flatten_state, unflatten_state

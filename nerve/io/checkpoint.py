@@ -12,8 +12,7 @@ import json
 import os
 from typing import Any
 
-import numpy as np
-
+from nerve.checks import check_int
 from nerve.io.safetensors_file import FileFormatError, parse_json, read_tensors, write_tensors
 from nerve.io.state import flatten_state, unflatten_state
 from nerve.io.weights import (
@@ -26,15 +25,6 @@ from nerve.io.weights import (
 )
 
 CHECKPOINT_KEY = "nerve.checkpoint"
-
-
-def _check_epoch(epoch) -> int | None:
-    if epoch is None:
-        return None
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-        raise ValueError(f"save_checkpoint: expected epoch to be a non-negative integer or "
-                         f"None. Received: epoch={epoch!r}")
-    return int(epoch)
 
 
 def _optimizer_state(optimizer) -> Any:
@@ -50,7 +40,7 @@ def save_checkpoint(path: str | os.PathLike, model, optimizer=None, epoch: int |
                     extra: Any = None) -> None:
     """Write weights, optimizer state, epoch and ``extra`` to ``path``, atomically."""
     check_model(model, "save_checkpoint")
-    epoch = _check_epoch(epoch)
+    epoch = None if epoch is None else check_int(epoch, "epoch", "save_checkpoint", minimum=0)
     arrays = {MODEL_PREFIX + k: v for k, v in model.state_dict().items()}
     opt_arrays, opt_skeleton = flatten_state(_optimizer_state(optimizer), "optimizer")
     extra_arrays, extra_skeleton = flatten_state(extra, "extra")

@@ -18,7 +18,7 @@ import numpy as np
 import safetensors.numpy
 
 from nerve.autograd import Tensor
-from nerve.io.atomic import atomic_write_bytes
+from nerve.files import atomic_write_bytes
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 MAX_DIMS = 64

@@ -1,4 +1,4 @@
-"""Floor 4: modules, layers, activations, initialisation and losses, with PyTorch's names."""
+"""Modules, layers, activations, initialisation and losses, with PyTorch's names."""
 
 from nerve.nn import functional, init
 from nerve.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh
@@ -13,7 +13,12 @@ from nerve.nn.loss import (
     NLLLoss,
     SSRLoss,
 )
-from nerve.nn.module import Module
+from nerve.nn.module import (
+    Module,
+    RemovableHandle,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from nerve.nn.parameter import Parameter
 from nerve.nn.perceptron import ConvergenceWarning, Perceptron
 from nerve.nn.summary import summary
@@ -22,5 +27,6 @@ __all__ = [
     "Module", "Parameter", "Sequential", "Linear", "Flatten", "Dropout", "Identity", "Step",
     "Sigmoid", "ReLU", "Softplus", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "MSELoss",
     "SSRLoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
-    "Perceptron", "ConvergenceWarning", "summary", "functional", "init",
+    "Perceptron", "ConvergenceWarning", "summary", "functional", "init", "RemovableHandle",
+    "register_module_forward_hook", "register_module_forward_pre_hook",
 ]

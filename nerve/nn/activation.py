@@ -8,6 +8,7 @@ from nerve.autograd import Tensor
 from nerve.checks import check_number
 from nerve.nn import functional as F
 from nerve.nn.module import Module
+from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
 
 
 class Step(Module):
@@ -27,6 +28,8 @@ class Step(Module):
 class Sigmoid(Module):
     """1 / (1 + e^-x): the sigmoid neuron, between 0 and 1."""
 
+    _forward_array = staticmethod(SigmoidFunction.compute)
+
     def forward(self, x: Tensor) -> Tensor:
         return ops.sigmoid(x)
 
@@ -34,12 +37,16 @@ class Sigmoid(Module):
 class ReLU(Module):
     """max(0, x)."""
 
+    _forward_array = staticmethod(ReLUFunction.compute)
+
     def forward(self, x: Tensor) -> Tensor:
         return ops.relu(x)
 
 
 class Tanh(Module):
     """(e^x - e^-x) / (e^x + e^-x), between -1 and 1."""
+
+    _forward_array = staticmethod(TanhFunction.compute)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)

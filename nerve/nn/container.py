@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from nerve.nn.module import Module
+from nerve import autograd
+from nerve.autograd import Tensor
+from nerve.nn.module import Module, global_hooks_set
+
+
+def _forward_arrays(modules, x: Tensor) -> Tensor:
+    """Inference through the layers' array paths (see ``Module``), wrapping once at the end;
+    the first layer without one (or with a hook) gets the Tensor, and ``modules`` goes on
+    from the layer after it."""
+    data = x.data
+    for m in modules:
+        step = m._forward_array
+        out = NotImplemented if step is None or m._hooked else step(data)
+        if out is NotImplemented:
+            return m(Tensor._wrap(data))
+        data = out
+    return Tensor._wrap(data)
 
 
 class Sequential(Module):
@@ -26,7 +42,10 @@ class Sequential(Module):
             self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
+        modules = iter(self._modules.values())
+        if not autograd._grad_enabled and isinstance(x, Tensor) and not global_hooks_set():
+            x = _forward_arrays(modules, x)  # as far as the layers have an array path
+        for m in modules:
             x = m(x)
         return x
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from nerve import backend
 from nerve.autograd import Tensor
 
@@ -37,11 +35,11 @@ def _fans(t: Tensor) -> tuple[int, int]:
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
                          f"got shape {shape}")
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _fill(t: Tensor, values: np.ndarray) -> Tensor:
+def _fill(t: Tensor, values) -> Tensor:
     t.data[...] = values
     return t
 

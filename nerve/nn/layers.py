@@ -13,6 +13,7 @@ from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
 from nerve.ops import flatten
 from nerve.ops.fused import LinearFunction
+from nerve.ops.shape import flat_shape
 
 
 class Linear(Module):
@@ -44,13 +45,22 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1:] != (self.in_features,):
+    def _check_input(self, shape: tuple) -> None:
+        if shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input "
-                             f"of shape (N, {self.in_features}), received {tuple(x.shape)}")
+                             f"of shape (N, {self.in_features}), received {tuple(shape)}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x.shape)
         if isinstance(x, Tensor):  # the operands are ready: skip F.linear's coercion
             return LinearFunction.apply(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias)
+
+    def _forward_array(self, x):
+        if x.shape[-1:] != (self.in_features,):
+            self._check_input(x.shape)
+        bias = self.bias
+        return LinearFunction.compute(x, self.weight.data, None if bias is None else bias.data)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -70,6 +80,9 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         return flatten(x, self.start_dim, self.end_dim)
 
+    def _forward_array(self, x):
+        return x.reshape(flat_shape(x.shape, self.start_dim, self.end_dim))
+
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
@@ -87,6 +100,9 @@ class Dropout(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
+    def _forward_array(self, x):
+        return NotImplemented if self.training and self.p else x
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
@@ -98,4 +114,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
+        return x
+
+    def _forward_array(self, x):
         return x

@@ -61,10 +61,22 @@ def _add_hook(hooks: dict, hook: Callable, module: Module | None = None) -> Remo
     return handle
 
 
+def global_hooks_set() -> bool:
+    """True while a hook for every module is registered."""
+    return bool(_global_pre_hooks or _global_hooks)
+
+
 class Module:
-    """Base class of layers and models: subclasses define ``forward``."""
+    """Base class of layers and models: subclasses define ``forward``.
+
+    A layer whose inference is one kernel on arrays may also define ``_forward_array(data)``
+    (the same arithmetic as its forward, through the same kernel): ``Sequential`` chains those
+    under ``no_grad`` when no hook is set, skipping the Tensor and graph bookkeeping. It returns
+    NotImplemented when it cannot serve (Dropout while training); None means no such path.
+    """
 
     _hooked = False  # True while this module has a hook of its own
+    _forward_array = None
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -11,8 +11,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, dtype=None, requires_grad: bool = True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, dtype=dtype,
-                         requires_grad=requires_grad)
+        super().__init__(data, dtype=dtype, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

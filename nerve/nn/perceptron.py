@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import check_positive_int
+from nerve.checks import as_array, check_number, check_positive_int
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
 from nerve.ops import step
@@ -42,17 +40,17 @@ class Perceptron(Module):
         if weights is None:
             if n_inputs is None:
                 raise TypeError("Perceptron needs n_inputs or weights")
-            w = np.zeros(check_positive_int(n_inputs, "n_inputs", "Perceptron"))
+            w = [0.0] * check_positive_int(n_inputs, "n_inputs", "Perceptron")
         else:
-            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            w = as_array(weights).astype(backend.float64).reshape(-1)
             if n_inputs is not None and w.size != n_inputs:
-                raise ValueError(f"Perceptron: n_inputs={n_inputs} but {w.size} weights given")
+                raise ValueError(f"Perceptron: expected n_inputs={n_inputs} weights. "
+                                 f"Received: {w.size} weights")
         if threshold is not None:
             bias = -float(threshold)
-        if lr <= 0:
-            raise ValueError(f"Perceptron: expected lr > 0. Received: lr={lr!r}")
+        check_number(lr, "lr", "Perceptron", 0.0, low_open=True)
         dtype = backend.get_default_dtype()
-        self.weight = Parameter(w.reshape(1, -1), dtype=dtype, requires_grad=False)
+        self.weight = Parameter([w], dtype=dtype, requires_grad=False)
         self.bias = Parameter([bias], dtype=dtype, requires_grad=False)
         self.lr = float(lr)
         self.max_epochs = check_positive_int(max_epochs, "max_epochs", "Perceptron")
@@ -72,8 +70,8 @@ class Perceptron(Module):
     def threshold(self, value: float) -> None:
         self.bias.data[0] = -float(value)
 
-    def _inputs(self, x) -> np.ndarray:
-        arr = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=self.weight.dtype)
+    def _inputs(self, x):
+        arr = as_array(x).astype(self.weight.dtype, copy=False)
         if arr.shape[-1:] != (self.n_inputs,) or arr.ndim > 2:
             raise ValueError(f"Perceptron: expected inputs of shape (N, {self.n_inputs}) or "
                              f"({self.n_inputs},), received {arr.shape}")
@@ -82,28 +80,29 @@ class Perceptron(Module):
     def weighted_sum(self, x):
         """Return w . x + b for each sample: the number the step compares with 0."""
         z = self._inputs(x) @ self.weight.data[0] + self.bias.data[0]
-        return z.item() if np.ndim(z) == 0 else z
+        return z.item() if getattr(z, "ndim", 0) == 0 else z
 
     def forward(self, x) -> Tensor:
-        return step(Tensor(np.asarray(self.weighted_sum(x), dtype=self.weight.dtype)))
+        return step(Tensor(self.weighted_sum(x), dtype=self.weight.dtype))
 
     def predict(self, x):
         """Return 1 (fire) or 0 for each sample, as ints."""
-        out = self.forward(x).data.astype(np.int64)
+        out = self.forward(x).data.astype(backend.int64)
         return int(out) if out.ndim == 0 else out
 
     def fit(self, x, y) -> Perceptron:
         """Apply the perceptron learning rule until an epoch has no mistake or max_epochs."""
         xs = self._inputs(x)
-        ys = np.asarray(y.data if isinstance(y, Tensor) else y).reshape(-1)
+        ys = as_array(y).reshape(-1)
         if xs.ndim != 2:
             raise ValueError(f"Perceptron.fit: expected x of shape (N, {self.n_inputs}), "
                              f"received {xs.shape}")
         if len(xs) != len(ys):
             raise ValueError(f"Perceptron.fit: x has {len(xs)} samples but y has {len(ys)}")
-        if ys.dtype.kind not in "biuf" or not np.isin(ys, (0, 1)).all():
-            raise ValueError(f"Perceptron.fit: labels must be 0 or 1, got {np.unique(ys)}")
-        ys = ys.astype(np.int64)
+        if ys.dtype.kind not in "biuf" or not ((ys == 0) | (ys == 1)).all():
+            raise ValueError(f"Perceptron.fit: labels must be 0 or 1, got "
+                             f"{backend.array_module(ys).unique(ys)}")
+        ys = ys.astype(backend.int64)
         w, b = self.weight.data[0], self.bias.data
         self.errors_, self.converged_ = [], False
         for _ in range(self.max_epochs):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor
+from nerve.checks import as_array, check_number
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -20,26 +20,27 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     params = list(parameters)
     for p in params:
         if not isinstance(p, Tensor):
-            raise TypeError(f"expected Tensors (parameters), got {type(p).__name__}")
+            raise TypeError(f"expected Tensors (parameters). Received: an element of type "
+                            f"{type(p).__name__}")
     return params
 
 
-def _norm(g: np.ndarray, norm_type: float) -> float:
+def _norm(g, norm_type: float) -> float:
     """Return the ``norm_type``-norm of all elements of ``g``."""
     if g.size == 0:
         return 0.0
     if norm_type == math.inf:
-        return float(np.maximum(g.max(), -g.min()))
+        return max(float(g.max()), -float(g.min()))
     if norm_type == 2.0:
         flat = g.ravel()
-        return math.sqrt(float(np.dot(flat, flat)))
+        return math.sqrt(float(flat @ flat))
     if norm_type == 1.0:
-        return float(np.abs(g).sum())
-    return float(np.sum(np.abs(g) ** norm_type)) ** (1.0 / norm_type)
+        return float(abs(g).sum())
+    return float((abs(g) ** norm_type).sum()) ** (1.0 / norm_type)
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> np.floating:
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False):
     """Rescales the gradients so that their joint norm is at most ``max_norm``.
 
     total = || (||g_1||, ..., ||g_n||) ||   (each a ``norm_type``-norm; the norm of all elements)
@@ -47,39 +48,34 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     Returns ``total`` (before clipping) as a NumPy float of the gradients' dtype.
     Parameters without a gradient are skipped.
     """
-    norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise ValueError(f"Invalid norm_type value: {norm_type!r}; expected > 0 or inf")
-    if not float(max_norm) >= 0:
-        raise ValueError(f"Invalid max_norm value: {max_norm!r}; expected >= 0")
+    norm_type = check_number(norm_type, "norm_type", "clip_grad_norm_", 0.0, low_open=True)
+    max_norm = check_number(max_norm, "max_norm", "clip_grad_norm_", 0.0)
     params = [p for p in _as_list(parameters) if p.grad is not None]
     if not params:
-        return np.float32(0.0)
-    norms = [_norm(np.asarray(p.grad), norm_type) for p in params]
+        return backend.float32.type(0.0)
+    norms = [_norm(p.grad, norm_type) for p in params]
     if norm_type == math.inf:
-        total = float(np.max(norms))
+        total = max(norms)
     else:
         total = math.fsum(n**norm_type for n in norms) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is {total}; "
                            "pass error_if_nonfinite=False to clip anyway")
-    coef = float(max_norm) / (total + 1e-6)
+    coef = max_norm / (total + 1e-6)
     if coef < 1.0:
-        for p in params:
-            grad = np.asarray(p.grad)
-            p.grad = np.multiply(grad, coef, out=np.empty_like(grad))
-    return np.asarray(params[0].grad).dtype.type(total)
+        for p in params:  # a new array: the old one may be shared
+            xp = backend.array_module(p.grad)
+            p.grad = xp.multiply(p.grad, coef, out=xp.empty_like(p.grad))
+    return params[0].grad.dtype.type(total)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clips every gradient element into [-clip_value, clip_value]: g <- min(max(g, -c), c)."""
-    clip_value = float(clip_value)
-    if not clip_value >= 0:
-        raise ValueError(f"Invalid clip_value value: {clip_value!r}; expected >= 0")
+    clip_value = check_number(clip_value, "clip_value", "clip_grad_value_", 0.0)
     for p in _as_list(parameters):
         if p.grad is not None:
-            grad = np.asarray(p.grad)
-            p.grad = np.clip(grad, -clip_value, clip_value, out=np.empty_like(grad))
+            xp = backend.array_module(p.grad)  # a new array: the old one may be shared
+            p.grad = xp.clip(p.grad, -clip_value, clip_value, out=xp.empty_like(p.grad))
 
 
 def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
@@ -87,16 +83,17 @@ def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
     params = _as_list(parameters)
     if not params:
         raise ValueError("parameters_to_vector got an empty parameter list")
-    return Tensor._wrap(np.concatenate([p.data.ravel() for p in params]))
+    xp = backend.array_module(params[0].data)
+    return Tensor._wrap(xp.concatenate([p.data.ravel() for p in params]))
 
 
-def vector_to_parameters(vec: Tensor | np.ndarray, parameters: Tensor | Iterable[Tensor]) -> None:
+def vector_to_parameters(vec, parameters: Tensor | Iterable[Tensor]) -> None:
     """Copies consecutive slices of a 1-D ``vec`` into the parameters, in place.
 
     Unlike PyTorch, which rebinds ``param.data``, the values are copied into the existing
     arrays, so an optimizer that holds those parameters keeps working.
     """
-    arr = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    arr = as_array(vec)
     params = _as_list(parameters)
     total = sum(p.data.size for p in params)
     if arr.ndim != 1 or arr.size != total:
@@ -104,5 +101,5 @@ def vector_to_parameters(vec: Tensor | np.ndarray, parameters: Tensor | Iterable
                          f"shape {arr.shape}")
     start = 0
     for p in params:
-        np.copyto(p.data, arr[start:start + p.data.size].reshape(p.data.shape), casting="unsafe")
+        p.data[...] = arr[start:start + p.data.size].reshape(p.data.shape)
         start += p.data.size

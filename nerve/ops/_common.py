@@ -9,11 +9,11 @@ which also gives them their operators (``a + b``, ``2 * a``).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 from nerve import backend
 from nerve.autograd import Tensor
+from nerve.checks import is_int
 
 PUBLIC: dict[str, Callable] = {}  # name -> public function, in registration order
 
@@ -79,11 +79,6 @@ def unbroadcast(grad, shape: tuple[int, ...]):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
-
-
-def is_int(a) -> bool:
-    """True for an int or a NumPy integer, not a bool."""
-    return isinstance(a, numbers.Integral) and not isinstance(a, bool)
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:

@@ -10,22 +10,23 @@ from nerve.ops._common import binary, operands, register, shape_of, unbroadcast
 
 
 class _BinaryFunction(Function):
-    """A broadcasting binary operation; subclasses give ``compute`` and ``backward``."""
+    """A broadcasting binary operation; subclasses give ``compute_and_save`` and ``backward``."""
 
     def forward(ctx, a, b):
         try:
-            out = ctx.compute(a, b)
+            out = ctx.compute_and_save(a, b)
         except ValueError:
             raise ValueError(f"{ctx.name()[:-8].lower()}: shapes {shape_of(a)} and "
                              f"{shape_of(b)} do not broadcast") from None
-        ctx.a_shape, ctx.b_shape = shape_of(a), shape_of(b)
+        ctx.a_shape = getattr(a, "shape", ())  # a Python number has the shape ()
+        ctx.b_shape = getattr(b, "shape", ())
         return out
 
 
 class AddFunction(_BinaryFunction):
     "y = a + b;  dy/da = 1, dy/db = 1 (each summed over the axes it was broadcast along)"
 
-    def compute(ctx, a, b):
+    def compute_and_save(ctx, a, b):
         return a + b
 
     def backward(ctx, g):
@@ -40,7 +41,7 @@ add = binary(AddFunction, "add", "a + b, element-wise with broadcasting.")
 class SubFunction(_BinaryFunction):
     "y = a - b;  dy/da = 1, dy/db = -1"
 
-    def compute(ctx, a, b):
+    def compute_and_save(ctx, a, b):
         return a - b
 
     def backward(ctx, g):
@@ -55,7 +56,7 @@ sub = binary(SubFunction, "sub", "a - b, element-wise with broadcasting.")
 class MulFunction(_BinaryFunction):
     "y = a * b;  dy/da = b, dy/db = a"
 
-    def compute(ctx, a, b):
+    def compute_and_save(ctx, a, b):
         ctx.save_for_backward(a, b)
         return a * b
 
@@ -72,7 +73,7 @@ mul = binary(MulFunction, "mul", "a * b, element-wise with broadcasting.")
 class DivFunction(_BinaryFunction):
     "y = a / b;  dy/da = 1 / b, dy/db = -y / b"
 
-    def compute(ctx, a, b):
+    def compute_and_save(ctx, a, b):
         out = a / b
         ctx.save_for_backward(b, out)
         return out
@@ -95,7 +96,7 @@ class PowFunction(_BinaryFunction):
     b >= 0 (as in PyTorch); the gradient for a is 0 where b == 0 (0 ** 0 included).
     """
 
-    def compute(ctx, a, b):
+    def compute_and_save(ctx, a, b):
         out = a ** b
         ctx.save_for_backward(a, b, out)
         return out

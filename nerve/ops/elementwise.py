@@ -87,8 +87,12 @@ def abs(x) -> Tensor:  # noqa: A001 - nerve.abs, as numpy.abs and torch.abs
 class TanhFunction(Function):
     "y = tanh(x) = (e^x - e^-x) / (e^x + e^-x);  dy/dx = 1 - y^2"
 
+    @staticmethod
+    def compute(x):
+        return backend.array_module(x).tanh(x)
+
     def forward(ctx, x):
-        out = backend.array_module(x).tanh(x)
+        out = ctx.compute(x)
         ctx.save_for_backward(out)
         return out
 
@@ -116,8 +120,10 @@ def sigmoid_array(x):
 class SigmoidFunction(Function):
     "y = 1 / (1 + e^-x);  dy/dx = y (1 - y)"
 
+    compute = staticmethod(sigmoid_array)
+
     def forward(ctx, x):
-        out = sigmoid_array(x)
+        out = ctx.compute(x)
         ctx.save_for_backward(out)
         return out
 
@@ -135,8 +141,12 @@ def sigmoid(x) -> Tensor:
 class ReLUFunction(Function):
     "y = max(0, x);  dy/dx = 1 where x > 0, else 0"
 
+    @staticmethod
+    def compute(x):
+        return backend.array_module(x).maximum(x, 0)
+
     def forward(ctx, x):
-        out = backend.array_module(x).maximum(x, 0)
+        out = ctx.compute(x)
         ctx.save_for_backward(out)
         return out
 
@@ -296,7 +306,7 @@ class WhereFunction(Function):
 @register(methods=())
 def where(cond, a, b) -> Tensor:
     """Element-wise ``a if cond else b``; cond is a boolean tensor or array."""
-    cond = cond.data if isinstance(cond, Tensor) else cond
+    cond = as_array(cond)
     return WhereFunction.apply(cond, *operands(a, b, "where"))
 
 

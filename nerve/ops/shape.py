@@ -36,17 +36,22 @@ def reshape(x, *shape) -> Tensor:
     return ReshapeFunction.apply(as_tensor(x), shape=_shape_args(shape))
 
 
+def flat_shape(shape: tuple, start_dim: int, end_dim: int) -> tuple:
+    """The shape after merging dimensions start_dim..end_dim of ``shape`` into one."""
+    if not shape:
+        return (1,)
+    s = normalize_axis(start_dim, len(shape), "flatten")[0]
+    e = normalize_axis(end_dim, len(shape), "flatten")[0]
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return shape[:s] + (-1,) + shape[e + 1:]
+
+
 @register
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions start_dim..end_dim into one (PyTorch's ``flatten``)."""
     x = as_tensor(x)
-    if x.ndim == 0:
-        return reshape(x, (1,))
-    s = normalize_axis(start_dim, x.ndim, "flatten")[0]
-    e = normalize_axis(end_dim, x.ndim, "flatten")[0]
-    if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+    return reshape(x, flat_shape(x.shape, start_dim, end_dim))
 
 
 class PermuteFunction(Function):
@@ -166,7 +171,7 @@ def getitem(x, index) -> Tensor:
 
 
 class ConcatenateFunction(Function):
-    "y = the inputs joined along ``axis``;  each input's gradient is its slice of g"
+    "y = the inputs x_i joined along ``axis``;  dx_i = the slice of g where x_i went"
 
     def forward(ctx, *arrays, axis=0):
         if not arrays:
@@ -201,7 +206,7 @@ def cat(tensors, axis: int | None = None, *, dim=None) -> Tensor:
 
 
 class StackFunction(Function):
-    "y = the inputs (of one shape) joined along a new ``axis``;  each gets its slice of g"
+    "y = the inputs x_i (of one shape) joined along a new ``axis``;  dx_i = g[i] along it"
 
     def forward(ctx, *arrays, axis=0):
         if not arrays:

@@ -1,14 +1,12 @@
-"""Floor 5: optimizers (in place on parameter arrays, no graph) and learning-rate schedules."""
+"""Optimizers (in place on parameter arrays, no graph) and learning-rate schedules."""
 
 from nerve.optim import lr_scheduler
 from nerve.optim.adam import Adam, AdamW
 from nerve.optim.gradient_descent import GradientDescent
-from nerve.optim.lr_finder import LRFinderResult, find_lr
 from nerve.optim.optimizer import Optimizer
 from nerve.optim.rmsprop import RMSprop
 from nerve.optim.sgd import SGD
 
 __all__ = [
     "Optimizer", "GradientDescent", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler",
-    "find_lr", "LRFinderResult",
 ]

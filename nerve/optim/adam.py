@@ -6,10 +6,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor
-from nerve.optim.optimizer import Optimizer, check_number, zeros_state
+from nerve.checks import check_number, message
+from nerve.optim.optimizer import Optimizer, zeros_state
 
 
 class Adam(Optimizer):
@@ -33,39 +33,41 @@ class Adam(Optimizer):
                                   "weight_decay": weight_decay, "amsgrad": amsgrad})
 
     def _check(self, group: dict[str, Any]) -> None:
-        check_number("lr", group["lr"])
+        who = type(self).__name__
+        check_number(group["lr"], "lr", who, 0.0)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Invalid betas value: {betas!r}; expected a pair (beta1, beta2)")
-        check_number("betas[0]", betas[0], 0.0, 1.0)
-        check_number("betas[1]", betas[1], 0.0, 1.0)
-        check_number("eps", group["eps"])
-        check_number("weight_decay", group["weight_decay"])
+            raise ValueError(message(who, "a pair (beta1, beta2)", "betas", betas))
+        check_number(betas[0], "betas[0]", who, 0.0, 1.0, high_open=True)
+        check_number(betas[1], "betas[1]", who, 0.0, 1.0, high_open=True)
+        check_number(group["eps"], "eps", who, 0.0)
+        check_number(group["weight_decay"], "weight_decay", who, 0.0)
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict, state: dict) -> None:
+    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
+        xp = backend.array_module(p.data)
         data, lr, weight_decay = p.data, float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if "step" not in state:
-            state.update(step=0, exp_avg=np.zeros_like(data), exp_avg_sq=np.zeros_like(data))
+            state.update(step=0, exp_avg=xp.zeros_like(data), exp_avg_sq=xp.zeros_like(data))
         state["step"] += 1
         step = state["step"]
         if weight_decay != 0 and self.decoupled_weight_decay:
             data *= 1.0 - lr * weight_decay
         elif weight_decay != 0:
-            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
             decayed += grad
             grad = decayed
         m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._scratch(data, 1)
-        m += np.multiply(np.subtract(grad, m, out=tmp), 1.0 - beta1, out=tmp)
+        m += xp.multiply(xp.subtract(grad, m, out=tmp), 1.0 - beta1, out=tmp)
         v *= beta2
-        v += np.multiply(np.multiply(grad, grad, out=tmp), 1.0 - beta2, out=tmp)
+        v += xp.multiply(xp.multiply(grad, grad, out=tmp), 1.0 - beta2, out=tmp)
         if group["amsgrad"]:
             v_max = zeros_state(state, "max_exp_avg_sq", data)
-            v = np.maximum(v_max, v, out=v_max)
-        denom = np.sqrt(v, out=tmp)
+            v = xp.maximum(v_max, v, out=v_max)
+        denom = xp.sqrt(v, out=tmp)
         denom /= math.sqrt(1.0 - beta2**step)
         denom += float(group["eps"])
-        update = np.divide(m, denom, out=tmp)
+        update = xp.divide(m, denom, out=tmp)
         update *= -lr / (1.0 - beta1**step)
         data += update
 

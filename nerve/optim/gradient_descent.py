@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor, enable_grad
-from nerve.optim.optimizer import Optimizer, check_number
+from nerve.checks import as_array, check_number, check_positive_int, message
+from nerve.optim.optimizer import Optimizer
 
 
 class GradientDescent(Optimizer):
@@ -35,9 +35,7 @@ class GradientDescent(Optimizer):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float,
                  tolerance: float = 0.001, max_steps: int = 1000):
-        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
-                or max_steps < 1:
-            raise ValueError(f"Invalid max_steps value: {max_steps!r}; expected an int >= 1")
+        check_positive_int(max_steps, "max_steps", "GradientDescent")
         super().__init__(params, {"lr": lr, "tolerance": tolerance})
         self.max_steps = int(max_steps)
         self.steps = 0
@@ -45,10 +43,11 @@ class GradientDescent(Optimizer):
         self.converged = False
 
     def _check(self, group: dict[str, Any]) -> None:
-        check_number("lr", group["lr"])
+        who = type(self).__name__
+        check_number(group["lr"], "lr", who, 0.0)
         if group["lr"] == 0:
-            raise ValueError("Invalid lr value: 0; expected lr > 0 (no step would ever be taken)")
-        check_number("tolerance", group["tolerance"])
+            raise ValueError(message(who, "lr > 0 (no step would ever be taken)", "lr", 0))
+        check_number(group["tolerance"], "tolerance", who, 0.0)
 
     @property
     def done(self) -> bool:
@@ -76,21 +75,22 @@ class GradientDescent(Optimizer):
             raise RuntimeError("GradientDescent.step() found no gradients: call "
                                "loss.backward() before step()")
         self.steps += 1
-        self.last_step_size = float(np.max(sizes))
+        self.last_step_size = max(sizes)
         self.converged = converged
         return loss
 
     def _descend(self, p: Tensor, group: dict) -> float:
         """Subtract lr * grad from ``p`` and return the largest absolute step size."""
-        grad = np.asarray(p.grad)
+        xp = backend.array_module(p.data)
+        grad = as_array(p.grad)
         if grad.shape != p.data.shape:
             raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
                              f"{grad.shape}")
-        step_size = np.multiply(grad, float(group["lr"]), out=self._scratch(p.data))
+        step_size = xp.multiply(grad, float(group["lr"]), out=self._scratch(p.data))
         p.data -= step_size
         if step_size.size == 0:
             return 0.0
-        return float(np.maximum(step_size.max(), -step_size.min()))
+        return max(float(step_size.max()), -float(step_size.min()))
 
     def state_dict(self) -> dict[str, Any]:
         """Return the base state dict plus ``steps``, ``last_step_size``, ``converged``."""

@@ -11,21 +11,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nerve.optim.optimizer import Optimizer, check_number
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"Invalid {name} value: {value!r}; expected an int >= {low}")
+from nerve.checks import check_choice, check_int, check_number, message
+from nerve.optim.optimizer import Optimizer
 
 
 class LRScheduler:
     """Base class of schedules: subclasses define ``get_lr()`` from ``last_epoch``."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+        who = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"a scheduler needs an Optimizer, got {type(optimizer).__name__}")
-        _check_int("last_epoch", last_epoch, -1)
+            raise TypeError(message(who, "an Optimizer", "optimizer", type(optimizer).__name__))
+        check_int(last_epoch, "last_epoch", who, -1)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -79,8 +76,9 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1):
-        _check_int("step_size", step_size, 1)
-        check_number("gamma", gamma)
+        who = type(self).__name__
+        check_int(step_size, "step_size", who, 1)
+        check_number(gamma, "gamma", who, 0.0)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -94,7 +92,8 @@ class ExponentialLR(LRScheduler):
     """Multiplies the lr by ``gamma`` every epoch: lr_epoch = lr_(epoch-1) * gamma."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
-        check_number("gamma", gamma)
+        who = type(self).__name__
+        check_number(gamma, "gamma", who, 0.0)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -111,8 +110,9 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1):
-        _check_int("T_max", T_max, 1)
-        check_number("eta_min", eta_min)
+        who = type(self).__name__
+        check_int(T_max, "T_max", who, 1)
+        check_number(eta_min, "eta_min", who, 0.0)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -138,13 +138,14 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                  cooldown: int = 0, min_lr: float | list[float] = 0.0, eps: float = 1e-8):
+        who = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"a scheduler needs an Optimizer, got {type(optimizer).__name__}")
-        check_number("factor", factor, 0.0, 1.0)
-        _check_int("patience", patience, 0)
-        _check_int("cooldown", cooldown, 0)
-        check_number("threshold", threshold)
-        check_number("eps", eps)
+            raise TypeError(message(who, "an Optimizer", "optimizer", type(optimizer).__name__))
+        check_number(factor, "factor", who, 0.0, 1.0, high_open=True)
+        check_int(patience, "patience", who, 0)
+        check_int(cooldown, "cooldown", who, 0)
+        check_number(threshold, "threshold", who, 0.0)
+        check_number(eps, "eps", who, 0.0)
         self.optimizer = optimizer
         self.min_lrs = self._min_lrs(min_lr)
         self.factor, self.patience, self.cooldown, self.eps = factor, patience, cooldown, eps
@@ -160,18 +161,15 @@ class ReduceLROnPlateau(LRScheduler):
         n = len(self.optimizer.param_groups)
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(min_lrs) != n:
-            raise ValueError(f"Invalid min_lr value: {min_lr!r}; expected one number or {n} "
-                             f"(one per parameter group)")
+            raise ValueError(message(type(self).__name__, f"one number or {n} (one per "
+                                     "parameter group)", "min_lr", min_lr))
         for value in min_lrs:
-            check_number("min_lr", value)
+            check_number(value, "min_lr", type(self).__name__, 0.0)
         return min_lrs
 
     def _check_modes(self) -> None:
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"Invalid mode value: {self.mode!r}; expected 'min' or 'max'")
-        if self.threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"Invalid threshold_mode value: {self.threshold_mode!r}; "
-                             "expected 'rel' or 'abs'")
+        check_choice(self.mode, "mode", type(self).__name__, ("min", "max"))
+        check_choice(self.threshold_mode, "threshold_mode", type(self).__name__, ("rel", "abs"))
 
     def is_better(self, current: float, best: float) -> bool:
         """Return True when ``current`` improves on ``best`` by more than the threshold."""

@@ -1,4 +1,4 @@
-"""Floor 5: the Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict.
+"""The Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict.
 
 Optimizers change parameter arrays in place and build no graph. Each keeps its state per
 parameter as a plain dict of arrays and numbers; ``state_dict()`` keys that state by the
@@ -8,13 +8,12 @@ JSON without pickling. A subclass defines ``_check(group)`` and ``_update(p, gra
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor, enable_grad
+from nerve.checks import as_array
 
 
 class Optimizer:
@@ -25,7 +24,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
-        self._work: dict[tuple[np.dtype, int], np.ndarray] = {}
+        self._work: dict[tuple, Any] = {}
         params = _as_list(params, "params")
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -37,7 +36,7 @@ class Optimizer:
     def _check(self, group: dict[str, Any]) -> None:
         """Raise ValueError for an invalid hyper-parameter of ``group``."""
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict, state: dict) -> None:
+    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} defines no _update()")
 
     # --- groups -------------------------------------------------------------------------
@@ -68,7 +67,8 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = np.zeros_like(p.grad)  # a new array: the old one may be shared
+                    p.grad = backend.array_module(p.grad).zeros_like(p.grad)  # the old one
+                    # may be shared with another tensor: a new array
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()`` if one is given."""
@@ -82,12 +82,13 @@ class Optimizer:
                     self._update(p, _grad_of(p), group, self.state.setdefault(p, {}))
         return loss
 
-    def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
+    def _scratch(self, like, slot: int = 0):
         """Return a reusable work array shaped like ``like`` (its contents are garbage)."""
         buf = self._work.get((like.dtype, slot))
         if buf is None or buf.size < like.size:
             size = max(p.data.size for g in self.param_groups for p in g["params"])
-            buf = self._work[like.dtype, slot] = np.empty(max(size, like.size), like.dtype)
+            xp = backend.array_module(like)
+            buf = self._work[like.dtype, slot] = xp.empty(max(size, like.size), like.dtype)
         return buf[: like.size].reshape(like.shape)
 
     # --- state --------------------------------------------------------------------------
@@ -103,7 +104,7 @@ class Optimizer:
             packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
             groups.append(packed)
         state = {
-            index[id(p)]: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in s.items()}
+            index[id(p)]: {k: v.copy() if backend.is_array(v) else v for k, v in s.items()}
             for p, s in self.state.items()
             if id(p) in index
         }
@@ -178,8 +179,8 @@ def _check_param(p) -> None:
                         f"{p.data.dtype}")
 
 
-def _grad_of(p: Tensor) -> np.ndarray:
-    grad = np.asarray(p.grad)
+def _grad_of(p: Tensor):
+    grad = as_array(p.grad)
     if grad.shape != p.data.shape:
         raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
                          f"{grad.shape}")
@@ -190,36 +191,23 @@ def _load_value(name: str, value, p: Tensor):
     """Return a saved state entry as a number, or as an array copied into ``p``'s dtype."""
     if isinstance(value, Tensor):
         value = value.data
-    if not isinstance(value, (np.ndarray, np.generic, list, tuple)):
+    if backend.real_scalar(value) is not None and not isinstance(value, (int, float)):
+        return backend.real_scalar(value)  # a NumPy scalar
+    if not (backend.is_array(value) or isinstance(value, (list, tuple))):
         return value
-    arr = np.asarray(value)
+    arr = as_array(value)
     if arr.ndim == 0:
         return arr.item()
     if arr.shape != p.data.shape:
         raise ValueError(f"state {name!r} has shape {arr.shape}, its parameter has shape "
                          f"{p.data.shape}")
-    return np.array(arr, dtype=p.data.dtype)
+    return backend.array_module(p.data).array(arr, dtype=p.data.dtype)
 
 
-# --- validation helpers for subclasses' _check ---------------------------------------------
-def check_number(name: str, value, low: float = 0.0, high: float | None = None,
-                 high_open: bool = True) -> None:
-    """Raise ValueError naming ``name`` unless ``low <= value`` (and ``value < high``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid {name} value: {value!r}; expected a number")
-    if high is None:
-        ok, expected = value >= low, f"{name} >= {low:g}"
-    elif high_open:
-        ok, expected = low <= value < high, f"{name} in [{low:g}, {high:g})"
-    else:
-        ok, expected = low <= value <= high, f"{name} in [{low:g}, {high:g}]"
-    if not ok:
-        raise ValueError(f"Invalid {name} value: {value!r}; expected {expected}")
-
-
-def zeros_state(state: dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
+def zeros_state(state: dict[str, Any], name: str, like):
     """Return ``state[name]``, first setting it to zeros shaped like ``like`` if missing."""
     buf = state.get(name)
     if buf is None:
-        buf = state[name] = np.zeros_like(like)
+        buf = state[name] = backend.array_module(like).zeros_like(like)
     return buf
+

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor
-from nerve.optim.optimizer import Optimizer, check_number, zeros_state
+from nerve.checks import check_number
+from nerve.optim.optimizer import Optimizer, zeros_state
 
 
 class RMSprop(Optimizer):
@@ -32,39 +32,41 @@ class RMSprop(Optimizer):
                                   "centered": centered})
 
     def _check(self, group: dict[str, Any]) -> None:
-        check_number("lr", group["lr"])
-        check_number("alpha", group["alpha"], 0.0, 1.0)
-        check_number("eps", group["eps"])
-        check_number("weight_decay", group["weight_decay"])
-        check_number("momentum", group["momentum"], 0.0, 1.0)
+        who = type(self).__name__
+        check_number(group["lr"], "lr", who, 0.0)
+        check_number(group["alpha"], "alpha", who, 0.0, 1.0, high_open=True)
+        check_number(group["eps"], "eps", who, 0.0)
+        check_number(group["weight_decay"], "weight_decay", who, 0.0)
+        check_number(group["momentum"], "momentum", who, 0.0, 1.0, high_open=True)
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict, state: dict) -> None:
+    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
+        xp = backend.array_module(p.data)
         data, alpha = p.data, float(group["alpha"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         if "step" not in state:
-            state.update(step=0, square_avg=np.zeros_like(data))
+            state.update(step=0, square_avg=xp.zeros_like(data))
         state["step"] += 1
         if weight_decay != 0:
-            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
             decayed += grad
             grad = decayed
         v, tmp = state["square_avg"], self._scratch(data, 1)
         v *= alpha
-        v += np.multiply(np.multiply(grad, grad, out=tmp), 1.0 - alpha, out=tmp)
+        v += xp.multiply(xp.multiply(grad, grad, out=tmp), 1.0 - alpha, out=tmp)
         if group["centered"]:
             g_avg = zeros_state(state, "grad_avg", data)
-            g_avg += np.multiply(np.subtract(grad, g_avg, out=tmp), 1.0 - alpha, out=tmp)
-            denom = np.subtract(v, np.multiply(g_avg, g_avg, out=tmp), out=tmp)
-            denom = np.sqrt(denom, out=tmp)
+            g_avg += xp.multiply(xp.subtract(grad, g_avg, out=tmp), 1.0 - alpha, out=tmp)
+            denom = xp.subtract(v, xp.multiply(g_avg, g_avg, out=tmp), out=tmp)
+            denom = xp.sqrt(denom, out=tmp)
         else:
-            denom = np.sqrt(v, out=tmp)
+            denom = xp.sqrt(v, out=tmp)
         denom += float(group["eps"])
-        update = np.divide(grad, denom, out=tmp)
+        update = xp.divide(grad, denom, out=tmp)
         if momentum > 0:
             buf = zeros_state(state, "momentum_buffer", data)
             buf *= momentum
             buf += update
-            update = np.multiply(buf, -float(group["lr"]), out=tmp)
+            update = xp.multiply(buf, -float(group["lr"]), out=tmp)
         else:
             update *= -float(group["lr"])
         data += update

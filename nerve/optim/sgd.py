@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
+from nerve import backend
 from nerve.autograd import Tensor
-from nerve.optim.optimizer import Optimizer, check_number
+from nerve.checks import check_number
+from nerve.optim.optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -29,42 +29,44 @@ class SGD(Optimizer):
                                   "nesterov": nesterov, "weight_decay": weight_decay})
 
     def _check(self, group: dict[str, Any]) -> None:
-        check_number("lr", group["lr"])
-        check_number("momentum", group["momentum"], 0.0, 1.0)
-        check_number("dampening", group["dampening"], 0.0, 1.0, high_open=False)
-        check_number("weight_decay", group["weight_decay"])
+        who = type(self).__name__
+        check_number(group["lr"], "lr", who, 0.0)
+        check_number(group["momentum"], "momentum", who, 0.0, 1.0, high_open=True)
+        check_number(group["dampening"], "dampening", who, 0.0, 1.0)
+        check_number(group["weight_decay"], "weight_decay", who, 0.0)
         if group["nesterov"] and (group["momentum"] == 0 or group["dampening"] != 0):
-            raise ValueError(f"Invalid nesterov value: True needs momentum > 0 and dampening = "
-                             f"0, got momentum={group['momentum']}, "
+            raise ValueError(f"{who}: expected momentum > 0 and dampening = 0 for Nesterov "
+                             f"momentum. Received: nesterov=True, momentum={group['momentum']}, "
                              f"dampening={group['dampening']}")
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict, state: dict) -> None:
+    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
+        xp = backend.array_module(p.data)
         data, lr = p.data, float(group["lr"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
         tmp = self._scratch(data, 1)
         if weight_decay != 0:
-            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
             decayed += grad
             grad = decayed
         direction = grad
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(grad, dtype=data.dtype)
+                buf = state["momentum_buffer"] = xp.array(grad, dtype=data.dtype)
             else:
                 buf *= momentum
                 _add_scaled(buf, grad, 1.0 - float(group["dampening"]), tmp)
             if group["nesterov"]:
-                direction = np.multiply(buf, momentum, out=tmp)
+                direction = xp.multiply(buf, momentum, out=tmp)
                 direction += grad
             else:
                 direction = buf
         _add_scaled(data, direction, -lr, tmp)
 
 
-def _add_scaled(target: np.ndarray, x: np.ndarray, alpha: float, tmp: np.ndarray) -> None:
+def _add_scaled(target, x, alpha: float, tmp) -> None:
     """target += alpha * x, through ``tmp`` (which may be ``x``, but not ``target``)."""
     if alpha == 1.0:
         target += x
     else:
-        target += np.multiply(x, alpha, out=tmp)
+        target += backend.array_module(x).multiply(x, alpha, out=tmp)

@@ -1,7 +1,17 @@
-"""Floor 8: training made easy and safe: fit / evaluate / predict, callbacks, metrics, History."""
+"""Training made easy and safe: fit / evaluate / predict over one callback list, callbacks
+(History and the progress bar among them), metrics, and find_lr."""
 
 from nerve.train import metrics
-from nerve.train.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
+from nerve.train.callbacks import (
+    Callback,
+    CallbackList,
+    EarlyStopping,
+    GradientClipping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
 from nerve.train.history import History
 from nerve.train.loop import (
     LOSSES,
@@ -15,18 +25,24 @@ from nerve.train.loop import (
     predict_classes,
     predict_proba,
 )
+from nerve.train.lr_finder import LRFinderResult, find_lr
 from nerve.train.metrics import (
     accuracy,
     confusion_matrix,
+    decision_threshold,
+    default_metrics,
     mean_absolute_error,
     mean_squared_error,
     r2_score,
     top_k_accuracy,
 )
+from nerve.train.progress import ProgressBar
 
 __all__ = [
     "fit", "evaluate", "predict", "predict_classes", "predict_proba", "History", "Callback",
-    "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "Trainer", "metrics", "accuracy",
-    "top_k_accuracy", "confusion_matrix", "mean_squared_error", "mean_absolute_error",
-    "r2_score", "LOSSES", "OPTIMIZERS", "get_loss", "get_optimizer",
+    "CallbackList", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "GradientClipping",
+    "LearningRateScheduler", "ReduceLROnPlateau", "ProgressBar", "Trainer", "metrics",
+    "accuracy", "top_k_accuracy", "confusion_matrix", "mean_squared_error",
+    "mean_absolute_error", "r2_score", "decision_threshold", "default_metrics", "LOSSES",
+    "OPTIMIZERS", "get_loss", "get_optimizer", "find_lr", "LRFinderResult",
 ]

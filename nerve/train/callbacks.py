@@ -1,13 +1,34 @@
-"""Callbacks: hooks that ``fit`` calls at five moments, and the built-in ones.
+"""Callbacks: what fit calls at each moment of training, through one ``CallbackList``.
 
-The hooks are ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``, ``on_epoch_end`` and
-``on_train_end``. A callback sees the run through ``self.trainer`` (its ``model``,
-``optimizer``, ``history``, ``epoch``) and stops it with ``self.trainer.stop_training = True``.
+The hooks, in the order of a run::
+
+    on_train_begin(logs)
+      on_epoch_begin(epoch, logs)
+        on_batch_begin(batch, logs)     logs: {"size"}
+        on_after_backward(batch, logs)  the gradients are there, the optimizer has not stepped
+        on_batch_end(batch, logs)       logs: {"size", "loss"}
+      on_epoch_end(epoch, logs)         logs: the epoch's loss, metrics and their val_ twins
+    on_train_end(logs)
+
+A callback sees the run through ``self.trainer`` (its ``model``, ``optimizer``, ``history``,
+``epoch``) and stops it with ``self.trainer.stop_training = True`` (seen after every batch).
+``History`` and the progress bar are callbacks too; fit adds them after the user's, so they see
+what other callbacks log (``lr``). The list calls a hook only on the callbacks that use it, so a
+batch hook that no callback overrides costs nothing per batch. A callback with state (a schedule,
+a patience counter) has ``state_dict()`` and ``load_state_dict()``: checkpoints save that state
+and ``fit(resume=...)`` loads it after ``on_train_begin``, so a resumed run goes on exactly.
 """
 
 from __future__ import annotations
 
 import math
+
+from nerve.checks import check_choice, check_int, check_number, message
+from nerve.nn.utils import clip_grad_norm_, clip_grad_value_
+from nerve.optim import lr_scheduler
+
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_after_backward",
+         "on_batch_end", "on_epoch_end", "on_train_end")
 
 
 class Callback:
@@ -18,9 +39,17 @@ class Callback:
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer
 
+    def uses(self, hook: str) -> bool:
+        """Whether this callback acts at ``hook``: it overrides it, or sets it (LambdaCallback)."""
+        return hook in vars(self) or getattr(type(self), hook) is not getattr(Callback, hook)
+
     def on_train_begin(self, logs: dict) -> None: ...
 
     def on_epoch_begin(self, epoch: int, logs: dict) -> None: ...
+
+    def on_batch_begin(self, batch: int, logs: dict) -> None: ...
+
+    def on_after_backward(self, batch: int, logs: dict) -> None: ...
 
     def on_batch_end(self, batch: int, logs: dict) -> None: ...
 
@@ -29,16 +58,77 @@ class Callback:
     def on_train_end(self, logs: dict) -> None: ...
 
 
+class CallbackList:
+    """The callbacks of one run, called hook by hook, in order; ``hooks[name]`` lists the bound
+    methods of the callbacks that use hook ``name`` (the training loop reads the batch ones)."""
+
+    def __init__(self, callbacks=()):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(message("fit", "Callback instances", "callbacks entry", cb))
+        self.hooks = {name: [getattr(cb, name) for cb in self.callbacks if cb.uses(name)]
+                      for name in HOOKS}
+
+    def set_trainer(self, trainer) -> None:
+        for cb in self.callbacks:
+            cb.set_trainer(trainer)
+
+    def _call(self, name: str, *args) -> None:
+        for hook in self.hooks[name]:
+            hook(*args)
+
+    def on_train_begin(self, logs: dict) -> None:
+        self._call("on_train_begin", logs)
+
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_end(self, logs: dict) -> None:
+        self._call("on_train_end", logs)
+
+    def _stateful(self) -> dict[str, Callback]:
+        """The callbacks with state, by class name (``Name``, then ``Name_1``, ... for more)."""
+        named: dict[str, Callback] = {}
+        for cb in self.callbacks:
+            if callable(getattr(cb, "state_dict", None)):
+                base = type(cb).__name__
+                key, k = base, 0
+                while key in named:
+                    k += 1
+                    key = f"{base}_{k}"
+                named[key] = cb
+        return named
+
+    def state_dict(self) -> dict:
+        return {key: cb.state_dict() for key, cb in self._stateful().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Give each stateful callback its saved state; one without saved state starts fresh."""
+        for key, cb in self._stateful().items():
+            if key in state:
+                cb.load_state_dict(state[key])
+
+
 class _Monitor(Callback):
-    """Tracks the best value of a logged quantity ('min' for losses, 'max' otherwise)."""
+    """Watches a logged quantity ('min' for losses, 'max' for accuracies and R^2)."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        who = type(self).__name__
+        check_choice(mode, "mode", who, ("auto", "min", "max"))
+        if not isinstance(monitor, str):
+            raise TypeError(message(who, "the name of a logged value", "monitor", monitor))
         if mode == "auto":
             mode = "max" if any(k in monitor for k in ("acc", "r2")) else "min"
-        self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
-        self.best = math.inf if mode == "min" else -math.inf
+        self.monitor, self.mode = monitor, mode
+        self.min_delta = check_number(min_delta, "min_delta", who, 0.0)
+        self.best = self._worst()
+
+    def _worst(self) -> float:
+        return math.inf if self.mode == "min" else -math.inf
 
     def _value(self, logs: dict) -> float:
         if self.monitor not in logs:
@@ -62,14 +152,13 @@ class EarlyStopping(_Monitor):
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = True):
         super().__init__(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: expected a non-negative integer. "
-                             f"Received: patience={patience!r}")
-        self.patience, self.restore_best_weights = patience, restore_best_weights
+        self.patience = check_int(patience, "patience", "EarlyStopping", minimum=0)
+        self.restore_best_weights = restore_best_weights
+        self.on_train_begin({})
 
     def on_train_begin(self, logs: dict) -> None:
         self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, None, None, None
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = self._worst()
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         value = self._value(logs)
@@ -88,13 +177,22 @@ class EarlyStopping(_Monitor):
         if self.restore_best_weights and self.best_weights is not None:
             self.trainer.model.load_state_dict(self.best_weights)
 
+    def state_dict(self) -> dict:
+        return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch,
+                "best_weights": self.best_weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.wait, self.best = state["wait"], state["best"]
+        self.best_epoch, self.best_weights = state["best_epoch"], state["best_weights"]
+
 
 class ModelCheckpoint(_Monitor):
-    """Save a checkpoint (weights, optimizer state, epoch, history) after each epoch.
+    """Save a checkpoint (weights, optimizer and callback state, epoch, history) every epoch.
 
     ``path`` may hold ``{epoch}`` and logged names (``"ckpt-{epoch:02d}-{val_loss:.3f}"``).
     With ``save_best_only=True`` a file is written only when ``monitor`` improves, so the file
-    at ``path`` is always the best so far. Writes are atomic.
+    at ``path`` is always the best so far. The file is written once every callback has seen the
+    epoch, so it holds the state the next epoch starts from; writes are atomic.
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
@@ -104,7 +202,7 @@ class ModelCheckpoint(_Monitor):
         self.saved: list[str] = []
 
     def on_train_begin(self, logs: dict) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = self._worst()
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if self.save_best_only:
@@ -113,20 +211,172 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best = value
         path = self.path.format(epoch=epoch + 1, **logs)
-        self.trainer.save_checkpoint(path)
+        self.trainer.request_checkpoint(path)
         self.saved.append(path)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = state["best"]
 
 
 class LambdaCallback(Callback):
     """A callback made of functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
 
     def __init__(self, **hooks):
-        valid = {"on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
-                 "on_train_end"}
-        unknown = set(hooks) - valid
+        unknown = set(hooks) - set(HOOKS)
         if unknown:
             raise ValueError(f"LambdaCallback: unknown hooks {sorted(unknown)}; valid: "
-                             f"{sorted(valid)}")
+                             f"{sorted(HOOKS)}")
         for name, fn in hooks.items():
             setattr(self, name, fn)
 
+
+class GradientClipping(Callback):
+    """Clip the gradients between backward and the optimizer step: each element into
+    [-max_value, max_value] (``clip_grad_value_``), then their joint ``norm_type``-norm to at
+    most ``max_norm`` (``clip_grad_norm_``). ``fit(clip_grad_norm=..., clip_grad_value=...)``
+    adds one."""
+
+    def __init__(self, max_norm: float | None = None, max_value: float | None = None,
+                 norm_type: float = 2.0):
+        who = "GradientClipping"
+        if max_norm is None and max_value is None:
+            raise ValueError(f"{who}: expected max_norm or max_value (or both). Received: "
+                             f"max_norm=None, max_value=None")
+        self.max_norm = None if max_norm is None else check_number(
+            max_norm, "max_norm", who, 0.0, low_open=True)
+        self.max_value = None if max_value is None else check_number(
+            max_value, "max_value", who, 0.0, low_open=True)
+        self.norm_type = check_number(norm_type, "norm_type", who, 0.0, low_open=True)
+
+    def on_train_begin(self, logs: dict) -> None:
+        self.params = list(self.trainer.model.parameters())
+
+    def on_after_backward(self, batch: int, logs: dict) -> None:
+        if self.max_value is not None:
+            clip_grad_value_(self.params, self.max_value)
+        if self.max_norm is not None:
+            clip_grad_norm_(self.params, self.max_norm, self.norm_type)
+
+
+def _lr(optimizer) -> float:
+    """The learning rate that fit logs: the first parameter group's."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate from a schedule while fit trains, and log it as ``lr``.
+
+    ``schedule`` is one of
+    - a schedule of ``nerve.optim.lr_scheduler`` made on fit's optimizer, stepped after every
+      epoch (``interval="epoch"``, as PyTorch's are stepped) or after every optimizer step
+      (``interval="batch"``);
+    - a schedule class and its keyword arguments, made on fit's optimizer when training begins
+      (for an optimizer that fit makes from a name):
+      ``LearningRateScheduler(StepLR, step_size=10, gamma=0.5)``;
+    - a function, as in Keras: ``lr = schedule(epoch)`` before each epoch, or with
+      ``interval="batch"``, ``lr = schedule(step)`` before each batch, ``step`` counting the
+      batches from the start of training.
+    ``lr`` logs the learning rate of the epoch's last batch (of the first parameter group).
+    """
+
+    def __init__(self, schedule, interval: str = "epoch", **kwargs):
+        who = "LearningRateScheduler"
+        self.interval = check_choice(interval, "interval", who, ("epoch", "batch"))
+        self.scheduler = self.function = self.factory = None
+        plateau = lr_scheduler.ReduceLROnPlateau
+        if schedule is plateau or isinstance(schedule, plateau):
+            raise TypeError(f"{who}: ReduceLROnPlateau steps on a monitored value: use the "
+                            "callback nerve.train.ReduceLROnPlateau")
+        if isinstance(schedule, type) and issubclass(schedule, lr_scheduler.LRScheduler):
+            self.factory, self.kwargs = schedule, kwargs
+        elif isinstance(schedule, lr_scheduler.LRScheduler):
+            self.scheduler = schedule
+        elif callable(schedule):
+            self.function = schedule
+        else:
+            raise TypeError(message(who, "a schedule, a schedule class or a function", "schedule",
+                                    schedule))
+        if kwargs and self.factory is None:
+            raise TypeError(f"{who}: keyword arguments are for a schedule class. Received: "
+                            f"{sorted(kwargs)}")
+
+    def uses(self, hook: str) -> bool:
+        by_epoch = self.interval == "epoch"
+        return {"on_train_begin": True, "on_epoch_end": True,
+                "on_epoch_begin": self.function is not None and by_epoch,
+                "on_batch_begin": self.function is not None and not by_epoch,
+                "on_batch_end": self.function is None and not by_epoch}.get(hook, False)
+
+    def on_train_begin(self, logs: dict) -> None:
+        optimizer = self.trainer.optimizer
+        if self.factory is not None:
+            self.scheduler = self.factory(optimizer, **self.kwargs)
+        elif self.scheduler is not None and self.scheduler.optimizer is not optimizer:
+            raise ValueError("LearningRateScheduler: the schedule was made on another optimizer "
+                             "than the one fit trains with; pass the schedule class instead")
+        self.last_lr = _lr(optimizer)
+
+    def _set(self, lr) -> None:
+        lr = check_number(lr, "lr", "LearningRateScheduler schedule", 0.0)
+        for group in self.trainer.optimizer.param_groups:
+            group["lr"] = lr
+
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+        self._set(self.function(epoch))
+
+    def on_batch_begin(self, batch: int, logs: dict) -> None:
+        self._set(self.function(self.trainer.epoch * self.trainer.steps + batch))
+
+    def on_batch_end(self, batch: int, logs: dict) -> None:
+        self.last_lr = _lr(self.trainer.optimizer)
+        self.scheduler.step()
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        batch_scheduler = self.scheduler is not None and self.interval == "batch"
+        logs.setdefault("lr", self.last_lr if batch_scheduler else _lr(self.trainer.optimizer))
+        if self.scheduler is not None and self.interval == "epoch":
+            self.scheduler.step()
+
+    def state_dict(self) -> dict:
+        return {} if self.scheduler is None else {"scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply the learning rate by ``factor`` once ``monitor`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs (then wait ``cooldown`` epochs), down to ``min_lr``;
+    log it as ``lr``. Keras's callback, on ``nerve.optim.lr_scheduler.ReduceLROnPlateau``."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
+                 min_lr: float = 0.0):
+        super().__init__(monitor, mode, min_delta)
+        who = "ReduceLROnPlateau"
+        self.factor = check_number(factor, "factor", who, 0.0, 1.0, high_open=True)
+        self.patience = check_int(patience, "patience", who, minimum=0)
+        self.cooldown = check_int(cooldown, "cooldown", who, minimum=0)
+        self.min_lr = check_number(min_lr, "min_lr", who, 0.0)
+        self.scheduler = None
+
+    def on_train_begin(self, logs: dict) -> None:
+        self.scheduler = lr_scheduler.ReduceLROnPlateau(
+            self.trainer.optimizer, mode=self.mode, factor=self.factor, patience=self.patience,
+            threshold=self.min_delta, threshold_mode="abs", cooldown=self.cooldown,
+            min_lr=self.min_lr)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        value = self._value(logs)
+        logs.setdefault("lr", _lr(self.trainer.optimizer))
+        self.scheduler.step(value)
+
+    def state_dict(self) -> dict:
+        return {"scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scheduler.load_state_dict(state["scheduler"])

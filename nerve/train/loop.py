@@ -1,11 +1,17 @@
 """fit / evaluate / predict: the Keras-like training API on nerve's modules and optimizers.
 
-``fit`` is one flat loop: for each epoch, for each batch, forward, loss, backward, step; five
-hooks (train begin, epoch begin, batch end, epoch end, train end) let callbacks watch it.
+``Trainer.run`` is the one training loop (fit and find_lr are its front doors): for each epoch,
+for each batch, forward, loss, backward, step, with the hooks of one ``CallbackList`` around
+them (History and the progress bar are callbacks in it).
+
+The dtype of the data is decided once: fit, evaluate and predict build their datasets in the
+model's dtype; a batch from a user's DataLoader is cast to it in ``_batches``, only when it
+differs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -13,14 +19,27 @@ import numpy as np
 
 from nerve import backend, io, optim
 from nerve.autograd import Tensor, no_grad
-from nerve.checks import check_positive_int
+from nerve.checks import (
+    check_bool,
+    check_int,
+    check_number,
+    check_positive_int,
+    finite_samples,
+    message,
+)
 from nerve.data import DataLoader, TensorDataset
 from nerve.nn import loss as losses
 from nerve.nn.module import Module
 from nerve.ops import sigmoid, softmax
-from nerve.train.callbacks import Callback
+from nerve.train.callbacks import CallbackList, GradientClipping
 from nerve.train.history import History
-from nerve.train.metrics import Metric, get_metric, predicted_classes
+from nerve.train.metrics import (
+    decision_threshold,
+    default_metrics,
+    make_metrics,
+    outputs_probabilities,
+    predicted_classes,
+)
 from nerve.train.progress import ProgressBar
 
 LOSSES = {
@@ -33,293 +52,406 @@ OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
 _DEFAULT_LR = {"sgd": 0.01}
 
 
-def get_loss(spec):
-    """Return a loss callable for a name (see ``LOSSES``), a loss Module or a function."""
+def get_loss(spec, who: str = "get_loss"):
+    """Return a loss callable for a name (see ``LOSSES``), a loss Module or class, or a function."""
     if isinstance(spec, str):
         if spec not in LOSSES:
-            raise ValueError(f"unknown loss {spec!r}; valid: {sorted(LOSSES)} or a callable")
+            raise ValueError(message(who, f"a loss name in {sorted(LOSSES)}, a loss Module or "
+                                     "a function (output, target) -> loss", "loss", spec))
         return LOSSES[spec]()
     if isinstance(spec, type) and issubclass(spec, Module):
         return spec()
     if callable(spec):
         return spec
-    raise TypeError(f"loss must be a name or a callable, got {type(spec).__name__}")
+    raise TypeError(message(who, "a loss name, a loss Module or a function", "loss", spec))
 
 
-def get_optimizer(spec, model: Module):
-    """Return an optimizer: an Optimizer as given, or one made by name for the model."""
+def get_optimizer(spec, model: Module, lr: float | None = None, who: str = "get_optimizer"):
+    """Return an optimizer: an Optimizer as given, or one made for the model's parameters from
+    a name (see ``OPTIMIZERS``), an Optimizer class or a factory ``f(params, lr=...)``
+    (``functools.partial(SGD, momentum=0.9)``), with learning rate ``lr`` when one is given."""
     if isinstance(spec, optim.Optimizer):
         return spec
+    kwargs = {} if lr is None else {"lr": lr}
     if isinstance(spec, str):
-        if spec not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {spec!r}; valid: {sorted(OPTIMIZERS)} or an "
-                             "Optimizer")
-        kwargs = {"lr": _DEFAULT_LR[spec]} if spec in _DEFAULT_LR else {}
-        return OPTIMIZERS[spec](model.parameters(), **kwargs)
-    raise TypeError(f"optimizer must be a name or an Optimizer, got {type(spec).__name__}")
+        name = spec.lower()
+        if name not in OPTIMIZERS:
+            raise ValueError(message(who, f"an optimizer name in {sorted(OPTIMIZERS)}, an "
+                                     "Optimizer or a factory", "optimizer", spec))
+        if lr is None and name in _DEFAULT_LR:
+            kwargs = {"lr": _DEFAULT_LR[name]}
+        spec = OPTIMIZERS[name]
+    if not callable(spec):
+        raise TypeError(message(who, "an optimizer name, an Optimizer or a factory",
+                                "optimizer", spec))
+    opt = spec(model.parameters(), **kwargs)
+    if not isinstance(opt, optim.Optimizer):
+        raise TypeError(message(who, "a factory that returns an Optimizer", "optimizer()", opt))
+    return opt
 
 
-def _model_dtype(model: Module) -> np.dtype:
+def model_dtype(model: Module) -> np.dtype:
+    """The floating dtype of the model's parameters (the default dtype when it has none)."""
     for p in model.parameters():
-        return p.dtype
+        if p.data.dtype.kind == "f":
+            return p.data.dtype
     return backend.get_default_dtype()
 
 
-def _array(a, what: str) -> np.ndarray:
-    arr = a.data if isinstance(a, Tensor) else np.asarray(a)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = ~np.isfinite(arr)
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{what} holds {int(bad.sum())} NaN or infinite values; the first is "
-                         f"at index {first}")
-    return arr
-
-
-def _dataset(x, y, dtype, what: str) -> TensorDataset:
-    xa, ya = _array(x, f"{what} x"), _array(y, f"{what} y")
+# --- data ----------------------------------------------------------------------------------
+def _arrays(x, y, what: str, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return x and y as arrays of numbers, finite, with as many samples each."""
+    xa, ya = finite_samples(x, f"{what} x", who), finite_samples(y, f"{what} y", who)
     if len(xa) != len(ya):
-        raise ValueError(f"{what} x and y differ in length: x has {len(xa)} samples, "
+        raise ValueError(f"{who}: {what} x and y differ in length: x has {len(xa)} samples, "
                          f"y has {len(ya)}")
-    if xa.dtype.kind == "f" or xa.dtype.kind in "iub":
-        xa = xa.astype(dtype, copy=False)
-    if ya.dtype.kind == "f":
-        ya = ya.astype(dtype, copy=False)
-    return TensorDataset(xa, ya)
+    return xa, ya
 
 
-def _loaders(x, y, batch_size, validation_data, validation_split, shuffle, seed, dtype):
+def _dataset(dtype, x, *rest) -> TensorDataset:
+    """The dataset of inputs x (and targets) in ``dtype``; integer inputs (pixels, 0/1
+    features) become floating too, as a model takes them."""
+    if x.dtype.kind in "biu":
+        x = x.astype(dtype)
+    return TensorDataset(x, *rest, dtype=dtype)
+
+
+def make_loaders(x, y, batch_size: int, dtype, *, validation_data=None,
+                 validation_split: float = 0.0, shuffle: bool = True, who: str = "fit"):
+    """Return fit's training and validation loaders (or None) in ``dtype``, and the training
+    targets (None for a DataLoader). The training loader shuffles from nerve's generator."""
     if isinstance(x, DataLoader):
         if y is not None:
-            raise TypeError("fit: give y=None when x is a DataLoader")
-        train = x
-    else:
-        if y is None:
-            raise TypeError("fit: missing y (the targets); or pass a DataLoader as x")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
-        data = _dataset(x, y, dtype, "training")
+            raise TypeError(f"{who}: give y=None when x is a DataLoader")
         if validation_split:
-            cut = len(data) - max(1, int(round(len(data) * validation_split)))
-            xs, ys = data.tensors[0].data, data.tensors[1].data
-            data, validation_data = TensorDataset(xs[:cut], ys[:cut]), (xs[cut:], ys[cut:])
-        train = DataLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
-    val = None
-    if validation_data is not None:
-        if isinstance(validation_data, DataLoader):
-            val = validation_data
-        else:
-            xv, yv = validation_data
-            vdata = _dataset(xv, yv, dtype, "validation")
-            _check_features(train, vdata)
-            val = DataLoader(vdata, batch_size=batch_size)
-    return train, val
+            raise ValueError(message(who, "validation_data when x is a DataLoader (it cannot "
+                                     "be split)", "validation_split", validation_split))
+        return x, _validation_loader(validation_data, batch_size, dtype, None, who), None
+    if y is None:
+        raise TypeError(f"{who}: missing y (the targets); or pass a DataLoader as x")
+    xa, ya = _arrays(x, y, "training", who)
+    if validation_split:  # the last fraction of the arrays, before any dataset is made
+        cut = len(xa) - max(1, round(len(xa) * validation_split))
+        if cut < 1:
+            raise ValueError(f"{who}: validation_split={validation_split} leaves no training "
+                             f"samples of {len(xa)}")
+        xa, ya, validation_data = xa[:cut], ya[:cut], (xa[cut:], ya[cut:])
+    train = DataLoader(_dataset(dtype, xa, ya), batch_size=batch_size, shuffle=shuffle)
+    return train, _validation_loader(validation_data, batch_size, dtype, xa.shape[1:], who), ya
 
 
-def _check_features(train: DataLoader, vdata: TensorDataset) -> None:
-    ds = train.dataset
-    if isinstance(ds, TensorDataset):
-        a, b = ds.tensors[0].shape[1:], vdata.tensors[0].shape[1:]
-        if a != b:
-            raise ValueError(f"validation x has samples of shape {b}, training x has {a}")
+def _validation_loader(data, batch_size: int, dtype, sample_shape, who) -> DataLoader | None:
+    if data is None or isinstance(data, DataLoader):
+        return data
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(message(who, "a pair (x, y) or a DataLoader", "validation_data", data))
+    xv, yv = _arrays(*data, "validation", who)
+    if sample_shape is not None and xv.shape[1:] != sample_shape:
+        raise ValueError(f"validation x has samples of shape {xv.shape[1:]}, training x has "
+                         f"{sample_shape}")
+    return DataLoader(_dataset(dtype, xv, yv), batch_size=batch_size)
 
 
+def _batches(loader, dtype):
+    """Yield the loader's batches as tuples, floating tensors in the model's dtype: the one
+    cast on fit's path (only a user's DataLoader of another dtype needs it)."""
+    for batch in loader:
+        if not isinstance(batch, tuple):
+            batch = (batch,)
+        if any(t.data.dtype != dtype and t.data.dtype.kind == "f" for t in batch):
+            batch = tuple(Tensor._wrap(t.data.astype(dtype)) if t.data.dtype.kind == "f" else t
+                          for t in batch)
+        yield batch
+
+
+@contextlib.contextmanager
+def _inference(model: Module):
+    """A block without graph and in eval mode; every module's mode is restored after."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+# --- the training loop -----------------------------------------------------------------------
 class Trainer:
-    """The state of one fit run, shared with callbacks."""
+    """One training run: the model, optimizer, loss, metrics and callbacks that ``run`` drives;
+    callbacks see it as ``self.trainer``.
 
-    def __init__(self, model, optimizer, loss_fn, history: History):
-        self.model, self.optimizer, self.loss_fn, self.history = model, optimizer, loss_fn, history
-        self.epoch = 0
+    ``metrics`` are names or Metrics (fresh copies are kept for training and validation);
+    ``verbose`` adds a progress bar. History and the progress bar go after ``callbacks`` in the
+    one callback list, so that they see what the others log.
+    """
+
+    def __init__(self, model: Module, optimizer, loss_fn, metrics=(), callbacks=(),
+                 verbose: int = 0, history: History | None = None):
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.dtype = model_dtype(model)
+        threshold = decision_threshold(loss_fn, model)
+        self.metrics = make_metrics(metrics, threshold)
+        self.val_metrics = make_metrics(metrics, threshold)
+        self.history = History() if history is None else history
+        self.progress = ProgressBar(verbose) if verbose else None
+        defaults = [self.history] + ([self.progress] if self.progress else [])
+        self.callbacks = CallbackList([*callbacks, *defaults])
+        self.callbacks.set_trainer(self)
+        self.epoch, self.epochs, self.steps = 0, 0, 0
         self.stop_training = False
+        self._requested: list[str] = []
 
     def save_checkpoint(self, path) -> None:
-        """Save weights, optimizer state, the next epoch and the history, atomically."""
-        io.save_checkpoint(path, self.model, self.optimizer, epoch=self.epoch + 1,
-                           extra={"history": self.history.to_dict()})
+        """Save weights, optimizer state, the next epoch, the history and the callbacks' state,
+        atomically."""
+        extra = {"history": self.history.to_dict(), "callbacks": self.callbacks.state_dict()}
+        io.save_checkpoint(path, self.model, self.optimizer, epoch=self.epoch + 1, extra=extra)
 
+    def request_checkpoint(self, path) -> None:
+        """Save a checkpoint at ``path`` once every callback has seen this epoch."""
+        self._requested.append(path)
 
-def _metrics(specs, loss_fn) -> list[Metric]:
-    metrics = [get_metric(m) for m in specs]
-    if isinstance(loss_fn, losses.BCEWithLogitsLoss):  # logits decide at 0, not 0.5
-        for m in metrics:
-            if hasattr(m, "threshold"):
-                m.threshold = 0.0
-    return metrics
+    def run(self, train, val=None, *, epochs: int, initial_epoch: int = 0,
+            seed: int | None = None, states: dict | None = None) -> History:
+        """Train on ``train`` for epochs ``initial_epoch`` to ``epochs - 1``; return the History.
 
+        With a ``seed``, everything random in epoch k (the shuffled order, dropout) draws from
+        a generator seeded by (seed, k), so a run repeats and a resumed one goes on exactly;
+        the global generator is left untouched. ``states`` (from a checkpoint) are loaded
+        into the callbacks after ``on_train_begin``.
+        """
+        self.epochs, self.steps, self.stop_training = epochs, len(train), False
+        self.callbacks.on_train_begin({})
+        if states:
+            self.callbacks.load_state_dict(states)
+        for epoch in range(initial_epoch, epochs):
+            gen = None if seed is None else backend.generator(seed, epoch)
+            with backend.use_generator(gen):
+                finished = self._epoch(epoch, train, val)
+            if not finished or self.stop_training:
+                break
+        self.callbacks.on_train_end(self.history.last())
+        return self.history
 
-def _snapshot(model: Module) -> dict:
-    return {k: v.copy() for k, v in model.state_dict().items()}
-
-
-def _finite_weights(model: Module) -> bool:
-    return all(np.isfinite(p.data).all() for p in model.parameters())
-
-
-def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
-        batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
-        callbacks=(), metrics=("accuracy",), verbose: int = 1, seed: int | None = None,
-        shuffle: bool = True, initial_epoch: int = 0, resume=None) -> History:
-    """Train ``model`` on (x, y) or a DataLoader for ``epochs`` epochs; return the History.
-
-    Each epoch shuffles the data (seeded by ``seed`` and the epoch number, so a run is
-    repeatable and a resumed run continues exactly), trains on mini-batches of ``batch_size``,
-    then evaluates ``validation_data`` (or the last ``validation_split`` of the data), logging
-    ``loss``, each metric, and their ``val_`` twins. A NaN or infinite loss stops training with
-    a message naming the epoch and batch, and the model keeps its last finite weights.
-    ``resume`` is a checkpoint path (from ``ModelCheckpoint``): weights, optimizer state,
-    epoch and history are restored and training goes on up to ``epochs``.
-    """
-    check_positive_int(epochs, "epochs", "fit")
-    check_positive_int(batch_size, "batch_size", "fit")
-    loss_fn, opt = get_loss(loss), get_optimizer(optimizer, model)
-    train, val = _loaders(x, y, batch_size, validation_data, validation_split, shuffle, seed,
-                          _model_dtype(model))
-    history = History()
-    if resume is not None:
-        state = io.load_checkpoint(resume, model, opt)
-        initial_epoch = int(state["epoch"])
-        history = History.from_dict(state["extra"]["history"])
-    trainer = Trainer(model, opt, loss_fn, history)
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
-        cb.set_trainer(trainer)
-        cb.on_train_begin({})
-    train_metrics, val_metrics = _metrics(metrics, loss_fn), _metrics(metrics, loss_fn)
-    bar = ProgressBar(verbose, epochs, len(train))
-    for epoch in range(initial_epoch, epochs):
-        trainer.epoch = epoch
-        train.set_epoch(epoch)
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch, {})
-        bar.epoch_begin(epoch)
-        gen = None if seed is None else backend.generator(seed, epoch)  # dropout, per epoch
-        with backend.use_generator(gen):
-            logs = _train_epoch(trainer, train, train_metrics, callbacks, bar)
+    def _epoch(self, epoch: int, train, val) -> bool:
+        """Run one epoch; return False when a non-finite loss stopped it."""
+        self.epoch = epoch
+        if isinstance(train, DataLoader):
+            train.set_epoch(epoch)  # a seeded loader of the user's: this epoch's order
+        self.callbacks.on_epoch_begin(epoch, {})
+        logs = self._train_epoch(train)
         if logs is None:
-            break
+            return False
         if val is not None:
-            vlogs = _evaluate(model, val, loss_fn, val_metrics)
+            vlogs = _evaluate(self.model, val, self.loss_fn, self.val_metrics, self.dtype)
             logs.update({f"val_{k}": v for k, v in vlogs.items()})
-        history.append(epoch, logs)
-        bar.epoch_end(epoch, logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if trainer.stop_training:
-            break
-    for cb in callbacks:
-        cb.on_train_end(dict(zip(history, (v[-1] for v in history.values()))))
-    return history
+        self.callbacks.on_epoch_end(epoch, logs)
+        for path in self._requested:
+            self.save_checkpoint(path)
+        self._requested.clear()
+        return True
+
+    def _train_epoch(self, loader) -> dict | None:
+        """One pass over the training data; returns the epoch's logs, or None after a NaN."""
+        model, opt, loss_fn, metrics = self.model, self.optimizer, self.loss_fn, self.metrics
+        hooks = self.callbacks.hooks
+        begin, after_backward, end = (hooks["on_batch_begin"], hooks["on_after_backward"],
+                                      hooks["on_batch_end"])
+        model.train()
+        for m in metrics:
+            m.reset()
+        safe = {k: v.copy() for k, v in model.state_dict().items()}
+        total, count, logs = 0.0, 0, {}
+        for b, (xb, yb) in enumerate(_batches(loader, self.dtype)):
+            n = len(yb)
+            if begin or after_backward or end:  # a logs dict only for callbacks that read it
+                logs = {"size": n}
+                for hook in begin:
+                    hook(b, logs)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            value = float(loss.data)
+            if not math.isfinite(value):
+                self._stop_on_nan(value, b, safe)
+                return None
+            opt.zero_grad()
+            loss.backward()
+            logs["loss"] = value
+            for hook in after_backward:
+                hook(b, logs)
+            opt.step()
+            total += value * n
+            count += n
+            for m in metrics:
+                m.update(out.data, yb.data)
+            for hook in end:
+                hook(b, logs)
+            if self.stop_training:
+                break
+        logs = {"loss": total / max(count, 1)}
+        logs.update({m.name: m.result() for m in metrics})
+        return logs
+
+    def _stop_on_nan(self, value: float, batch: int, safe: dict) -> None:
+        kept = "its current weights, which are finite"
+        if not all(np.isfinite(p.data).all() for p in self.model.parameters()):
+            self.model.load_state_dict(safe)
+            kept = "the weights it had at the start of this epoch"
+        msg = (f"loss is {value} at epoch {self.epoch + 1}, batch {batch + 1}: training "
+               f"stopped; the model keeps {kept}")
+        self.history.stop_reason = msg
+        self.stop_training = True
+        if self.progress is not None:
+            self.progress.message(msg)
 
 
-def _train_epoch(trainer: Trainer, loader, metrics, callbacks, bar) -> dict | None:
-    """One pass over the training data; returns the epoch's logs, or None after a NaN."""
-    model, opt, loss_fn = trainer.model, trainer.optimizer, trainer.loss_fn
-    model.train()
+def _evaluate(model: Module, loader, loss_fn, metrics, dtype) -> dict:
     for m in metrics:
         m.reset()
-    safe = _snapshot(model)
     total, count = 0.0, 0
-    for b, (xb, yb) in enumerate(loader):
-        out = model(xb)
-        loss = loss_fn(out, yb)
-        value = float(loss.data)
-        if not math.isfinite(value):
-            _stop_on_nan(trainer, value, b, safe, bar)
-            return None
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        n = len(yb)
-        total += value * n
-        count += n
-        for m in metrics:
-            m.update(out.data, yb.data)
-        running = {"loss": total / count}
-        bar.batch_end(running)
-        for cb in callbacks:
-            cb.on_batch_end(b, {"loss": value, "size": n})
-    logs = {"loss": total / max(count, 1)}
-    logs.update({m.name: m.result() for m in metrics})
-    return logs
-
-
-def _stop_on_nan(trainer: Trainer, value: float, batch: int, safe: dict, bar) -> None:
-    kept = "its current weights, which are finite"
-    if not _finite_weights(trainer.model):
-        trainer.model.load_state_dict(safe)
-        kept = "the weights it had at the start of this epoch"
-    msg = (f"loss is {value} at epoch {trainer.epoch + 1}, batch {batch + 1}: training "
-           f"stopped; the model keeps {kept}")
-    trainer.history.stop_reason = msg
-    trainer.stop_training = True
-    bar.message(msg)
-    warnings.warn(msg, RuntimeWarning, stacklevel=3)
-
-
-@no_grad()
-def _evaluate(model: Module, loader, loss_fn, metrics) -> dict:
-    was_training = model.training
-    model.eval()
-    for m in metrics:
-        m.reset()
-    total, count = 0.0, 0
-    for xb, yb in loader:
-        out = model(xb)
-        n = len(yb)
-        if loss_fn is not None:
-            total += float(loss_fn(out, yb).data) * n
-        count += n
-        for m in metrics:
-            m.update(out.data, yb.data)
-    model.train(was_training)
+    with _inference(model):
+        for xb, yb in _batches(loader, dtype):
+            out = model(xb)
+            n = len(yb)
+            if loss_fn is not None:
+                total += float(loss_fn(out, yb).data) * n
+            count += n
+            for m in metrics:
+                m.update(out.data, yb.data)
     logs = {"loss": total / max(count, 1)} if loss_fn is not None else {}
     logs.update({m.name: m.result() for m in metrics})
     return logs
 
 
-def _eval_loader(model, x, y, batch_size):
+# --- the front doors -------------------------------------------------------------------------
+def _metric_specs(metrics, loss_fn, targets, who: str) -> tuple:
+    """The metrics asked for: "auto" (chosen by the loss), one name, or a list."""
+    if isinstance(metrics, str):
+        return default_metrics(loss_fn, targets) if metrics == "auto" else (metrics,)
+    if not isinstance(metrics, (list, tuple)):
+        raise TypeError(message(who, "'auto', a metric name or a list of metrics", "metrics",
+                                metrics))
+    return tuple(metrics)
+
+
+def _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle,
+                    initial_epoch) -> None:
+    check_positive_int(epochs, "epochs", "fit")
+    check_positive_int(batch_size, "batch_size", "fit")
+    check_number(validation_split, "validation_split", "fit", 0.0, 1.0, high_open=True)
+    if check_int(verbose, "verbose", "fit", minimum=0) > 2:
+        raise ValueError(message("fit", "0, 1 or 2", "verbose", verbose))
+    if seed is not None:
+        check_int(seed, "seed", "fit", minimum=0)
+    check_bool(shuffle, "shuffle", "fit")
+    check_int(initial_epoch, "initial_epoch", "fit", minimum=0)
+
+
+def _resume(path, model, opt) -> tuple[int, History, dict]:
+    state = io.load_checkpoint(path, model, opt)
+    extra = state["extra"]
+    if not isinstance(extra, dict) or "history" not in extra or state["epoch"] is None:
+        raise ValueError(f"fit: {path} holds no training run to resume (save it with "
+                         "ModelCheckpoint or Trainer.save_checkpoint)")
+    return int(state["epoch"]), History.from_dict(extra["history"]), extra.get("callbacks", {})
+
+
+def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
+        batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
+        callbacks=(), metrics="auto", verbose: int = 1, seed: int | None = None,
+        shuffle: bool = True, initial_epoch: int = 0, resume=None,
+        clip_grad_norm: float | None = None, clip_grad_value: float | None = None) -> History:
+    """Train ``model`` on (x, y) or a DataLoader for ``epochs`` epochs; return the History.
+
+    Each epoch shuffles the data, trains on mini-batches of ``batch_size``, then evaluates
+    ``validation_data`` (or the last ``validation_split`` of the data), logging ``loss``, each
+    metric, and their ``val_`` twins. ``metrics="auto"`` picks them by the loss (accuracy for
+    a classification loss, none for a regression one; see ``default_metrics``). With a
+    ``seed``, the shuffling and dropout of epoch k come from a private generator seeded by
+    (seed, k): a run is repeatable, a resumed run continues exactly, and nerve's global
+    generator is left as it was. ``clip_grad_norm`` / ``clip_grad_value`` clip the gradients
+    before each step (``GradientClipping``). A NaN or infinite loss stops training with a
+    warning naming the epoch and batch, and the model keeps its last finite weights.
+    ``resume`` is a checkpoint path (from ``ModelCheckpoint``): weights, optimizer and
+    callback state, epoch and history are restored and training goes on up to ``epochs``.
+    """
+    _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle, initial_epoch)
+    loss_fn, opt = get_loss(loss, "fit"), get_optimizer(optimizer, model, who="fit")
+    dtype = model_dtype(model)
+    train, val, targets = make_loaders(x, y, batch_size, dtype, validation_data=validation_data,
+                                       validation_split=validation_split, shuffle=shuffle)
+    history, states = History(), None
+    if resume is not None:
+        initial_epoch, history, states = _resume(resume, model, opt)
+    callbacks = list(callbacks)
+    if clip_grad_norm is not None or clip_grad_value is not None:
+        callbacks.append(GradientClipping(clip_grad_norm, clip_grad_value))
+    specs = _metric_specs(metrics, loss_fn, targets, "fit")
+    trainer = Trainer(model, opt, loss_fn, specs, callbacks, verbose, history)
+    trainer.run(train, val, epochs=epochs, initial_epoch=initial_epoch, seed=seed,
+                states=states)
+    if history.stop_reason is not None:
+        warnings.warn(history.stop_reason, RuntimeWarning, stacklevel=2)
+    return history
+
+
+def _input_loader(model: Module, x, y, batch_size: int, who: str):
+    """Return a loader over x (and y) in the model's dtype, and the targets (or None)."""
     if isinstance(x, DataLoader):
-        return x
-    check_positive_int(batch_size, "batch_size", "evaluate")
-    return DataLoader(_dataset(x, y, _model_dtype(model), "evaluation"), batch_size=batch_size)
+        if y is not None:
+            raise TypeError(f"{who}: give y=None when x is a DataLoader")
+        return x, None
+    check_positive_int(batch_size, "batch_size", who)
+    dtype = model_dtype(model)
+    if y is None:
+        return DataLoader(_dataset(dtype, finite_samples(x, "x", who)), batch_size=batch_size), None
+    xa, ya = _arrays(x, y, "evaluation", who)
+    return DataLoader(_dataset(dtype, xa, ya), batch_size=batch_size), ya
 
 
-def evaluate(model: Module, x, y=None, *, loss=None, metrics=("accuracy",),
+def evaluate(model: Module, x, y=None, *, loss=None, metrics="auto",
              batch_size: int = 32) -> dict:
-    """Return the loss (when ``loss`` is given) and each metric over (x, y) or a DataLoader."""
-    loss_fn = get_loss(loss) if loss is not None else None
-    return _evaluate(model, _eval_loader(model, x, y, batch_size), loss_fn,
-                     _metrics(metrics, loss_fn))
+    """Return the loss (when ``loss`` is given) and each metric over (x, y) or a DataLoader.
+
+    ``metrics="auto"`` picks them as fit does (by the loss, or with no loss, accuracy for
+    integer class targets).
+    """
+    loss_fn = get_loss(loss, "evaluate") if loss is not None else None
+    if y is None and not isinstance(x, DataLoader):
+        raise TypeError("evaluate: missing y (the targets); or pass a DataLoader as x")
+    loader, targets = _input_loader(model, x, y, batch_size, "evaluate")
+    specs = _metric_specs(metrics, loss_fn, targets, "evaluate")
+    chosen = make_metrics(specs, decision_threshold(loss_fn, model))
+    return _evaluate(model, loader, loss_fn, chosen, model_dtype(model))
 
 
 def predict(model: Module, x, batch_size: int = 32) -> np.ndarray:
-    """Return the model's outputs for x, computed in batches without building a graph."""
-    check_positive_int(batch_size, "batch_size", "predict")
-    xa = _array(x, "x").astype(_model_dtype(model), copy=False)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            outs = [model(Tensor._wrap(xa[i:i + batch_size])).data
-                    for i in range(0, len(xa), batch_size)]
-    finally:
-        model.train(was_training)
+    """Return the model's outputs for x (or a DataLoader's inputs), computed in batches without
+    building a graph."""
+    loader, _ = _input_loader(model, x, None, batch_size, "predict")
+    with _inference(model):
+        outs = [model(batch[0]).data for batch in _batches(loader, model_dtype(model))]
     return np.concatenate(outs) if outs else np.empty((0,))
 
 
 def predict_proba(model: Module, x, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities: softmax of the logits, or sigmoid for a single output."""
-    logits = Tensor._wrap(predict(model, x, batch_size))
+    """Class probabilities: the outputs of a model that ends in Sigmoid or Softmax, else
+    softmax of the logits (sigmoid for a single output)."""
+    out = predict(model, x, batch_size)
+    if outputs_probabilities(model):
+        return out
+    logits = Tensor._wrap(out)
     if logits.ndim >= 2 and logits.shape[1] > 1:
         return softmax(logits, axis=1).data
     return sigmoid(logits).data
 
 
 def predict_classes(model: Module, x, batch_size: int = 32,
-                    threshold: float = 0.0) -> np.ndarray:
-    """Decided classes: argmax of the outputs, or output > threshold (logits: 0) for one."""
+                    threshold: float | None = None) -> np.ndarray:
+    """Decided classes: argmax of the outputs, or for one output, output > threshold (None:
+    ``decision_threshold`` decides from the model, 0 for logits, 0.5 for probabilities)."""
+    if threshold is None:
+        threshold = decision_threshold(model=model)
     return predicted_classes(predict(model, x, batch_size), threshold)
-

@@ -1,31 +1,90 @@
-"""Metrics: accuracy, top-k accuracy, confusion matrix, MSE, MAE and R^2.
+"""Metrics: accuracy, top-k accuracy, confusion matrix, MSE, MAE and R^2, and the two rules
+that fit, evaluate and predict share: which metrics a loss calls for (``default_metrics``) and
+where a single output decides between two classes (``decision_threshold``).
 
-Each is a plain function on arrays (or tensors), and has a running form (``update`` per batch,
-``result`` per epoch) that ``fit`` uses so an epoch's figure covers all of its samples.
+Each metric is a plain function on arrays (or tensors), and has a running form (``update`` per
+batch, ``result`` per epoch) that ``fit`` uses so an epoch's figure covers all of its samples.
 """
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from nerve.autograd import Tensor
+from nerve.checks import as_array, message
+from nerve.nn import functional as F
+from nerve.nn import loss as losses
+from nerve.nn.activation import LogSoftmax, Sigmoid, Softmax
+from nerve.nn.container import Sequential
+
+CLASSIFICATION_LOSSES = (losses.CrossEntropyLoss, losses.NLLLoss, losses.BCELoss,
+                         losses.BCEWithLogitsLoss)
+REGRESSION_LOSSES = (losses.MSELoss, losses.L1Loss, losses.SSRLoss)
+_CLASSIFICATION_FUNCTIONS = (F.cross_entropy, F.nll_loss, F.binary_cross_entropy,
+                             F.binary_cross_entropy_with_logits)
+_REGRESSION_FUNCTIONS = (F.mse_loss, F.l1_loss, F.ssr_loss)
+_BCE_LOGITS = F.binary_cross_entropy_with_logits
 
 
-def _np(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+def default_metrics(loss_fn=None, targets=None) -> tuple[str, ...]:
+    """The metrics that ``metrics="auto"`` stands for: accuracy for a classification loss
+    (cross-entropy, NLL, binary cross-entropy, as a Module or its function), none for a
+    regression loss (MSE, L1, SSR); for no loss or a function of the user's, accuracy when the
+    targets are class indices (integers), else none."""
+    if isinstance(loss_fn, CLASSIFICATION_LOSSES) or loss_fn in _CLASSIFICATION_FUNCTIONS:
+        return ("accuracy",)
+    if isinstance(loss_fn, REGRESSION_LOSSES) or loss_fn in _REGRESSION_FUNCTIONS:
+        return ()
+    if targets is not None and as_array(targets).dtype.kind in "biu":
+        return ("accuracy",)
+    return ()
 
 
-def predicted_classes(pred, threshold: float = 0.5) -> np.ndarray:
+def last_layer(model):
+    """The module that produces a model's output: the last layer of nested ``Sequential``s,
+    else the model itself."""
+    while isinstance(model, Sequential) and len(model):
+        model = model[-1]
+    return model
+
+
+def outputs_probabilities(model) -> bool:
+    """Whether the model's outputs are probabilities: its last layer is a Sigmoid or Softmax."""
+    layer = last_layer(model)
+    return isinstance(layer, (Sigmoid, Softmax)) and not isinstance(layer, LogSoftmax)
+
+
+def decision_threshold(loss_fn=None, model=None) -> float:
+    """The score above which a single output decides class 1: 0 for logits, 0.5 for
+    probabilities.
+
+    The loss says what the outputs are when it can (BCEWithLogitsLoss: logits, 0; BCELoss:
+    probabilities, 0.5); otherwise the model's last layer does (a Sigmoid or Softmax gives
+    probabilities, 0.5; anything else gives logits, 0). fit, evaluate and predict_classes all
+    decide here.
+    """
+    if isinstance(loss_fn, losses.BCEWithLogitsLoss) or loss_fn is _BCE_LOGITS:
+        return 0.0
+    if isinstance(loss_fn, losses.BCELoss) or loss_fn is F.binary_cross_entropy:
+        return 0.5
+    return 0.5 if model is not None and outputs_probabilities(model) else 0.0
+
+
+def predicted_classes(pred, threshold: float) -> np.ndarray:
     """Class decisions: argmax over classes, or ``pred > threshold`` for one output."""
-    p = _np(pred)
+    p = as_array(pred)
     if p.ndim >= 2 and p.shape[1] > 1:
         return p.argmax(axis=1)
     return (p.reshape(len(p), *p.shape[2:]) > threshold).astype(np.int64)
 
 
 def accuracy(pred, target, threshold: float = 0.5) -> float:
-    """Fraction of samples whose decided class equals the target (index or one-hot)."""
-    decided, t = predicted_classes(pred, threshold), _np(target)
+    """Fraction of samples whose decided class equals the target (index or one-hot).
+
+    A single output decides at ``threshold``: 0.5 suits probabilities; pass 0 for logits.
+    """
+    decided, t = predicted_classes(pred, threshold), as_array(target)
     if t.ndim == 2 and t.shape[1] > 1:  # probabilities or one-hot
         t = t.argmax(axis=1)
     return float((decided == t.reshape(decided.shape)).mean())
@@ -33,7 +92,7 @@ def accuracy(pred, target, threshold: float = 0.5) -> float:
 
 def top_k_accuracy(pred, target, k: int = 5) -> float:
     """Fraction of samples whose target is among the k highest scores."""
-    p, t = _np(pred), _np(target).reshape(-1)
+    p, t = as_array(pred), as_array(target).reshape(-1)
     if p.ndim != 2 or not 1 <= k <= p.shape[1]:
         raise ValueError(f"top_k_accuracy: needs scores (N, C) with 1 <= k <= C, got shape "
                          f"{p.shape} and k={k}")
@@ -43,7 +102,7 @@ def top_k_accuracy(pred, target, k: int = 5) -> float:
 
 def confusion_matrix(target, pred_classes, num_classes: int | None = None) -> np.ndarray:
     """Counts C[i, j] of samples of true class i decided as class j."""
-    t, p = _np(target).reshape(-1).astype(np.int64), _np(pred_classes).reshape(-1)
+    t, p = as_array(target).reshape(-1).astype(np.int64), as_array(pred_classes).reshape(-1)
     if len(t) != len(p):
         raise ValueError(f"confusion_matrix: {len(t)} targets but {len(p)} predictions")
     n = num_classes or int(max(t.max(initial=0), p.max(initial=0)) + 1)
@@ -51,16 +110,19 @@ def confusion_matrix(target, pred_classes, num_classes: int | None = None) -> np
 
 
 def mean_squared_error(pred, target) -> float:
-    return float(np.mean((_np(pred) - _np(target).reshape(_np(pred).shape)) ** 2))
+    p = as_array(pred)
+    return float(np.mean((p - as_array(target).reshape(p.shape)) ** 2))
 
 
 def mean_absolute_error(pred, target) -> float:
-    return float(np.mean(np.abs(_np(pred) - _np(target).reshape(_np(pred).shape))))
+    p = as_array(pred)
+    return float(np.mean(np.abs(p - as_array(target).reshape(p.shape))))
 
 
 def r2_score(pred, target) -> float:
     """1 - SS_res / SS_tot: the fraction of the target's variance that the model explains."""
-    p, t = _np(pred).astype(np.float64), _np(target).astype(np.float64).reshape(_np(pred).shape)
+    p = as_array(pred).astype(np.float64)
+    t = as_array(target).astype(np.float64).reshape(p.shape)
     ss_tot = ((t - t.mean()) ** 2).sum()
     return float(1 - ((t - p) ** 2).sum() / ss_tot) if ss_tot > 0 else float("nan")
 
@@ -89,13 +151,18 @@ class Metric:
 
 
 class Accuracy(Metric):
+    """Running accuracy; ``threshold=None`` lets fit and evaluate decide it by
+    ``decision_threshold`` (alone, it then decides as ``accuracy`` does, at 0.5)."""
+
     name = "accuracy"
 
-    def __init__(self, threshold: float = 0.5):
+    def __init__(self, threshold: float | None = None):
         self.threshold = threshold
         super().__init__()
 
     def batch_value(self, pred, target) -> float:
+        if self.threshold is None:
+            return accuracy(pred, target)
         return accuracy(pred, target, self.threshold)
 
 
@@ -155,12 +222,24 @@ def get_metric(spec) -> Metric:
         if spec.startswith("top_") and spec.endswith("_accuracy") and spec[4:-9].isdigit():
             return TopKAccuracy(int(spec[4:-9]))
         if spec not in METRICS:
-            raise ValueError(f"unknown metric {spec!r}; valid: {sorted(METRICS)} or "
-                             "top_<k>_accuracy or a function (pred, target) -> float")
+            raise ValueError(message("get_metric", f"a metric name in {sorted(METRICS)} or "
+                                     "top_<k>_accuracy", "metric", spec))
         return METRICS[spec]()
     if callable(spec):
         metric = Metric()
         metric.name = getattr(spec, "__name__", "metric")
         metric.batch_value = lambda p, t: float(spec(p, t))
         return metric
-    raise TypeError(f"a metric is a name, a Metric or a function, got {type(spec).__name__}")
+    raise TypeError(message("get_metric", "a metric name, a Metric or a function (pred, "
+                            "target) -> float", "metric", spec))
+
+
+def make_metrics(specs, threshold: float) -> list[Metric]:
+    """Return fresh running metrics for ``specs`` (a Metric given is copied, so that a run's
+    training and validation figures never share state); an accuracy without a threshold of its
+    own decides at ``threshold``."""
+    metrics = [copy.deepcopy(s) if isinstance(s, Metric) else get_metric(s) for s in specs]
+    for m in metrics:
+        if isinstance(m, Accuracy) and m.threshold is None:
+            m.threshold = threshold
+    return metrics

@@ -1,43 +1,53 @@
-"""The progress display of ``fit``: a tqdm bar per epoch on a terminal, one line per epoch
-otherwise, nothing at ``verbose=0``."""
+"""The progress display of ``fit``, a callback: a tqdm bar per epoch on a terminal, one line per
+epoch otherwise, nothing at ``verbose=0``."""
 
 from __future__ import annotations
 
 import sys
 import time
 
+from nerve.train.callbacks import Callback
+
 
 def format_logs(logs: dict) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
-class ProgressBar:
-    """Shows training progress; ``verbose`` 0 (silent), 1 (bar on a terminal) or 2 (lines)."""
+class ProgressBar(Callback):
+    """Shows training progress; ``verbose`` 1 draws a bar on a terminal (one line per epoch
+    elsewhere), 2 always writes lines. Only a drawn bar acts per batch."""
 
-    def __init__(self, verbose: int, epochs: int, steps: int, file=None):
+    def __init__(self, verbose: int = 1, file=None):
         self.file = file or sys.stderr
-        self.verbose, self.epochs, self.steps = verbose, epochs, steps
+        self.verbose = verbose
         self.live = verbose == 1 and getattr(self.file, "isatty", lambda: False)()
         self.bar = None
 
-    def epoch_begin(self, epoch: int) -> None:
+    def uses(self, hook: str) -> bool:
+        return self.live if hook == "on_batch_end" else super().uses(hook)
+
+    def on_train_begin(self, logs: dict) -> None:
+        self.epochs, self.steps = self.trainer.epochs, self.trainer.steps
+
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         self.start = self.last = time.perf_counter()
+        self.total, self.count = 0.0, 0
         if self.live:
             from tqdm.auto import tqdm  # imported only when a bar is drawn
 
             self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}",
                             unit="batch", file=self.file, leave=True, dynamic_ncols=True)
 
-    def batch_end(self, running: dict) -> None:
-        if self.bar is None:
-            return
+    def on_batch_end(self, batch: int, logs: dict) -> None:
         self.bar.update(1)
+        self.total += logs["loss"] * logs["size"]
+        self.count += logs["size"]
         now = time.perf_counter()
         if now - self.last > 0.2:  # formatting the postfix every batch would cost time
-            self.bar.set_postfix(running, refresh=False)
+            self.bar.set_postfix({"loss": self.total / self.count}, refresh=False)
             self.last = now
 
-    def epoch_end(self, epoch: int, logs: dict) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if self.bar is not None:
             self.bar.set_postfix(logs)
             self.bar.close()
@@ -48,5 +58,8 @@ class ProgressBar:
                   file=self.file, flush=True)
 
     def message(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
         if self.verbose:
             print(text, file=self.file, flush=True)

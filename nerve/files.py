@@ -3,8 +3,10 @@
 The bytes go to a hidden temporary file in the target's folder, named
 ``.<name>.tmp-<pid>-<random>``, which is flushed and fsynced, then renamed over the target with
 ``os.replace`` (atomic on POSIX and Windows); the folder is fsynced so the rename survives a
-power cut. A process killed mid-write leaves only its temporary file, which loaders never
-open and the next write to the same target removes once its writer is gone.
+power cut. An error inside the write (a checksum that does not match, a full disk) removes the
+temporary file and leaves the target as it was. A process killed mid-write leaves only its
+temporary file, which loaders never open and the next write to the same target removes once
+its writer is gone. Weights, checkpoints and downloads are all written here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from typing import BinaryIO
 
 _TEMP_MARK = ".tmp-"
 
@@ -71,8 +75,13 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temporary file, fsync, ``os.replace``."""
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Yield a binary file whose bytes replace ``path`` when the block ends without error.
+
+    Raising inside the block aborts the write: the temporary file is removed and ``path`` is
+    left as it was (``download`` does so when the checksum does not match).
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot write a file over the folder {path!r}")
@@ -80,7 +89,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -90,3 +99,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
     _fsync_folder(os.path.dirname(os.path.abspath(path)))
     remove_stale_temp_files(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temporary file, fsync, ``os.replace``."""
+    with atomic_write(path) as f:
+        f.write(data)
