@@ -17,7 +17,7 @@ import os
 import numpy as np
 import safetensors.numpy
 
-from nerve.autograd import Tensor
+from nerve.checks import as_array
 from nerve.files import atomic_write_bytes
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -42,7 +42,7 @@ def _fail(path, problem: str) -> FileFormatError:
 
 # --- writing ------------------------------------------------------------------------------
 def _storable(name: str, value) -> np.ndarray:
-    arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+    arr = np.asarray(as_array(value))  # host-side: the file holds NumPy's bytes
     codes = {dt.kind + str(dt.itemsize) for dt in DTYPES.values()}
     if arr.dtype.kind + str(arr.dtype.itemsize) not in codes:
         raise TypeError(f"cannot store {name!r}: dtype {arr.dtype} has no safetensors "

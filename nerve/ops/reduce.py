@@ -39,11 +39,11 @@ class SumFunction(Function):
 
     def forward(ctx, x, *, axis=None, keepdims=False):
         ctx.axes = _axes(axis, x.ndim, "sum")
-        ctx.shape = x.shape
+        ctx.shape, ctx.keepdims = x.shape, keepdims
         return x.sum(axis=ctx.axes, keepdims=keepdims)
 
     def backward(ctx, g):
-        return _broadcast_grad(g, ctx.shape, ctx.axes, ctx.options.get("keepdims", False))
+        return _broadcast_grad(g, ctx.shape, ctx.axes, ctx.keepdims)
 
 
 @register
