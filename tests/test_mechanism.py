@@ -340,3 +340,18 @@ def test_sequential_inference_path_checks_shapes():
     with pytest.raises(ValueError, match=r"expected input of shape \(N, 4\), received \(2, 5\)"):
         with nerve.no_grad():
             _mlp()(nerve.zeros(2, 5))
+
+
+def test_a_subclass_with_its_own_forward_loses_the_inherited_array_path():
+    class Doubled(nn.Linear):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    nerve.manual_seed(0)
+    layer = Doubled(3, 2)
+    model = nn.Sequential(layer)
+    x = nerve.randn(4, 3)
+    with nerve.no_grad():
+        expected = 2 * nerve.linear(x, layer.weight, layer.bias).data
+        np.testing.assert_allclose(model(x).data, expected)
+    assert Doubled._forward_array is None and nn.Linear._forward_array is not None

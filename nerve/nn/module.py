@@ -78,6 +78,11 @@ class Module:
     _hooked = False  # True while this module has a hook of its own
     _forward_array = None
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls) and "_forward_array" not in vars(cls):
+            cls._forward_array = None  # a new forward: an inherited array path would skip it
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
