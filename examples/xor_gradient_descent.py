@@ -34,6 +34,6 @@ while not opt.done:
 
 print("converged" if opt.converged else "stopped at max_steps", f"after {opt.steps} steps")
 with nerve.no_grad():
-    out = model(x).data.ravel()
-for inputs, p in zip(x.data.tolist(), out):
+    out = model(x).numpy().ravel()
+for inputs, p in zip(x.tolist(), out):
     print(f"XOR{tuple(int(v) for v in inputs)} = {p:.3f} -> {int(p > 0.5)}")

@@ -4,37 +4,65 @@ backpropagation, on NumPy.
 The house, bottom to top (an import only points down; ``tests/test_layout.py`` checks it):
 ``backend`` (the array module, dtypes, the seeded generator) and ``files`` (atomic writes),
 ``autograd`` (Tensor, backpropagation, grad mode), ``checks`` (argument checks and
-conversions), ``function`` (the Function mechanism), ``data`` (datasets, loaders), ``ops``
+conversions), ``function`` (the Function mechanism), ``data`` (datasets, loaders;
+``utils.data``, PyTorch's path to them), ``ops``
 (the operations; ``ops.fused`` the fused ones), ``nn`` (modules, layers, losses), ``optim``
 (optimizers, schedules), ``io`` (safetensors weights, checkpoints), ``train`` (fit / evaluate
 / predict over one callback list, find_lr), ``cli`` (the ``nerve`` command).
 """
 
-from nerve import autograd, nn, optim
-from nerve.autograd import Tensor, enable_grad, is_grad_enabled, no_grad
-from nerve.backend import float32, float64, get_default_dtype, int64, manual_seed, set_default_dtype
+from nerve import autograd, cuda, nn, optim
+from nerve.autograd import (
+    Size,
+    Tensor,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from nerve.backend import device, get_default_dtype, manual_seed, set_default_dtype
 from nerve.creation import (
+    BoolTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
     arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
     from_numpy,
     full,
+    full_like,
+    linspace,
+    logspace,
+    normal,
     ones,
     ones_like,
     rand,
+    rand_like,
+    randint,
     randn,
+    randn_like,
     tensor,
     zeros,
     zeros_like,
 )
+from nerve.dtypes import *  # noqa: F403 - nerve.float32, nerve.float, nerve.long, ...
+from nerve.dtypes import __all__ as _dtypes_all
 from nerve.function import Function
 from nerve.gradcheck import GradcheckError, gradcheck
 from nerve.nn import Perceptron
 from nerve.ops import *  # noqa: F403 - the operations are nerve's top-level functions
 from nerve.ops import __all__ as _ops_all
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The upper floors load on first use (PEP 562), so that ``import nerve`` stays fast.
 _LAZY = {"data": "nerve.data", "io": "nerve.io", "train": "nerve.train", "cli": "nerve.cli",
+         "utils": "nerve.utils",
          "save": "nerve.io", "load": "nerve.io", "load_weights": "nerve.io",
          "fit": "nerve.train", "evaluate": "nerve.train", "predict": "nerve.train",
          "predict_classes": "nerve.train", "predict_proba": "nerve.train"}
@@ -56,8 +84,12 @@ def __dir__():
 
 
 __all__ = [
-    "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck",
-    "GradcheckError", "manual_seed", "float32", "float64", "int64", "get_default_dtype",
-    "set_default_dtype", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand",
-    "arange", "from_numpy", "nn", "optim", "autograd", "Perceptron", *_LAZY, *_ops_all,
+    "Tensor", "Size", "tensor", "Function", "cuda", "no_grad", "enable_grad", "inference_mode",
+    "set_grad_enabled", "is_grad_enabled", "gradcheck", "GradcheckError", "manual_seed",
+    "get_default_dtype", "set_default_dtype", "device", "zeros", "ones", "full", "empty", "eye",
+    "zeros_like", "ones_like", "rand_like", "randn_like", "full_like", "empty_like", "randn",
+    "rand", "randint", "normal", "arange", "linspace",
+    "logspace", "as_tensor", "from_numpy", "FloatTensor", "DoubleTensor", "LongTensor",
+    "IntTensor", "BoolTensor", "nn", "optim", "autograd", "Perceptron", *_dtypes_all, *_LAZY,
+    *_ops_all,
 ]

@@ -74,6 +74,12 @@ def errstate(**kwargs):
     return np.errstate(**kwargs)
 
 
+def can_cast(from_dtype, to_dtype) -> bool:
+    """Whether values of ``from_dtype`` may be written into an array of ``to_dtype`` in place
+    (within a kind or up it: float64 into float32 yes, float into int no), as PyTorch allows."""
+    return bool(np.can_cast(from_dtype, to_dtype, casting="same_kind"))
+
+
 def scatter_add(target, index, values) -> None:
     """``target[index] += values`` where repeated positions in ``index`` add up, in place."""
     xp = array_module(target)
@@ -83,6 +89,64 @@ def scatter_add(target, index, values) -> None:
         import cupyx
 
         cupyx.scatter_add(target, index, values)
+
+
+# --- devices ------------------------------------------------------------------------------
+class device:
+    """Where a tensor's data lives, in PyTorch's spelling: ``nerve.device("cpu")``.
+
+    nerve computes on the CPU; the GPU backend (CuPy) is not built yet, so asking for
+    ``"cuda"`` raises a clear error instead of a puzzling one later.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index: int | None = None):
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index if index is None else index
+        if not isinstance(spec, str):
+            raise TypeError(f"device: expected a device name such as 'cpu'. Received: "
+                            f"{spec!r}")
+        kind, _, number = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' (or 'cuda', once the GPU backend is "
+                             f"built). Received: {spec!r}")
+        if number:
+            if not number.isdigit():
+                raise ValueError(f"device: expected 'cpu' or 'cuda:<index>'. Received: {spec!r}")
+            index = int(number)
+        self.type, self.index = kind, index
+
+    def __eq__(self, other) -> bool:
+        try:
+            other = device(other)
+        except (TypeError, ValueError):
+            return NotImplemented
+        return self.type == other.type and (self.index or 0) == (other.index or 0)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index or 0))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r}" + ("" if self.index is None else
+                                               f", index={self.index}") + ")"
+
+
+def device_of(array) -> str:
+    """The name of the device that holds ``array`` ('cpu' for a NumPy array)."""
+    return "cpu" if isinstance(array, np.ndarray) else "cuda"
+
+
+def check_device(spec, who: str) -> device:
+    """Return ``spec`` as a device nerve can use now (the CPU), or raise naming it."""
+    dev = device(spec)
+    if dev.type != "cpu":
+        raise RuntimeError(f"{who}: device {str(dev)!r} needs the GPU backend, which nerve does "
+                           "not have yet; nerve computes on the CPU ('cpu')")
+    return dev
 
 
 # --- dtypes -------------------------------------------------------------------------------

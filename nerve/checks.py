@@ -12,12 +12,23 @@ array or nested lists into what an operation needs, in one place.
 from __future__ import annotations
 
 import numbers
+import reprlib
 from collections.abc import Iterable
 
 import numpy as np
 
 from nerve import backend
 from nerve.autograd import Tensor
+
+
+class ShortRepr:
+    """A value as an error message shows it: its repr, shortened (a long list, an array)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return reprlib.repr(self.value)
 
 
 def message(who: str, expected: str, name: str, value) -> str:
@@ -64,6 +75,8 @@ def check_number(value, name: str, who: str = "", low: float | None = None,
 
 
 def _range(name, low, high, low_open, high_open) -> str:
+    if low is None and high is None:
+        return "a number, not NaN"
     if high is None:
         return f"{name} {'>' if low_open else '>='} {low:g}"
     if low is None:
@@ -96,7 +109,7 @@ def as_array(x):
     """Return the array behind a Tensor, an array as it is, or ``x`` (a number, nested lists)
     as an array of the default module."""
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     return backend.ensure_array(x)
 
 
@@ -127,6 +140,40 @@ def finite_samples(x, name: str, who: str = ""):
             raise ValueError(f"{who + ': ' if who else ''}{name} holds {int(bad.sum())} NaN or "
                              f"infinite values; the first is at index {first}")
     return arr
+
+
+def device_and_dtype(args: tuple, device, dtype, who: str) -> tuple:
+    """What ``to(...)`` asks for, in any of PyTorch's forms (a dtype, a device name or
+    ``nerve.device``, both, a Tensor for its device and dtype, or the keywords): return
+    ``(device, dtype)``, each None when not asked; raise when one is given twice."""
+    if len(args) > 2:
+        raise TypeError(message(who, "at most a device and a dtype", "args", ShortRepr(args)))
+    for arg in args:
+        if isinstance(arg, Tensor):
+            found_device, found_dtype = arg.device, arg.dtype
+        elif isinstance(arg, backend.device):
+            found_device, found_dtype = arg, None
+        else:
+            found_device, found_dtype = None, arg
+            if isinstance(arg, str):
+                try:
+                    found_device, found_dtype = backend.device(arg), None
+                except ValueError:  # not a device name: a dtype name ("float64")
+                    pass
+        if (found_device is not None and device is not None) or (
+                found_dtype is not None and dtype is not None):
+            raise TypeError(message(who, "one device and one dtype", "args", ShortRepr(arg)))
+        device = found_device or device
+        dtype = dtype if found_dtype is None else found_dtype
+    if dtype is not None:
+        try:
+            dtype = backend.to_dtype(dtype)
+        except TypeError:
+            raise TypeError(message(who, "a dtype (float32, float64), a device ('cpu') or "
+                                    "a Tensor", "dtype", dtype)) from None
+    if device is not None:
+        backend.check_device(device, who)
+    return device, dtype
 
 
 def random_generator(seed, who: str = "") -> np.random.Generator:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import is_int
+from nerve.checks import check_int, is_int
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Make a tensor from data (a number, nested lists, an ndarray or a Tensor; always a copy).
 
     Floating-point data becomes float32 unless ``dtype`` says otherwise; integer and boolean
     data keep their kind (int64, bool). Only floating-point tensors can require gradients.
     """
+    _device(device, "tensor")
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)  # Tensor() always copies
 
 
@@ -24,6 +25,12 @@ def _shape(shape) -> tuple[int, ...]:
             raise ValueError(f"expected a shape of non-negative integers. Received: "
                              f"shape={shape!r}")
     return tuple(int(n) for n in shape)
+
+
+def _device(device, who: str) -> None:
+    """Check a ``device=`` argument: the CPU, or a clear error until the GPU backend exists."""
+    if device is not None:
+        backend.check_device(device, who)
 
 
 def _dtype(dtype):
@@ -39,49 +46,89 @@ def _make(data, requires_grad: bool) -> Tensor:
 
 def _like(t, dtype):
     """The array and dtype a ``*_like`` result copies: a tensor keeps its dtype unless asked."""
-    src = t.data if isinstance(t, Tensor) else Tensor(t).data
+    src = t._data if isinstance(t, Tensor) else Tensor(t)._data
     return src, backend.to_dtype(dtype) or src.dtype
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _device(device, "zeros")
     return _make(backend.array_module().zeros(_shape(shape), _dtype(dtype)), requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _device(device, "ones")
     return _make(backend.array_module().ones(_shape(shape), _dtype(dtype)), requires_grad)
 
 
-def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(shape, value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _device(device, "full")
     return _make(backend.array_module().full(_shape((shape,)), value,
                                                    _dtype(dtype)), requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _device(device, "zeros_like")
     src, dt = _like(t, dtype)
     return _make(backend.array_module(src).zeros(src.shape, dt), requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _device(device, "ones_like")
     src, dt = _like(t, dtype)
     return _make(backend.array_module(src).ones(src.shape, dt), requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) shaped like ``t`` (its dtype unless ``dtype`` says)."""
+    _device(device, "rand_like")
+    src, dt = _like(t, dtype)
+    return _make(backend.rng().random(src.shape, dtype=backend.float64).astype(dt), requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard-normal samples shaped like ``t`` (its dtype unless ``dtype`` says)."""
+    _device(device, "randn_like")
+    src, dt = _like(t, dtype)
+    values = backend.rng().standard_normal(src.shape, dtype=backend.float64).astype(dt)
+    return _make(values, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor shaped like ``t`` filled with ``fill_value``."""
+    _device(device, "full_like")
+    src, dt = _like(t, dtype)
+    return _make(backend.array_module(src).full(src.shape, fill_value, dt), requires_grad)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor shaped like ``t`` whose values are not set."""
+    _device(device, "empty_like")
+    src, dt = _like(t, dtype)
+    return _make(backend.array_module(src).empty(src.shape, dt), requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard-normal samples from nerve's seeded generator."""
+    _device(device, "randn")
     data = backend.rng().standard_normal(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
     return _make(data, requires_grad)
 
 
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from nerve's seeded generator."""
+    _device(device, "rand")
     data = backend.rng().random(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
     return _make(data, requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None) -> Tensor:
+def arange(start, stop=None, step=1, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop); floats are float32 unless ``dtype`` says."""
+    _device(device, "arange")
     data = backend.array_module().arange(start, stop, step, dtype=backend.to_dtype(dtype))
-    return _make(data, False) if dtype is not None else Tensor(data)
+    t = _make(data, False) if dtype is not None else Tensor(data)
+    t.requires_grad = requires_grad
+    return t
 
 
 def from_numpy(array, requires_grad: bool = False) -> Tensor:
@@ -91,3 +138,106 @@ def from_numpy(array, requires_grad: bool = False) -> Tensor:
     t = Tensor._wrap(array)
     t.requires_grad = requires_grad
     return t
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a Tensor without a copy where it can: a Tensor (of the dtype asked) is
+    returned as it is, an ndarray is shared (PyTorch's ``as_tensor``); other data is copied."""
+    if device is not None:
+        backend.check_device(device, "as_tensor")
+    dt = backend.to_dtype(dtype)
+    if isinstance(data, Tensor):
+        return data if dt is None or data.dtype == dt else data.to(dt)
+    if backend.is_array(data) and (dt is None or data.dtype == dt):
+        return Tensor._wrap(data)
+    return Tensor(data, dtype=dt)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` whose values are whatever the memory held (fill it before use)."""
+    _device(device, "empty")
+    return _make(backend.array_module().empty(_shape(shape), _dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """The n x m identity matrix (n x n by default)."""
+    _device(device, "eye")
+    check_int(n, "n", "eye", minimum=0)
+    m = n if m is None else check_int(m, "m", "eye", minimum=0)
+    return _make(backend.array_module().eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` values evenly spaced from ``start`` to ``end``, both included."""
+    _device(device, "linspace")
+    check_int(steps, "steps", "linspace", minimum=0)
+    values = backend.array_module().linspace(start, end, steps, dtype=backend.float64)
+    return _make(values.astype(_dtype(dtype)), requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None,
+             device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``base**start`` to ``base**end``, evenly spaced in the exponent."""
+    _device(device, "logspace")
+    check_int(steps, "steps", "logspace", minimum=0)
+    values = backend.array_module().logspace(start, end, steps, base=base, dtype=backend.float64)
+    return _make(values.astype(_dtype(dtype)), requires_grad)
+
+
+def randint(low: int, high: int | None = None, size=None, dtype=None, device=None) -> Tensor:
+    """Integers drawn uniformly from [low, high) (from [0, low) when ``high`` is left out),
+    from nerve's seeded generator: ``randint(0, 10, (3, 4))`` or ``randint(10, (3,))``."""
+    _device(device, "randint")
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint: expected a size (a tuple of ints). Received: size=None")
+    check_int(low, "low", "randint")
+    check_int(high, "high", "randint")
+    if high <= low:
+        raise ValueError(f"randint: expected low < high. Received: low={low}, high={high}")
+    values = backend.rng().integers(low, high, _shape((size,)))
+    return _make(values.astype(backend.to_dtype(dtype) or backend.int64), False)
+
+
+def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Samples of N(mean, std^2) from nerve's seeded generator: ``normal(0, 1, size=(3,))``, or
+    one sample per element of tensor ``mean`` and/or ``std`` (PyTorch's forms)."""
+    _device(device, "normal")
+    mean_a = mean._data if isinstance(mean, Tensor) else mean
+    std_a = std._data if isinstance(std, Tensor) else std
+    shape = _shape((size,)) if size is not None else None
+    if shape is None and isinstance(mean, (int, float)) and isinstance(std, (int, float)):
+        raise TypeError("normal: expected a size, or mean/std given as tensors")
+    if (backend.ensure_array(std_a) < 0).any():
+        raise ValueError(f"normal: expected std >= 0. Received: std={std!r}")
+    values = backend.rng().normal(mean_a, std_a, shape)
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    dt = backend.to_dtype(dtype) or (like.dtype if like is not None else _dtype(None))
+    return _make(backend.array_module().asarray(values).astype(dt), requires_grad)
+
+
+def _typed(dtype, name: str):
+    def make(*args) -> Tensor:
+        if args and all(is_int(a) for a in args):
+            return empty(*args, dtype=dtype)  # FloatTensor(2, 3): a new 2x3 tensor
+        if len(args) != 1:
+            raise TypeError(f"{name}: expected data or sizes. Received: {args!r}")
+        return Tensor(args[0], dtype=dtype)
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (f"PyTorch's legacy constructor: ``{name}(data)`` is a {dtype} tensor of "
+                    f"data, ``{name}(*sizes)`` a new one of that shape (values not set).")
+    return make
+
+
+FloatTensor = _typed("float32", "FloatTensor")
+DoubleTensor = _typed("float64", "DoubleTensor")
+LongTensor = _typed("int64", "LongTensor")
+IntTensor = _typed("int32", "IntTensor")
+BoolTensor = _typed("bool", "BoolTensor")

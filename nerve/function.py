@@ -34,10 +34,11 @@ in its class docstring. After ``backward()`` the graph is released: ``inputs`` a
 
 from __future__ import annotations
 
+import weakref
 from types import MappingProxyType
 
 from nerve import autograd, backend
-from nerve.autograd import Tensor
+from nerve.autograd import Tensor, grad_state, no_grad
 
 _ARRAYS = backend.ARRAY_MODULES  # array type -> module; `type(x) in _ARRAYS` is the cheap test
 
@@ -51,8 +52,12 @@ class Function:
 
     n_outputs = 1
     differentiable = True
+    returns_view = False  # True: the output shares memory with the first input (reshape)
     inputs: tuple | None = None  # the input tensors while the graph lives
+    edges: list | None = None  # (node, output index) that made each input, when it was used
     saved_tensors: tuple | None = ()
+    saved_versions: tuple = ()  # (counter, version, position) of what saved_tensors holds
+    output_hooks: dict | None = None  # output index -> tensor hooks (Tensor.register_hook)
     options = MappingProxyType({})  # replaced by apply's keyword arguments when recorded
 
     def forward(ctx, *args, **options):
@@ -69,8 +74,9 @@ class Function:
 
     def release(ctx) -> None:
         """Free what the node holds for backward (called once backward has used it)."""
-        ctx.inputs = None
+        ctx.inputs = ctx.edges = None
         ctx.saved_tensors = None
+        ctx.saved_versions = ()
 
     @classmethod
     def name(cls) -> str:
@@ -85,18 +91,23 @@ class Function:
     def apply(cls, *args, **options):
         """Run ``forward`` on the arguments and, if any input requires gradients, record it."""
         ctx = cls.__new__(cls)
-        if not (autograd._grad_enabled and cls.differentiable):  # the shortest path
-            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args],
+        if not (grad_state.enabled and cls.differentiable):  # the shortest path
+            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
                               **options)
             if type(out) is tuple:
                 return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
-            return Tensor._wrap(out if type(out) in _ARRAYS else backend.ensure_array(out))
+            result = Tensor._wrap(out if type(out) in _ARRAYS else backend.ensure_array(out))
+            if cls.returns_view:
+                _share_counter(result, args[0])
+            return result
         raw, inputs, needs = [], [], []  # one pass over args: this runs for every operation
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.data)
+                raw.append(a._data)
                 inputs.append(a)
                 needs.append(a._rg)
+                if a._vc is not None and len(a._vc) > 1:
+                    _check_view(a)
             else:
                 raw.append(a)
                 inputs.append(None)
@@ -110,17 +121,185 @@ class Function:
         if not record:
             if isinstance(out, tuple):
                 return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
-            return Tensor._wrap(out)
+            result = Tensor._wrap(out)
+            if cls.returns_view:
+                _share_counter(result, args[0])
+            return result
         while inputs[-1] is None:  # trailing non-tensor arguments need no gradient slot
             inputs.pop()
         ctx.inputs = tuple(inputs)
+        # the nodes that made the inputs, now: an input changed in place later gets a new
+        # node, but this node's gradient belongs to the old one (PyTorch's edges)
+        ctx.edges = [None if t is None else (t._node, t._index) for t in inputs]
         ctx.options = options
         if isinstance(out, tuple):
             out = tuple(backend.ensure_array(o) for o in out)
             ctx.n_outputs = len(out)
             ctx.output_meta = tuple((o.shape, o.dtype) for o in out)
-            return tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(out))
+            results = tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(out))
+            if ctx.saved_tensors:
+                _record_versions(ctx, inputs, results)
+            return results
         if out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__}.forward returned dtype {out.dtype}: "
                             "a differentiable output must be floating-point")
-        return Tensor._wrap(out, ctx)
+        result = Tensor._wrap(out, ctx)
+        if ctx.saved_tensors:
+            _record_versions(ctx, inputs, (result,))
+        if cls.returns_view:
+            _share_counter(result, args[0])
+        return result
+
+
+def _record_versions(ctx, inputs: list, outputs: tuple) -> None:
+    """Note the version of each tensor whose memory the node saved (an input or an output, or
+    a view of one), so that backward can refuse an array changed in place since: an integer
+    per saved array."""
+    versions = []
+    for arr in ctx.saved_tensors:
+        root = _root(arr)
+        if root is None:
+            continue
+        for position, t in enumerate(inputs):
+            if t is not None and _root(t._data) is root:
+                counter = t._counter()
+                versions.append((counter, counter[0], position))
+                break
+        else:
+            for t in outputs:
+                if _root(t._data) is root:
+                    counter = t._counter()
+                    versions.append((counter, counter[0], -1))
+                    break
+    ctx.saved_versions = tuple(versions)
+
+
+def _root(arr):
+    """The array that owns ``arr``'s memory (``arr`` itself, or its base); None for a number."""
+    base = getattr(arr, "base", False)
+    if base is False:
+        return None
+    return arr if base is None else base
+
+
+def _check_view(t: Tensor) -> None:
+    """Refuse to record a view whose base took a new history (an in-place change recorded in
+    the graph) after the view was made: the view's own history would be out of date."""
+    entry = t._vc[1].get(id(t))
+    if entry is not None and entry[0]() is t and entry[1] != t._vc[2] and t._rg:
+        raise RuntimeError("a view (made by indexing, reshape, transpose...) is used after its "
+                           "base was changed in place while recording: its history is out of "
+                           "date; take the view again after the change")
+
+
+def _share_counter(view: Tensor, base) -> None:
+    """A view shares its base's version counter (when it shares its memory), as in PyTorch:
+    an in-place change through either is seen by the checks of what saved the other."""
+    if not isinstance(base, Tensor):
+        return
+    if _root(view._data) is _root(base._data):
+        counter = view._vc = base._counter()
+        if len(counter) == 1:
+            counter += [{}, 0]
+        views, key = counter[1], id(view)
+        # the view (a weak reference, gone with it) and how often the base was rebased then
+        views[key] = (weakref.ref(view, lambda _, v=views, k=key: v.pop(k, None)), counter[2])
+
+
+class TensorFunction:
+    """A custom operation with PyTorch's contract, on Tensors: ``nerve.autograd.Function``.
+
+    ::
+
+        class MyReLU(nerve.autograd.Function):
+            @staticmethod
+            def forward(ctx, input):             # Tensors in, Tensors out
+                ctx.save_for_backward(input)
+                return input.clamp(min=0)
+
+            @staticmethod
+            def backward(ctx, grad_output):      # one Tensor per output
+                (input,) = ctx.saved_tensors
+                grad_input = grad_output.clone()
+                grad_input[input < 0] = 0
+                return grad_input                # one per input (None: no gradient)
+
+        y = MyReLU.apply(x)
+
+    ``forward`` runs without recording a graph (as in PyTorch), on the inputs as Tensors;
+    ``backward`` gets and returns Tensors. It is built on :class:`nerve.Function` (the array-level
+    mechanism of every built-in operation), so versions are checked and the node is named
+    ``MyReLUBackward``.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a nerve.autograd.Function defines forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a nerve.autograd.Function defines backward(ctx, ...)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        return _TensorFunctionNode.apply(*args, fn=cls, kwargs=kwargs)
+
+
+class _Context:
+    """What a ``nerve.autograd.Function`` sees as ``ctx``: ``save_for_backward``,
+    ``saved_tensors``, ``needs_input_grad``, and any attribute it sets."""
+
+    def __init__(self, needs_input_grad: tuple):
+        self.needs_input_grad = needs_input_grad
+        self.saved = ()
+
+    def save_for_backward(self, *tensors) -> None:
+        self.saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self.saved
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Accepted for PyTorch's programs; nerve decides from the outputs' dtypes."""
+
+
+def _as_tensor_arg(a):
+    return Tensor._wrap(a) if backend.is_array(a) else a
+
+
+def _unwrap(value, who: str):
+    if value is None or backend.is_array(value):
+        return value
+    if isinstance(value, Tensor):
+        return value._data
+    raise TypeError(f"{who}: expected Tensors (or None). Received: {type(value).__name__}")
+
+
+class _TensorFunctionNode(Function):
+    """The array-level node that runs a ``nerve.autograd.Function``'s methods on Tensors."""
+
+    def forward(ctx, *arrays, fn, kwargs):
+        needs = getattr(ctx, "needs_input_grad", tuple(False for _ in arrays))
+        ctx.user_ctx = _Context(needs)
+        with no_grad():
+            out = fn.forward(ctx.user_ctx, *[_as_tensor_arg(a) for a in arrays], **kwargs)
+        ctx.save_for_backward(*[_unwrap(t, f"{fn.__name__}.save_for_backward")
+                                for t in ctx.user_ctx.saved])
+        if isinstance(out, tuple):
+            return tuple(_unwrap(o, f"{fn.__name__}.forward") for o in out)
+        return _unwrap(out, f"{fn.__name__}.forward")
+
+    def backward(ctx, *grads):
+        fn = ctx.options["fn"]
+        with no_grad():
+            result = fn.backward(ctx.user_ctx, *[Tensor._wrap(g) for g in grads])
+        result = result if isinstance(result, tuple) else (result,)
+        return tuple(_unwrap(r, f"{fn.__name__}.backward") for r in result)
+
+    def name(self) -> str:  # the user's class names the node: MyReLUBackward
+        fn = self.options.get("fn")
+        return "TensorFunctionBackward" if fn is None else f"{fn.__name__}Backward"
+
+
+autograd.Function = TensorFunction  # PyTorch's path: nerve.autograd.Function

@@ -16,7 +16,7 @@ def _weighted_output(fn, inputs, weights):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return out, float((out.data.astype(backend.float64) * weights).sum())
+    return out, float((out._data.astype(backend.float64) * weights).sum())
 
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
@@ -35,21 +35,21 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
     checked = []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            args.append(Tensor(x.data, dtype=backend.float64, requires_grad=True))
+            args.append(Tensor(x._data, dtype=backend.float64, requires_grad=True))
             checked.append(i)
         else:
             args.append(x)
     if not checked:
         raise ValueError("gradcheck: no floating-point Tensor among the inputs")
     out, _ = _weighted_output(fn, args, 0.0)
-    xp = backend.array_module(out.data)
+    xp = backend.array_module(out._data)
     weights = xp.asarray(backend.generator(0).standard_normal(out.shape))
     if not out.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any input with a grad")
     out.backward(weights.astype(out.dtype))
     for i in checked:
         x = args[i]
-        analytic = xp.zeros_like(x.data) if x.grad is None else x.grad
+        analytic = xp.zeros_like(x._data) if x._grad is None else x._grad
         numeric = _numeric_grad(fn, args, x, weights, eps)
         bad = ~(abs(analytic - numeric) <= atol + rtol * abs(numeric))
         if bad.any():
@@ -64,8 +64,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6,
 
 @no_grad()  # only the values are needed: no graph for each of the 2 * size evaluations
 def _numeric_grad(fn, args, x: Tensor, weights, eps: float):
-    numeric = backend.array_module(x.data).zeros_like(x.data)
-    flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+    numeric = backend.array_module(x._data).zeros_like(x._data)
+    flat = x._data.reshape(-1)  # a view: perturbing it perturbs x
     for k in range(flat.size):
         orig = flat[k]
         flat[k] = orig + eps

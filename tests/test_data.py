@@ -50,7 +50,7 @@ def _dataset(n=10, features=3):
 
 
 def _epoch(loader):
-    return [tuple(t.numpy().copy() for t in batch) for batch in loader]
+    return [tuple(t.detach().numpy().copy() for t in batch) for batch in loader]
 
 
 def _same(a, b):
@@ -161,7 +161,7 @@ def test_tensordataset_rejects_no_arrays_scalars_and_strings():
 
 def test_tensordataset_tensors_share_the_arrays():
     ds = _dataset()
-    assert all(np.shares_memory(t.numpy(), a) for t, a in zip(ds.tensors, ds.arrays))
+    assert all(np.shares_memory(t.detach().numpy(), a) for t, a in zip(ds.tensors, ds.arrays))
 
 
 def test_tensordataset_getitem_returns_tensors():
@@ -268,7 +268,7 @@ def test_loader_set_epoch_resumes_the_seeded_order():
 def test_loader_shuffled_visits_every_sample_once_per_epoch():
     loader = DataLoader(_dataset(23), batch_size=4, shuffle=True, seed=3)
     for _ in range(3):
-        labels = np.concatenate([y.numpy() for _, y in loader])
+        labels = np.concatenate([y.detach().numpy() for _, y in loader])
         assert sorted(labels) == list(range(23))
 
 
@@ -289,7 +289,7 @@ def test_loader_reads_a_tensordataset_one_fancy_index_per_batch():
 def test_loader_over_subset_reads_the_whole_dataset_in_batches():
     ds = Counting(np.zeros((10, 2)), np.arange(10))
     train, _ = random_split(ds, [8, 2], seed=0)
-    labels = np.concatenate([y.numpy() for _, y in DataLoader(train, batch_size=3)])
+    labels = np.concatenate([y.detach().numpy() for _, y in DataLoader(train, batch_size=3)])
     assert (ds.items, ds.batches) == (0, 3) and np.array_equal(labels, train.indices)
 
 
@@ -421,7 +421,7 @@ def test_load_digits_shape_and_range():
 def test_load_digits_without_sklearn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'nerve\[digits\]'):
+    with pytest.raises(ImportError, match=r'pip install scikit-learn .*pip install "\.\[digits\]"'):
         load_digits()
 
 

@@ -20,13 +20,13 @@ def big(shape=(400, 500), seed=0) -> Parameter:
 
 
 def test_init_normal_standard_by_default():
-    w = init.normal_(big()).numpy()
+    w = init.normal_(big()).detach().numpy()
     assert abs(w.mean()) < 0.01 and abs(w.std() - 1) < 0.01
     assert abs((np.abs(w) < 1).mean() - 0.6827) < 0.01  # a normal's shape, not a uniform's
 
 
 def test_init_normal_mean_and_std():
-    w = init.normal_(big(), mean=2.0, std=0.5).numpy()
+    w = init.normal_(big(), mean=2.0, std=0.5).detach().numpy()
     assert abs(w.mean() - 2) < 0.01 and abs(w.std() - 0.5) < 0.01
 
 
@@ -35,26 +35,26 @@ def test_init_normal_mean_and_std():
 def test_init_constant_fills(fill, value):
     t = init.normal_(big((3, 4)))
     fill(t)
-    np.testing.assert_array_equal(t.numpy(), np.full((3, 4), value, np.float32))
+    np.testing.assert_array_equal(t.detach().numpy(), np.full((3, 4), value, np.float32))
 
 
 def test_init_uniform_bounds():
-    w = init.uniform_(big(), -2.0, 3.0).numpy()
+    w = init.uniform_(big(), -2.0, 3.0).detach().numpy()
     assert w.min() >= -2 and w.max() <= 3
     assert abs(w.mean() - 0.5) < 0.02 and abs(w.std() - 5 / math.sqrt(12)) < 0.02
 
 
 def test_init_in_place_keeps_array_and_dtype():
     t = big((30, 20))
-    array = t.data
+    array = t.detach().numpy()
     for fill in (init.normal_, init.xavier_uniform_, init.kaiming_normal_, init.zeros_):
         assert fill(t) is t
-        assert t.data is array and t.dtype == np.float32
+        assert t.detach().numpy() is array and t.dtype == np.float32
 
 
 def test_init_seeded_repeats():
-    a = init.xavier_normal_(big((10, 10), seed=3)).numpy().copy()
-    b = init.xavier_normal_(big((10, 10), seed=3)).numpy()
+    a = init.xavier_normal_(big((10, 10), seed=3)).detach().numpy().copy()
+    b = init.xavier_normal_(big((10, 10), seed=3)).detach().numpy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -76,14 +76,14 @@ SHAPES = [((400, 500), 500, 400), ((128, 16, 3, 3), 144, 1152), ((128, 32, 5), 1
 @pytest.mark.parametrize("gain", [1.0, 5 / 3])
 @pytest.mark.parametrize("shape, fan_in, fan_out", SHAPES)
 def test_init_xavier_uniform_bound(shape, fan_in, fan_out, gain):
-    w = init.xavier_uniform_(big(shape), gain=gain).numpy()
+    w = init.xavier_uniform_(big(shape), gain=gain).detach().numpy()
     check_uniform(w, gain * math.sqrt(6 / (fan_in + fan_out)))
 
 
 @pytest.mark.parametrize("gain", [1.0, 5 / 3])
 @pytest.mark.parametrize("shape, fan_in, fan_out", SHAPES)
 def test_init_xavier_normal_std(shape, fan_in, fan_out, gain):
-    w = init.xavier_normal_(big(shape), gain=gain).numpy()
+    w = init.xavier_normal_(big(shape), gain=gain).detach().numpy()
     check_normal(w, gain * math.sqrt(2 / (fan_in + fan_out)))
 
 
@@ -99,14 +99,14 @@ KAIMING = [  # keyword arguments, expected gain, which fan
 @pytest.mark.parametrize("kwargs, gain, fan", KAIMING)
 @pytest.mark.parametrize("shape, fan_in, fan_out", SHAPES)
 def test_init_kaiming_uniform_bound(shape, fan_in, fan_out, kwargs, gain, fan):
-    w = init.kaiming_uniform_(big(shape), **kwargs).numpy()
+    w = init.kaiming_uniform_(big(shape), **kwargs).detach().numpy()
     check_uniform(w, gain * math.sqrt(3 / (fan_in if fan == "in" else fan_out)))
 
 
 @pytest.mark.parametrize("kwargs, gain, fan", KAIMING)
 @pytest.mark.parametrize("shape, fan_in, fan_out", SHAPES)
 def test_init_kaiming_normal_std(shape, fan_in, fan_out, kwargs, gain, fan):
-    w = init.kaiming_normal_(big(shape), **kwargs).numpy()
+    w = init.kaiming_normal_(big(shape), **kwargs).detach().numpy()
     check_normal(w, gain / math.sqrt(fan_in if fan == "in" else fan_out))
 
 
@@ -153,5 +153,5 @@ def test_init_seed_scheme_for_a_linear_layer():
     layer = nn.Linear(300, 400)
     init.normal_(layer.weight)
     init.zeros_(layer.bias)
-    assert abs(layer.weight.numpy().std() - 1) < 0.01
-    assert not layer.bias.numpy().any()
+    assert abs(layer.weight.detach().numpy().std() - 1) < 0.01
+    assert not layer.bias.detach().numpy().any()

@@ -32,7 +32,7 @@ model = nn.Sequential(nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 512))
 params = list(model.parameters())
 while True:
     for p in params:
-        p.data.fill(i)
+        p._data.fill(i)
     io.save_checkpoint(path, model, epoch=i, extra={"epoch": i, "note": "x" * (i % 7)})
     print(i, flush=True)
     i += 1
@@ -50,6 +50,7 @@ def check_checkpoint(path, twin):
     epoch = info["epoch"]
     assert info["extra"] == {"epoch": epoch, "note": "x" * (epoch % 7)}
     for name, arr in twin.state_dict().items():
+        arr = np.asarray(arr)
         assert arr.min() == arr.max() == epoch, f"{name} is torn"
     assert len(safetensors.numpy.load_file(path)) == 4  # the reference reader agrees
     return epoch

@@ -36,6 +36,14 @@ def assert_state_equal(a, b, where="state"):
         assert a == b, where
 
 
+def assert_same_state_dict(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        x, y = np.asarray(sa[k]), np.asarray(sb[k])
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), k
+
+
 def torch_like_state():
     return {
         "state": {
@@ -139,7 +147,7 @@ def test_checkpoint_round_trip_with_fake_optimizer(tmp_path):
     expected = torch_like_state()
     expected["state"][1]["step"], expected["state"][1]["max"] = 3, 0.5
     assert_state_equal(expected, opt.loaded)
-    assert_state_equal(dict(model.state_dict()), dict(twin.state_dict()))
+    assert_same_state_dict(model, twin)
     resumed = np.random.default_rng()
     resumed.bit_generator.state = info["extra"]["rng"]
     assert resumed.normal(size=4).tobytes() == gen.normal(size=4).tobytes()
@@ -172,8 +180,7 @@ def test_checkpoint_weights_load_with_load_weights_and_load(tmp_path):
     io.load_weights(twin, path)
     rebuilt = io.load(path)
     for other in (twin, rebuilt):
-        for k, v in model.state_dict().items():
-            assert other.state_dict()[k].tobytes() == v.tobytes()
+        assert_same_state_dict(model, other)
 
 
 def test_load_checkpoint_refuses_a_weights_file(tmp_path):
@@ -245,6 +252,5 @@ def test_resume_from_checkpoint_is_exact(tmp_path, name, kwargs):
     assert io.load_checkpoint(tmp_path / "c.safetensors", twin, twin_opt)["epoch"] == 3
     assert twin_opt.param_groups[0]["lr"] == kwargs["lr"]
     train(twin, twin_opt, x, y, 3)
-    for k, v in model.state_dict().items():
-        assert twin.state_dict()[k].tobytes() == v.tobytes(), k
+    assert_same_state_dict(model, twin)
     assert_state_equal(opt.state_dict(), twin_opt.state_dict())

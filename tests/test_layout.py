@@ -13,10 +13,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nerve"
 
 # Bottom to top. A module may import from its own floor and the floors below it, never above.
 FLOORS = [
-    ["backend", "files"],
+    ["backend", "files", "dtypes", "cuda"],
     ["autograd"],
     ["checks"],
-    ["function", "creation", "gradcheck", "data"],
+    ["function", "creation", "gradcheck", "data", "utils"],
     ["ops"],
     ["nn"],
     ["optim", "io"],
@@ -25,15 +25,20 @@ FLOORS = [
 ]
 FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 
-# The autograd core: the Tensor module, the Function mechanism and the elementary operations
-# (not the fused kernels in ops/fused). tinygrad keeps its core small by a budget in CI; so do we.
-CORE = ["autograd.py", "function.py", "ops/__init__.py", "ops/_common.py", "ops/arithmetic.py",
-        "ops/elementwise.py", "ops/reduce.py", "ops/shape.py"]
-CORE_LINE_BUDGET = 1800  # 1,737 when it was set (the foundation had 1,520 with fused linear)
+# The autograd core: the Tensor module, the Function mechanism and the operations (every file of
+# ops/ but the fused kernels in ops/fused). tinygrad keeps its core small by a budget in CI; so do
+# we. History: 1,520 lines after the foundation; 1,737 after the restructuring (budget 1,800);
+# 2,922 after PyTorch's tensor API (in-place family, version counters, the NumPy protocol,
+# conversions, autograd.grad and autograd.Function, max/min with indices, rounding, out=,
+# sorting and selecting, tensor hooks): about 3,350, budget 3,400.
+CORE = ["autograd.py", "function.py", *sorted(
+    str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
+CORE_LINE_BUDGET = 3400
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",
                   "ops", "nn", "optim"]
+NUMPY_PROTOCOL = ["ops/interop.py"]  # it maps NumPy's own functions to nerve's: it must name them
 NUMPY_NAMES_ALLOWED = {  # dtypes and scalar types: the same objects name CuPy's dtypes
     "dtype", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
     "bool_", "integer", "floating", "number", "generic", "signedinteger", "unsignedinteger",
@@ -134,7 +139,9 @@ def _numpy_uses(tree: ast.AST, source: str):
 def _device_neutral_files():
     for entry in DEVICE_NEUTRAL:
         path = PACKAGE / entry
-        yield from (sorted(path.rglob("*.py")) if path.is_dir() else [path])
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if str(file.relative_to(PACKAGE)) not in NUMPY_PROTOCOL:
+                yield file
 
 
 @pytest.mark.parametrize("path", list(_device_neutral_files()),

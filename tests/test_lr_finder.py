@@ -38,11 +38,11 @@ def regression(n=512, seed=1):
 
 def test_find_lr_suggests_an_lr_in_range_and_restores_weights():
     model, (x, y) = Lin(), regression()
-    before = model.W.data.copy()
-    w = model.W.data
+    before = model.W.detach().numpy().copy()
+    w = model.W.detach().numpy()
     result = find_lr(model, mse, x, y, seed=0)
-    assert model.W.data is w  # the same array, restored in place
-    np.testing.assert_array_equal(model.W.data, before)
+    assert model.W.detach().numpy() is w  # the same array, restored in place
+    np.testing.assert_array_equal(w, before)
     assert model.W.grad is None and model.training
     lrs = np.array(result.lrs)
     assert 1e-7 <= lrs[0] and lrs[-1] <= 10.0 * (1 + 1e-9)
@@ -92,25 +92,25 @@ def test_find_lr_without_seed_follows_manual_seed():
                          ids=["name", "class", "partial"])
 def test_find_lr_accepts_optimizer_names_classes_and_factories(optimizer):
     model, (x, y) = Lin(), regression(128)
-    before = model.W.data.copy()
+    before = model.W.detach().numpy().copy()
     result = find_lr(model, mse, x, y, optimizer=optimizer, num_steps=40, batch_size=32,
                            seed=0)
     assert result.lrs[0] <= result.suggestion <= result.lrs[-1]
-    np.testing.assert_array_equal(model.W.data, before)
+    np.testing.assert_array_equal(model.W.detach().numpy(), before)
 
 
 def test_find_lr_restores_eval_mode_and_weights_after_an_error():
     model, (x, y) = Lin(), regression(64)
     model.eval()
-    before = model.W.data.copy()
+    before = model.W.detach().numpy().copy()
 
     def broken_loss(pred, target):
-        model.W.data += 1.0  # the sweep has changed the weights when the error comes
+        model.W.detach().numpy()[...] += 1.0  # the sweep has changed the weights
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         find_lr(model, broken_loss, x, y)
-    np.testing.assert_array_equal(model.W.data, before)
+    np.testing.assert_array_equal(model.W.detach().numpy(), before)
     assert not model.training
 
 
@@ -170,10 +170,10 @@ def test_find_lr_float64_model_sees_float64_batches():
 def test_seeded_find_lr_leaves_the_global_generator_untouched():
     x, y = regression(64)
     nerve.manual_seed(4)
-    expected = nerve.randn(4).numpy()
+    expected = nerve.randn(4).detach().numpy()
     nerve.manual_seed(4)
     find_lr(Lin(), mse, x, y, num_steps=20, batch_size=16, seed=1)
-    assert np.array_equal(nerve.randn(4).numpy(), expected)
+    assert np.array_equal(nerve.randn(4).detach().numpy(), expected)
 
 
 def test_find_lr_non_finite_loss_means_diverged_without_a_warning(recwarn):

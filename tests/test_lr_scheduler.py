@@ -143,3 +143,155 @@ def test_scheduler_invalid_argument_raises(name, kwargs, arg, value):
     with pytest.raises(error, match=re.escape(f"{name}: expected ") + ".*"
                        + re.escape(f"Received: {arg}={value!r}")):
         getattr(lr_scheduler, name)(nerve_opt(), **kwargs)
+
+
+# --- LambdaLR and OneCycleLR --------------------------------------------------------------------
+def adam_pair(betas=(0.9, 0.999)):
+    torch = pytest.importorskip("torch")
+    tparams = [torch.ones(2, requires_grad=True), torch.ones(3, requires_grad=True)]
+    params = [Parameter(np.ones(2, np.float32)), Parameter(np.ones(3, np.float32))]
+    return (torch.optim.Adam(groups(tparams), lr=0.1, betas=betas),
+            optim.Adam(groups(params), lr=0.1, betas=betas))
+
+
+def assert_same_steps(topt, opt, tsched, sched, steps, momentum=None):
+    """The lrs (and the momentum, when named) of torch's and ours after each step."""
+    def state(o, s):
+        extra = [] if momentum is None else [tuple(g[momentum]) if momentum == "betas"
+                                             else g[momentum] for g in o.param_groups]
+        return s.get_last_lr(), [g["lr"] for g in o.param_groups], extra
+
+    for step in range(steps + 1):
+        ours, ref = state(opt, sched), state(topt, tsched)
+        for a, b in zip(ours, ref):
+            assert np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-12,
+                               atol=1e-15), f"step {step}: {a} != {b}"
+        if step < steps:
+            topt.step()
+            opt.step()
+            tsched.step()
+            sched.step()
+
+
+LAMBDAS = [
+    (lambda epoch: 0.95 ** epoch, "exponential"),
+    ([lambda epoch: 1 / (epoch + 1), lambda epoch: min(1.0, (epoch + 1) / 5)], "per-group"),
+]
+
+
+@pytest.mark.parametrize("lr_lambda, name", LAMBDAS, ids=[n for _, n in LAMBDAS])
+def test_lambda_lr_matches_torch(lr_lambda, name):
+    torch = pytest.importorskip("torch")
+    topt, opt = torch_opt(), nerve_opt()
+    tsched = torch.optim.lr_scheduler.LambdaLR(topt, lr_lambda)
+    sched = lr_scheduler.LambdaLR(opt, lr_lambda)
+    assert_same_steps(topt, opt, tsched, sched, 30)
+
+
+ONE_CYCLE = [
+    {"max_lr": 1.0, "total_steps": 40},
+    {"max_lr": [0.5, 0.2], "epochs": 4, "steps_per_epoch": 9, "pct_start": 0.25,
+     "anneal_strategy": "linear"},
+    {"max_lr": 0.3, "total_steps": 37, "three_phase": True, "div_factor": 10.0,
+     "final_div_factor": 100.0},
+    {"max_lr": 0.3, "total_steps": 25, "cycle_momentum": False},
+    {"max_lr": 0.3, "total_steps": 30, "base_momentum": [0.8, 0.7], "max_momentum": 0.9},
+]
+
+
+@pytest.mark.parametrize("kwargs", ONE_CYCLE, ids=[str(k) for k in ONE_CYCLE])
+def test_one_cycle_lr_matches_torch_with_sgd_momentum(kwargs):
+    torch = pytest.importorskip("torch")
+    topt, opt = torch_opt(), nerve_opt()
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, **kwargs)
+    sched = lr_scheduler.OneCycleLR(opt, **kwargs)
+    assert_same_steps(topt, opt, tsched, sched, sched.total_steps, "momentum")
+
+
+def test_one_cycle_lr_cycles_adam_beta1_as_torch():
+    torch = pytest.importorskip("torch")
+    topt, opt = adam_pair()
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.01, total_steps=20)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.01, total_steps=20)
+    assert_same_steps(topt, opt, tsched, sched, 20, "betas")
+    assert opt.param_groups[0]["betas"][1] == 0.999
+
+
+def test_one_cycle_lr_beyond_total_steps_raises_and_changes_nothing():
+    opt = nerve_opt()
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    before = (sched.last_epoch, [dict(g) for g in opt.param_groups])
+    with pytest.raises(ValueError, match=re.escape("OneCycleLR: expected at most total_steps=3 "
+                                                   "steps. Received: step=4")):
+        sched.step()
+    assert (sched.last_epoch, [dict(g) for g in opt.param_groups]) == before
+
+
+def test_one_cycle_lr_state_dict_round_trips_through_json():
+    opt, opt2 = nerve_opt(), nerve_opt()
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=20)
+    for _ in range(7):
+        sched.step()
+    sched2 = lr_scheduler.OneCycleLR(opt2, max_lr=0.1, total_steps=20)
+    sched2.load_state_dict(json.loads(json.dumps(sched.state_dict())))
+    sched.step()
+    sched2.step()
+    assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_lambda_lr_state_dict_leaves_the_functions_out():
+    sched = lr_scheduler.LambdaLR(nerve_opt(), lambda e: 0.5 ** e)
+    sched.step()
+    state = json.loads(json.dumps(sched.state_dict()))
+    assert "lr_lambdas" not in state
+    other = lr_scheduler.LambdaLR(nerve_opt(), lambda e: 0.5 ** e)
+    other.load_state_dict(state)
+    other.step()
+    sched.step()
+    assert other.get_last_lr() == sched.get_last_lr()
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda o: lr_scheduler.LambdaLR(o, 0.5), TypeError,
+     "LambdaLR: expected a function of the epoch (or a list of one per group). "
+     "Received: lr_lambda[0]=0.5"),
+    (lambda o: lr_scheduler.LambdaLR(o, [lambda e: 1.0]), ValueError,
+     "LambdaLR: expected one value or 2 (one per parameter group)"),
+    (lambda o: lr_scheduler.LambdaLR(o, lambda e: "fast"), TypeError,
+     "LambdaLR: expected a number. Received: lr_lambda(0)='fast'"),
+    (lambda o: lr_scheduler.LambdaLR(o, lambda e: -1.0), ValueError,
+     "Received: lr_lambda(0)=-1.0"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1), ValueError,
+     "OneCycleLR: expected total_steps, or epochs and steps_per_epoch"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=0), ValueError,
+     "Received: total_steps=0"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, epochs=2, steps_per_epoch=1.5),
+     TypeError, "Received: steps_per_epoch=1.5"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=5, pct_start=1.2),
+     ValueError, "Received: pct_start=1.2"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=5, anneal_strategy="exp"),
+     ValueError, "Received: anneal_strategy='exp'"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=[0.1], total_steps=5), ValueError,
+     "Received: max_lr=[0.1]"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=5, div_factor=0), ValueError,
+     "Received: div_factor=0"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=5, base_momentum=2.0),
+     ValueError, "Received: base_momentum=2.0"),
+])
+def test_lambda_and_one_cycle_check_arguments_and_leave_the_optimizer(make, error, message):
+    opt = nerve_opt()
+    before = [dict(g) for g in opt.param_groups]
+    with pytest.raises(error, match=re.escape(message)):
+        make(opt)
+    assert [dict(g) for g in opt.param_groups] == before
+
+
+def test_one_cycle_lr_needs_momentum_or_betas_to_cycle():
+    params = [Parameter(np.ones(2, np.float32))]
+    opt = optim.GradientDescent(params, lr=0.1)
+    with pytest.raises(ValueError, match=re.escape("expected an optimizer with momentum or betas "
+                                                   "when cycle_momentum=True")):
+        lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5)
+    lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5, cycle_momentum=False)

@@ -2,8 +2,8 @@
 same outputs and the same gradients, for the input and for every parameter, on one batch.
 
 Each case builds the layers in both libraries, copies torch's weights into nerve with
-``load_state_dict({k: v.numpy()})``, runs forward (a loss or the logits with a fixed upstream
-gradient), then backward, and compares in float32.
+``load_state_dict({k: v.detach().numpy()})``, runs forward (a loss or the logits with a fixed
+upstream gradient), then backward, and compares in float32.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def twins(*pairs) -> tuple[nn.Sequential, tnn.Sequential]:
     torch's initial weights copied into nerve."""
     torch.manual_seed(0)
     ours, ref = nn.Sequential(*[a for a, _ in pairs]), tnn.Sequential(*[b for _, b in pairs])
-    ours.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
     return ours, ref
 
 
@@ -43,15 +43,16 @@ def check(record_op, name, ours, ref, x, forward=None, rtol=1e-5, atol=1e-6) -> 
     xt = torch.tensor(x, requires_grad=True)
     out, expected = forward(ours, xn, nerve), forward(ref, xt, torch)
     assert out.dtype == np.float32 and expected.dtype == torch.float32
-    close(out.numpy(), expected.detach().numpy(), f"{name}: output", rtol, atol)
+    close(out.detach().numpy(), expected.detach().numpy(), f"{name}: output", rtol, atol)
     upstream = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
     out.backward(upstream)
     expected.backward(torch.from_numpy(upstream))
-    close(xn.grad, xt.grad.numpy(), f"{name}: input gradient", rtol, atol)
+    close(xn.grad, xt.grad.detach().numpy(), f"{name}: input gradient", rtol, atol)
     ref_params = dict(ref.named_parameters())
     assert [k for k, _ in ours.named_parameters()] == list(ref_params)
     for key, p in ours.named_parameters():
-        close(p.grad, ref_params[key].grad.numpy(), f"{name}: gradient of {key}", rtol, atol)
+        close(p.grad, ref_params[key].grad.detach().numpy(), f"{name}: gradient of {key}", rtol,
+              atol)
     record_op("parity", name)
 
 
@@ -73,7 +74,7 @@ def test_parity_linear_state_dict_roundtrip():
     ours, ref = twins((nn.Linear(4, 8), tnn.Linear(4, 8)), (nn.ReLU(), tnn.ReLU()),
                       (nn.Linear(8, 3), tnn.Linear(8, 3)))
     for k, v in ref.state_dict().items():
-        np.testing.assert_array_equal(ours.state_dict()[k], v.numpy())
+        np.testing.assert_array_equal(ours.state_dict()[k], v.detach().numpy())
 
 
 ACTIVATIONS = {

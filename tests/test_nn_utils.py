@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import nerve
 from nerve.nn.parameter import Parameter
 from nerve.nn.utils import (
     clip_grad_norm_,
@@ -28,18 +29,18 @@ def params_with_grads(scale=1.0, seed=0):
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     torch = pytest.importorskip("torch")
     params = params_with_grads()
-    tparams = [torch.tensor(p.data, requires_grad=True) for p in params]
+    tparams = [torch.tensor(p.detach().numpy(), requires_grad=True) for p in params]
     for t, p in zip(tparams, params):
-        t.grad = torch.tensor(p.grad)
-    old = [p.grad for p in params]
+        t.grad = torch.tensor(p.grad.numpy())
+    old = [p.grad.numpy() for p in params]
     copies = [g.copy() for g in old]
     total = clip_grad_norm_(params, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(tparams, max_norm, norm_type)
     assert total.item() == pytest.approx(expected.item(), rel=1e-5)
     assert total.dtype == np.float32
     for p, t in zip(params, tparams):
-        assert isinstance(p.grad, np.ndarray) and p.grad.shape == p.shape
-        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-5, atol=1e-7)
+        assert isinstance(p.grad, nerve.Tensor) and p.grad.shape == p.shape
+        np.testing.assert_allclose(p.grad.numpy(), t.grad.detach().numpy(), rtol=1e-5, atol=1e-7)
     for g, c in zip(old, copies):
         np.testing.assert_array_equal(g, c)  # the old arrays were not changed in place
 
@@ -47,11 +48,11 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
 def test_clip_grad_norm_skips_missing_grads_and_handles_none():
     a, b = Parameter(np.ones(2, np.float32)), Parameter(np.ones(2, np.float32))
     a.grad = np.array([3.0, 4.0], np.float32)
-    assert clip_grad_norm_([a, b], 1.0) == pytest.approx(5.0)
+    assert clip_grad_norm_([a, b], 1.0).item() == pytest.approx(5.0)
     assert b.grad is None
-    np.testing.assert_allclose(a.grad, [0.6, 0.8], rtol=1e-5)
-    assert clip_grad_norm_([b], 1.0) == 0.0
-    assert clip_grad_norm_(a, 10.0) == pytest.approx(1.0, rel=1e-5)  # a single tensor
+    np.testing.assert_allclose(a.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    assert clip_grad_norm_([b], 1.0).item() == 0.0
+    assert clip_grad_norm_(a, 10.0).item() == pytest.approx(1.0, rel=1e-5)  # a single tensor
 
 
 def test_clip_grad_norm_nonfinite():
@@ -70,12 +71,12 @@ def test_clip_grad_norm_invalid_argument_raises(kwargs, arg):
 
 def test_clip_grad_value_clips_into_a_new_array():
     params = params_with_grads(scale=3.0)
-    old = [p.grad.copy() for p in params]
-    shared = params[0].grad
+    old = [p.grad.numpy().copy() for p in params]
+    shared = params[0].grad.numpy()
     clip_grad_value_(params, 1.5)
     for p, g in zip(params, old):
-        np.testing.assert_array_equal(p.grad, np.clip(g, -1.5, 1.5))
-        assert isinstance(p.grad, np.ndarray)
+        np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -1.5, 1.5))
+        assert isinstance(p.grad, nerve.Tensor)
     np.testing.assert_array_equal(shared, old[0])
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(params, -1)
@@ -83,12 +84,12 @@ def test_clip_grad_value_clips_into_a_new_array():
 
 def test_parameters_to_vector_round_trip():
     params = params_with_grads()
-    arrays = [p.data for p in params]
+    arrays = [p.detach().numpy() for p in params]
     vec = parameters_to_vector(params)
     assert vec.shape == (12 + 4 + 1 + 8,)
-    vector_to_parameters(vec.data * 2, params)
+    vector_to_parameters(vec * 2, params)
     for p, a in zip(params, arrays):
-        assert p.data is a  # copied in place: optimizers keep their references
-    np.testing.assert_array_equal(parameters_to_vector(params).data, vec.data * 2)
+        assert p.detach().numpy() is a  # copied in place: optimizers keep their references
+    np.testing.assert_array_equal(parameters_to_vector(params).numpy(), vec.numpy() * 2)
     with pytest.raises(ValueError, match="25 elements"):
         vector_to_parameters(np.zeros(24, np.float32), params)

@@ -2,7 +2,7 @@
 
 Each case gives nerve's expression and PyTorch's; both run forward on the same data, then
 backward with the same upstream gradient, and values, shapes, dtypes and input gradients must
-agree. Names that differ: clip -> clamp, concatenate -> cat, max/min -> amax/amin, pad widths
+agree. Names that differ: clip -> clamp, concatenate -> cat, pad widths
 (NumPy's per-axis pairs, first axis first) -> F.pad's flat pairs, last axis first.
 """
 
@@ -33,12 +33,12 @@ def parity(record_op, name, nerve_fn, torch_fn, *arrays, rtol=1e-5, atol=1e-6) -
     out, ref = nerve_fn(*xs), torch_fn(*ts)
     assert out.shape == tuple(ref.shape)
     assert out.dtype == np.float32 and ref.dtype == torch.float32
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=rtol, atol=atol)
     upstream = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
     out.backward(upstream)
     ref.backward(torch.from_numpy(upstream))
     for i, (x, t) in enumerate(zip(xs, ts)):
-        expected = np.zeros(x.shape, np.float32) if t.grad is None else t.grad.numpy()
+        expected = np.zeros(x.shape, np.float32) if t.grad is None else t.grad.detach().numpy()
         got = np.zeros(x.shape, np.float32) if x.grad is None else x.grad
         assert got.dtype == np.float32, f"input {i}: grad dtype {got.dtype}"
         np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=f"input {i}")
@@ -175,7 +175,7 @@ KINK_CASES = {  # the value chosen for the gradient where the derivative jumps, 
     "maximum": same(lambda m, x: m.maximum(x, x.flip(0) if m is torch else x[::-1])),
     "minimum": same(lambda m, x: m.minimum(x, x * 0.0 + 2.0)),
     "max": (lambda x: nerve.max(x), torch.amax),
-    "min": (lambda x: nerve.min(x.reshape(3, 2), axis=0), lambda x: torch.amin(x.view(3, 2), 0)),
+    "min": (lambda x: nerve.amin(x.reshape(3, 2), axis=0), lambda x: torch.amin(x.view(3, 2), 0)),
 }
 
 
@@ -216,8 +216,8 @@ SWEEP = [(s, a, k) for s in SHAPES for a in reduction_axes(len(s)) for k in (Fal
 REDUCE = {
     "sum": ((nerve.sum, torch.sum), smooth),
     "mean": ((nerve.mean, torch.mean), smooth),
-    "max": ((nerve.max, torch.amax), distinct),
-    "min": ((nerve.min, torch.amin), distinct),
+    "max": ((nerve.amax, torch.amax), distinct),
+    "min": ((nerve.amin, torch.amin), distinct),
 }
 
 

@@ -53,11 +53,11 @@ def run_nerve(opt, params, x, y, steps):
     for _ in range(steps):
         opt.zero_grad()
         nerve_loss(params, x, y).backward()
-        grads = [p.grad.copy() for p in params]
+        grads = [p.grad.clone() for p in params]
         opt.step()
         for p, g in zip(params, grads):
             np.testing.assert_array_equal(p.grad, g)  # p.grad is never changed in place
-        out.append([p.data.copy() for p in params])
+        out.append([p.data.clone() for p in params])
     return out
 
 
@@ -77,7 +77,7 @@ def run_torch(name, kwargs, init, x, y, steps):
 
 
 def make(name, kwargs, init):
-    params = [Parameter(a.copy()) for a in init]
+    params = [Parameter(a.clone() if isinstance(a, nerve.Tensor) else a.copy()) for a in init]
     return getattr(optim, name)(params, **kwargs), params
 
 
@@ -100,7 +100,7 @@ def test_optimizer_param_groups_match_torch():
     tp = [torch.tensor(a, requires_grad=True) for a in init]
     topt = torch.optim.SGD([{"params": tp[:2]}, {"params": tp[2:], "lr": 0.01}], lr=0.1,
                            momentum=0.9)
-    params = [Parameter(a.copy()) for a in init]
+    params = [Parameter(a.clone() if isinstance(a, nerve.Tensor) else a.copy()) for a in init]
     opt = optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.01}], lr=0.1,
                     momentum=0.9)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
@@ -164,7 +164,9 @@ def test_optimizer_zero_grad_set_to_none_and_zeros():
 
 def test_optimizer_grad_shape_mismatch_raises():
     p = Parameter(np.ones(3, np.float32))
-    p.grad = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(4,\)"):
+        p.grad = np.ones(4, np.float32)  # refused where it is set, before any step
+    p._grad = np.ones(4, np.float32)  # set behind the check: the step still refuses it
     with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(4,\)"):
         optim.Adam([p]).step()
 
@@ -319,7 +321,7 @@ def test_gradient_descent_stops_at_max_steps_with_tiny_lr():
     descend(p, opt, lambda p: ((p - 100.0) ** 2).sum())
     assert opt.steps == 1000 and opt.done and not opt.converged
     assert opt.last_step_size == pytest.approx(0.01 * 0.9999**999, rel=1e-3)
-    before = p.data.copy()
+    before = p.data.clone()
     p.grad = np.array([100.0], np.float32)
     assert opt.step() is None  # done: nothing changes
     np.testing.assert_array_equal(p.data, before)

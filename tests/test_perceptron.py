@@ -49,7 +49,7 @@ def test_perceptron_forward_is_step_of_weighted_sum():
     x = np.array([[1, 0, 1], [0, 1, 0]])
     out = p(nerve.tensor(x))
     assert isinstance(out, nerve.Tensor)
-    np.testing.assert_array_equal(out.numpy(), [1.0, 0.0])
+    np.testing.assert_array_equal(out.detach().numpy(), [1.0, 0.0])
     np.testing.assert_array_equal(p.weighted_sum(x), [6.0, -1.0])
     assert p.predict(x).dtype == np.int64
 
@@ -78,8 +78,8 @@ def test_perceptron_rule_one_update_by_hand():
     with pytest.warns(ConvergenceWarning):  # one epoch with a mistake
         p.fit([x], [y])
     w = np.array([0.5, -0.5], np.float32) + np.float32(0.1) * (y - y_hat) * x.astype(np.float32)
-    np.testing.assert_allclose(p.weight.numpy()[0], w, rtol=1e-6)  # (0.6, -0.3)
-    np.testing.assert_allclose(p.bias.numpy(), [0.2 + 0.1 * (y - y_hat)], rtol=1e-6)
+    np.testing.assert_allclose(p.weight.detach().numpy()[0], w, rtol=1e-6)  # (0.6, -0.3)
+    np.testing.assert_allclose(p.bias.detach().numpy(), [0.2 + 0.1 * (y - y_hat)], rtol=1e-6)
     assert p.errors_ == [1]
 
 
@@ -87,15 +87,15 @@ def test_perceptron_rule_lowers_weights_on_a_false_fire():
     p = Perceptron(weights=[1.0, 1.0], bias=0.0, lr=0.5, max_epochs=1)
     with pytest.warns(ConvergenceWarning):
         p.fit([[1.0, 3.0]], [0])  # fires (4 > 0) but should not: w -= lr * x, b -= lr
-    np.testing.assert_allclose(p.weight.numpy()[0], [0.5, -0.5])
-    np.testing.assert_allclose(p.bias.numpy(), [-0.5])
+    np.testing.assert_allclose(p.weight.detach().numpy()[0], [0.5, -0.5])
+    np.testing.assert_allclose(p.bias.detach().numpy(), [-0.5])
 
 
 def test_perceptron_rule_no_change_when_right():
     p = surfer()
     p.fit([[1, 0, 1], [0, 1, 0]], [1, 0])
     assert p.converged_ and p.errors_ == [0]
-    np.testing.assert_array_equal(p.weight.numpy()[0], [5, 2, 4])
+    np.testing.assert_array_equal(p.weight.detach().numpy()[0], [5, 2, 4])
     assert p.bias.item() == -3.0
 
 
@@ -106,7 +106,7 @@ def test_perceptron_rule_is_sequential():
         p.fit(TABLE, TRUTH["AND"])
     # (0,0)->0: 0 > 0 is false, right. (0,1)->0: right. (1,0)->0: right.
     # (1,1)->1: 0 is not > 0, y_hat 0: w += (1, 1), b += 1
-    np.testing.assert_array_equal(p.weight.numpy()[0], [1, 1])
+    np.testing.assert_array_equal(p.weight.detach().numpy()[0], [1, 1])
     assert p.bias.item() == 1.0 and p.errors_ == [1]
 
 

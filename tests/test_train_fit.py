@@ -164,7 +164,9 @@ def test_fit_stops_on_nan_and_keeps_finite_weights():
     with pytest.warns(RuntimeWarning, match=r"loss is (inf|nan) at epoch 1, batch 2"):
         hist = nerve.fit(model, x, y, loss="mse", optimizer=optim.SGD(model.parameters(),
                          lr=1e36), epochs=5, batch_size=32, metrics=(), verbose=0)
-    assert "start of this epoch" in hist.stop_reason and "loss" not in hist
+    assert "the last weights that were finite, those of the start of training" in \
+        hist.stop_reason
+    assert hist.epoch == [0] and not np.isfinite(hist["loss"][0])  # the stopped epoch
     after = weights(model)
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
@@ -266,7 +268,7 @@ def test_predict_builds_no_graph_and_restores_mode():
 def test_predict_proba_and_classes():
     x, _ = blobs(10)
     model = mlp(n_in=4, n_out=3)
-    p = nerve.predict_proba(model, x)
+    p = nerve.predict_proba(model, x, from_logits=True)
     assert np.allclose(p.sum(axis=1), 1, atol=1e-6)
     assert (nerve.predict_classes(model, x) == p.argmax(axis=1)).all()
 
@@ -372,7 +374,7 @@ def test_validation_split_takes_the_last_samples():
     x, y = blobs(40)
     seen = []
     model = mlp(n_in=4, n_out=3)
-    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].data.copy())
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].numpy().copy())
                                     if not m.training else None)
     nerve.fit(model, x, y, loss="cross_entropy", epochs=1, batch_size=64, verbose=0,
               validation_split=0.25)
@@ -436,11 +438,13 @@ def test_evaluate_auto_metrics():
     (nn.functional.binary_cross_entropy, None, 0.5),
     (None, nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()), 0.5),
     (None, nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=1)), 0.5),
-    (None, nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=1)), 0.0),
+    (None, nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=1)), np.log(0.5)),
     (nn.MSELoss(), nn.Sequential(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())), 0.5),
-    (None, nn.Sequential(nn.Linear(2, 1)), 0.0),
+    (None, nn.Sequential(nn.Linear(2, 1)), None),  # nothing says: no guess
     (None, nn.Sigmoid(), 0.5),
-    (None, None, 0.0),
+    (None, None, None),
+    (nn.MSELoss(), nn.Sequential(nn.Linear(2, 1)), 0.5),  # trained to equal the 0/1 targets
+    (nn.NLLLoss(), None, np.log(0.5)),
 ])
 def test_decision_threshold_logits_at_0_probabilities_at_half(loss, model, expected):
     assert metrics.decision_threshold(loss, model) == expected
@@ -462,7 +466,8 @@ def test_predict_classes_threshold_follows_the_model():
     logits = nn.Sequential(Constant(0.3))
     probabilities = nn.Sequential(Constant(-0.85), nn.Sigmoid())  # sigmoid(-0.85) = 0.3
     assert nerve.predict_classes(probabilities, x).tolist() == [0, 0, 0]
-    assert nerve.predict_classes(logits, x).tolist() == [1, 1, 1]
+    assert nerve.predict_classes(logits, x, from_logits=True).tolist() == [1, 1, 1]
+    assert nerve.predict_classes(logits, x, from_logits=False).tolist() == [0, 0, 0]
     assert nerve.predict_classes(logits, x, threshold=0.5).tolist() == [0, 0, 0]
 
 
@@ -470,8 +475,8 @@ def test_fit_bce_on_probabilities_decides_at_half():
     x = np.zeros((8, 2), np.float32)
     y = np.zeros((8, 1), np.float32)
     model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
-    model[0].weight.data[...] = 0.0
-    model[0].bias.data[...] = -0.85  # outputs 0.3: class 0 at 0.5, class 1 at 0
+    nn.init.zeros_(model[0].weight)
+    nn.init.constant_(model[0].bias, -0.85)  # outputs 0.3: class 0 at 0.5, class 1 at 0
     opt = optim.SGD(model.parameters(), lr=0.0)
     hist = nerve.fit(model, x, y, loss="bce", optimizer=opt, epochs=1, verbose=0)
     assert hist["accuracy"] == [1.0]
@@ -502,11 +507,11 @@ def test_seeded_fit_leaves_the_global_generator_untouched():
 
     m = model()
     nerve.manual_seed(123)
-    expected = nerve.randn(5).numpy()
+    expected = nerve.randn(5).detach().numpy()
     nerve.manual_seed(123)
     nerve.fit(m, x, y, loss="cross_entropy", epochs=2, batch_size=8, verbose=0, seed=4,
               validation_split=0.25)
-    assert np.array_equal(nerve.randn(5).numpy(), expected)
+    assert np.array_equal(nerve.randn(5).detach().numpy(), expected)
 
 
 def test_unseeded_fit_draws_from_the_global_generator():
@@ -521,10 +526,10 @@ def test_unseeded_fit_draws_from_the_global_generator():
     w1, w2 = run(), run()
     assert all(np.array_equal(w1[k], w2[k]) for k in w1)
     nerve.manual_seed(8)
-    before = nerve.randn(3).numpy()
+    before = nerve.randn(3).detach().numpy()
     nerve.manual_seed(8)
     nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", epochs=1, verbose=0)
-    assert not np.array_equal(nerve.randn(3).numpy(), before)
+    assert not np.array_equal(nerve.randn(3).detach().numpy(), before)
 
 
 @pytest.mark.parametrize("kwargs, error", [

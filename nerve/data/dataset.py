@@ -59,6 +59,20 @@ def _stack(values: list, field: int) -> np.ndarray:
     return numeric_array(arr, f"field {field}", "collate")
 
 
+def index_dtype(n: int) -> np.dtype:
+    """Return the smaller integer dtype that holds the indices 0 .. n-1: int32 below 2**31."""
+    return np.dtype(np.int32) if n <= 2**31 else np.dtype(np.int64)
+
+
+def permutation(generator: np.random.Generator, n: int) -> np.ndarray:
+    """Return a random order of 0 .. n-1 in ``index_dtype(n)``: the same order as
+    ``generator.permutation(n)`` (which shuffles an int64 range the same way), in half the
+    memory below 2**31."""
+    order = np.arange(n, dtype=index_dtype(n))
+    generator.shuffle(order)
+    return order
+
+
 def fetch_batch(dataset, indices: np.ndarray) -> Batch:
     """Return the samples of any dataset at ``indices``, stacked, in one call where it can."""
     get_batch = getattr(dataset, "get_batch", None)
@@ -145,13 +159,13 @@ def _as_indices(indices, n: int) -> np.ndarray:
     if arr.size and (arr.min() < 0 or arr.max() >= n):
         raise ValueError(f"Subset indices must lie in [0, {n}), got values from {arr.min()} "
                          f"to {arr.max()}")
-    return arr.astype(np.int64, copy=False)
+    return arr.astype(index_dtype(n), copy=False)
 
 
 def random_split(dataset, lengths: Sequence[int | float], seed: int | None = None) -> list[Subset]:
     """Split ``dataset`` at random into ``Subset``s of the given lengths or fractions."""
     counts = _split_counts(lengths, len(dataset))
-    order = random_generator(seed, "random_split").permutation(len(dataset))
+    order = permutation(random_generator(seed, "random_split"), len(dataset))
     return [Subset(dataset, part) for part in np.split(order, np.cumsum(counts)[:-1])]
 
 

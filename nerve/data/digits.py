@@ -7,8 +7,8 @@ import numpy as np
 from nerve import backend
 from nerve.checks import check_bool
 
-_MISSING = ('load_digits needs scikit-learn, which is not installed: pip install "nerve[digits]" '
-            "or pip install scikit-learn")
+_MISSING = ("load_digits needs scikit-learn, which is not installed: pip install scikit-learn "
+            '(or, in a checkout of nerve, pip install ".[digits]")')
 
 
 def load_digits(flatten: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -19,42 +19,75 @@ from nerve.checks import check_bool, check_choice, check_positive_int
 
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 SPLITS = ("train", "t10k")
+_CHUNK = 1 << 20
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Return the array stored in an IDX file (gzip-compressed or raw), in native byte order."""
-    raw = _read_bytes(Path(path))
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path} is not an IDX file: it starts with {raw[:4].hex() or 'nothing'}, "
+    """Return the array stored in an IDX file (gzip-compressed or raw), in native byte order.
+
+    A gzip file is decompressed as a stream that stops one byte past the size its header
+    declares: a small file that would expand to more than it declares (a gzip bomb) is
+    refused without being expanded.
+    """
+    path = Path(path)
+    with open(path, "rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            raw.seek(0)
+            return _read_idx(path, raw, os.fstat(raw.fileno()).st_size)
+        raw.seek(0)
+        try:
+            with gzip.GzipFile(fileobj=raw) as f:
+                return _read_idx(path, f, None)
+        except (EOFError, OSError, zlib.error) as err:  # BadGzipFile is an OSError
+            raise ValueError(f"{path} is a damaged or truncated gzip file: {err}") from err
+
+
+def _read_idx(path: Path, f, size: int | None) -> np.ndarray:
+    """Read an IDX stream (``size``: the file's, when it is not compressed)."""
+    magic = _read_up_to(f, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        raise ValueError(f"{path} is not an IDX file: it starts with {magic.hex() or 'nothing'}, "
                          f"expected the magic number 0000 + a dtype code + a number of dimensions")
-    if raw[2] not in IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX dtype code 0x{raw[2]:02x}, expected one of "
+    if magic[2] not in IDX_DTYPES:
+        raise ValueError(f"{path}: unknown IDX dtype code 0x{magic[2]:02x}, expected one of "
                          f"{', '.join(f'0x{c:02x}' for c in IDX_DTYPES)}")
-    dtype, ndim = np.dtype(IDX_DTYPES[raw[2]]), raw[3]
+    dtype, ndim = np.dtype(IDX_DTYPES[magic[2]]), magic[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = _read_up_to(f, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(f"{path} is truncated: expected a {header}-byte header for {ndim} "
-                         f"dimensions, received {len(raw)} bytes")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, offset=4))
+                         f"dimensions, received {4 + len(dims)} bytes")
+    shape = tuple(int(d) for d in np.frombuffer(dims, ">u4"))
     expected = header + math.prod(shape) * dtype.itemsize
-    if len(raw) != expected:
-        kind = "truncated" if len(raw) < expected else "longer than its header says"
-        raise ValueError(f"{path} is {kind}: expected {expected} bytes for shape {shape} of "
-                         f"{dtype.name}, received {len(raw)}")
-    data = np.frombuffer(raw, dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
+    if size is not None and size != expected:  # known without reading: refuse before it
+        _wrong_size(path, expected, shape, dtype, size)
+    data = _read_up_to(f, expected - header)
+    if len(data) < expected - header:
+        _wrong_size(path, expected, shape, dtype, header + len(data))
+    if f.read(1):
+        _wrong_size(path, expected, shape, dtype, None)
+    data = np.frombuffer(data, dtype).reshape(shape)  # writable: a view of a bytearray
+    return data.astype(dtype.newbyteorder("="), copy=False)  # native byte order
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Return the file's bytes, decompressed when it starts with the gzip signature."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as err:
-        raise ValueError(f"{path} is a damaged or truncated gzip file: {err}") from err
+def _wrong_size(path: Path, expected: int, shape: tuple, dtype: np.dtype, received) -> None:
+    kind = "truncated" if received is not None and received < expected else (
+        "longer than its header says")
+    got = "more (reading stopped there)" if received is None else str(received)
+    raise ValueError(f"{path} is {kind}: expected {expected} bytes for shape {shape} of "
+                     f"{dtype.name}, received {got}")
+
+
+def _read_up_to(f, n: int) -> bytearray:
+    """Read ``n`` bytes, or all there are when fewer, a chunk at a time: memory grows with
+    what the file really holds, never with what a header claims."""
+    buffer = bytearray()
+    while len(buffer) < n:
+        chunk = f.read(min(_CHUNK, n - len(buffer)))
+        if not chunk:
+            break
+        buffer += chunk
+    return buffer
 
 
 def load_mnist(root: str | os.PathLike, split: str = "t10k") -> tuple[np.ndarray, np.ndarray]:

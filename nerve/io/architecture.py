@@ -8,10 +8,16 @@ and run no code. A later layer registers itself in one line::
 
     register_layer(Conv2d, "in_channels", "out_channels", "kernel_size", "stride", "padding",
                    bias=lambda m: m.bias is not None)
+
+A layer may also register ``state_shapes``, a function from its arguments (as the file gives
+them) to the shape of each tensor of its ``state_dict``; when every layer of an architecture
+has one, ``expected_shapes(arch)`` tells what the model will hold without building it, so that
+``nerve.io.load`` compares a file's tensors with it before allocating any weight.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,9 +27,11 @@ from typing import Any
 import numpy as np
 
 from nerve import nn
+from nerve.checks import check_positive_int
 from nerve.nn.module import Module
 
 MAX_DEPTH = 32
+MAX_LAYERS = 100_000  # a 16-byte {"type": "ReLU"} builds a Module of about a kilobyte
 _CHILD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,99}\Z")
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -36,6 +44,7 @@ class LayerSpec:
     cls: type
     attrs: tuple[str, ...]
     computed: dict[str, Callable[[Module], Any]] = field(default_factory=dict)
+    state_shapes: Callable[[dict[str, Any]], dict[str, tuple[int, ...]]] | None = None
 
     @property
     def arg_names(self) -> tuple[str, ...]:
@@ -59,17 +68,27 @@ def _check_arg_names(cls: type, names: tuple[str, ...]) -> None:
 
 
 def register_layer(cls: type, *attrs: str, name: str | None = None,
+                   state_shapes: Callable[[dict[str, Any]], dict[str, tuple]] | None = None,
                    **computed: Callable[[Module], Any]) -> type:
-    """Let save/load describe ``cls`` by the attributes ``attrs`` and the ``computed`` args."""
+    """Let save/load describe ``cls`` by the attributes ``attrs`` and the ``computed`` args.
+
+    ``state_shapes(args)``, if given, returns the shape of each ``state_dict`` tensor of the
+    layer that ``args`` (a dict, missing arguments absent) build, raising TypeError or
+    ValueError for bad arguments, as the constructor would; ``nerve.io.load`` then checks a
+    file's tensors before building the model.
+    """
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"register_layer expects a Module subclass, got {cls!r}")
+    if state_shapes is not None and not callable(state_shapes):
+        raise TypeError(f"register_layer: expected a function for state_shapes. "
+                        f"Received: state_shapes={state_shapes!r}")
     name = cls.__name__ if name is None else name
     taken = nn.Sequential if name == "Sequential" else getattr(_BY_NAME.get(name), "cls", cls)
     if taken is not cls:
         raise ValueError(f"register_layer: the type name {name!r} is taken by "
                          f"{taken.__module__}.{taken.__qualname__}; pass another name=")
     _check_arg_names(cls, attrs + tuple(computed))
-    spec = LayerSpec(name, cls, tuple(attrs), dict(computed))
+    spec = LayerSpec(name, cls, tuple(attrs), dict(computed), state_shapes)
     _BY_NAME[name] = _BY_CLASS[cls] = spec
     return cls
 
@@ -82,6 +101,10 @@ def registered_layers() -> dict[str, type]:
 def _jsonable(value, where: str):
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"cannot describe {where}={value!r}: an architecture holds finite "
+                         "numbers only (JSON has no NaN or Infinity, and load refuses them); "
+                         "give the layer a finite value (1e30 stands in for infinity)")
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, (tuple, list)):
@@ -133,22 +156,38 @@ def _arg_value(value, where: str):
                      f"got {type(value).__name__}")
 
 
-def build(arch: Any, depth: int = 0) -> Module:
-    """Build the module that an architecture describes, from registered classes only."""
+@dataclass(frozen=True)
+class _Layer:
+    spec: LayerSpec
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Sequential:
+    names: list[str]
+    children: list
+
+
+def _plan(arch: Any, depth: int = 0, count: list | None = None):
+    """Check an architecture without building anything; return its layers and their args."""
+    count = [0] if count is None else count
     if depth > MAX_DEPTH:
         raise ValueError(f"architecture nests deeper than {MAX_DEPTH} levels")
+    count[0] += 1
+    if count[0] > MAX_LAYERS:
+        raise ValueError(f"architecture holds more than {MAX_LAYERS} layers")
     if not isinstance(arch, dict) or not isinstance(arch.get("type"), str):
         raise ValueError(f"each layer must be an object with a 'type', got {str(arch)[:100]}")
     if arch["type"] == "Sequential":
-        return _build_sequential(arch, depth)
+        return _plan_sequential(arch, depth, count)
     spec = _BY_NAME.get(arch["type"])
     if spec is None:
         raise ValueError(f"unknown layer type {arch['type'][:100]!r}; registered types are "
                          f"{sorted(registered_layers())} (see nerve.io.register_layer)")
-    return _build_layer(arch, spec)
+    return _plan_layer(arch, spec)
 
 
-def _build_layer(arch: dict, spec: LayerSpec) -> Module:
+def _plan_layer(arch: dict, spec: LayerSpec) -> _Layer:
     name, args = arch["type"], arch.get("args", {})
     if set(arch) - {"type", "args"} or not isinstance(args, dict):
         raise ValueError(f"layer {name}: expected keys 'type' and 'args' (an object), "
@@ -157,14 +196,10 @@ def _build_layer(arch: dict, spec: LayerSpec) -> Module:
     if unknown:
         raise ValueError(f"layer {name}: unknown arguments {unknown[:10]}; it takes "
                          f"{list(spec.arg_names)}")
-    kwargs = {k: _arg_value(v, f"{name}.{k}") for k, v in args.items()}
-    try:
-        return spec.cls(**kwargs)
-    except (TypeError, ValueError, OverflowError, MemoryError) as e:
-        raise ValueError(f"layer {name}: cannot build it from {kwargs}: {e}") from None
+    return _Layer(spec, {k: _arg_value(v, f"{name}.{k}") for k, v in args.items()})
 
 
-def _build_sequential(arch: dict, depth: int) -> Module:
+def _plan_sequential(arch: dict, depth: int, count: list) -> _Sequential:
     layers = arch.get("layers")
     if set(arch) - {"type", "layers", "names"} or not isinstance(layers, list):
         raise ValueError(f"Sequential: expected keys 'type', 'layers' (a list) and optionally "
@@ -175,20 +210,83 @@ def _build_sequential(arch: dict, depth: int) -> Module:
         raise ValueError(f"Sequential: 'names' must be {len(layers)} distinct names of letters, "
                          f"digits and underscores that are not Sequential attributes, got "
                          f"{str(names)[:200]}")
-    children = [build(layer, depth + 1) for layer in layers]
-    return nn.Sequential(OrderedDict(zip(names, children)))
+    return _Sequential(names, [_plan(layer, depth + 1, count) for layer in layers])
 
 
-register_layer(nn.Linear, "in_features", "out_features", bias=lambda m: m.bias is not None)
-register_layer(nn.Flatten, "start_dim", "end_dim")
-register_layer(nn.Dropout, "p")
-register_layer(nn.Identity)
-register_layer(nn.Step, "threshold")
-register_layer(nn.Sigmoid)
-register_layer(nn.ReLU)
-register_layer(nn.Softplus, "beta", "threshold")
-register_layer(nn.Tanh)
-register_layer(nn.LeakyReLU, "negative_slope")
-register_layer(nn.Softmax, "dim")
-register_layer(nn.LogSoftmax, "dim")
-register_layer(nn.Perceptron, "n_inputs", "lr", "max_epochs")
+def build(arch: Any) -> Module:
+    """Build the module that an architecture describes, from registered classes only."""
+    return _construct(_plan(arch))
+
+
+def _construct(plan) -> Module:
+    if isinstance(plan, _Sequential):
+        children = [_construct(child) for child in plan.children]
+        return nn.Sequential(OrderedDict(zip(plan.names, children)))
+    try:
+        return plan.spec.cls(**plan.kwargs)
+    except (TypeError, ValueError, OverflowError, MemoryError) as e:
+        raise ValueError(f"layer {plan.spec.name}: cannot build it from {plan.kwargs}: "
+                         f"{e}") from None
+
+
+def expected_shapes(arch: Any) -> dict[str, tuple[int, ...]] | None:
+    """Return the shape of each ``state_dict`` tensor of the model that ``arch`` describes,
+    by name, without building it; None when a layer registered no ``state_shapes``."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    stack = [("", _plan(arch))]
+    while stack:
+        prefix, plan = stack.pop()
+        if isinstance(plan, _Sequential):
+            stack.extend((f"{prefix}{n}.", c) for n, c in reversed(list(zip(plan.names,
+                                                                            plan.children))))
+            continue
+        if plan.spec.state_shapes is None:
+            return None
+        try:
+            own = plan.spec.state_shapes(dict(plan.kwargs))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ValueError(f"layer {plan.spec.name}: cannot build it from {plan.kwargs}: "
+                             f"{e}") from None
+        shapes.update((prefix + k, tuple(v)) for k, v in own.items())
+    return shapes
+
+
+def no_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The ``state_shapes`` of a layer without parameters or buffers."""
+    return {}
+
+
+def _linear_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n_in = check_positive_int(args.get("in_features"), "in_features", "Linear")
+    n_out = check_positive_int(args.get("out_features"), "out_features", "Linear")
+    bias = {"bias": (n_out,)} if args.get("bias", True) else {}
+    return {"weight": (n_out, n_in), **bias}
+
+
+def _perceptron_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n_inputs = check_positive_int(args.get("n_inputs"), "n_inputs", "Perceptron")
+    return {"weight": (1, n_inputs), "bias": (1,)}
+
+
+def _embedding_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n = check_positive_int(args.get("num_embeddings"), "num_embeddings", "Embedding")
+    dim = check_positive_int(args.get("embedding_dim"), "embedding_dim", "Embedding")
+    return {"weight": (n, dim)}
+
+
+register_layer(nn.Embedding, "num_embeddings", "embedding_dim", "padding_idx",
+               state_shapes=_embedding_state)
+register_layer(nn.Linear, "in_features", "out_features", state_shapes=_linear_state,
+               bias=lambda m: m.bias is not None)
+register_layer(nn.Flatten, "start_dim", "end_dim", state_shapes=no_state)
+register_layer(nn.Dropout, "p", state_shapes=no_state)
+register_layer(nn.Identity, state_shapes=no_state)
+register_layer(nn.Step, "threshold", state_shapes=no_state)
+register_layer(nn.Sigmoid, state_shapes=no_state)
+register_layer(nn.ReLU, state_shapes=no_state)
+register_layer(nn.Softplus, "beta", "threshold", state_shapes=no_state)
+register_layer(nn.Tanh, state_shapes=no_state)
+register_layer(nn.LeakyReLU, "negative_slope", state_shapes=no_state)
+register_layer(nn.Softmax, "dim", state_shapes=no_state)
+register_layer(nn.LogSoftmax, "dim", state_shapes=no_state)
+register_layer(nn.Perceptron, "n_inputs", "lr", "max_epochs", state_shapes=_perceptron_state)

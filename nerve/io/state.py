@@ -40,7 +40,7 @@ def _unique(name: str, arrays: dict) -> str:
 
 def _flatten(obj, name: str, arrays: dict):
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj._data
     if isinstance(obj, np.ndarray):
         key = _unique(name, arrays)
         arrays[key] = obj

@@ -1,16 +1,18 @@
 """Modules, layers, activations, initialisation and losses, with PyTorch's names."""
 
-from nerve.nn import functional, init
+from nerve.nn import functional, init, utils
 from nerve.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh
-from nerve.nn.container import Sequential
-from nerve.nn.layers import Dropout, Flatten, Identity, Linear
+from nerve.nn.container import ModuleDict, ModuleList, Sequential
+from nerve.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
 from nerve.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
     SSRLoss,
 )
 from nerve.nn.module import (
@@ -24,9 +26,11 @@ from nerve.nn.perceptron import ConvergenceWarning, Perceptron
 from nerve.nn.summary import summary
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "Linear", "Flatten", "Dropout", "Identity", "Step",
-    "Sigmoid", "ReLU", "Softplus", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "MSELoss",
-    "SSRLoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
-    "Perceptron", "ConvergenceWarning", "summary", "functional", "init", "RemovableHandle",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Flatten",
+    "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
+    "LeakyReLU", "Softmax",
+    "LogSoftmax", "MSELoss", "SSRLoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "Perceptron",
+    "ConvergenceWarning", "summary", "functional", "init", "utils", "RemovableHandle",
     "register_module_forward_hook", "register_module_forward_pre_hook",
 ]

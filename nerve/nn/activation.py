@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nerve import ops
 from nerve.autograd import Tensor
-from nerve.checks import check_number
+from nerve.checks import check_int, check_number
 from nerve.nn import functional as F
 from nerve.nn.module import Module
 from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
@@ -14,9 +14,11 @@ from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
 class Step(Module):
     """1 where x > threshold, else 0: the threshold perceptron. Its gradient is zero."""
 
+    _takes_tensor = True
+
     def __init__(self, threshold: float = 0.0):
         super().__init__()
-        self.threshold = threshold
+        self.threshold = check_number(threshold, "threshold", "Step")
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.step(x, self.threshold)
@@ -28,6 +30,7 @@ class Step(Module):
 class Sigmoid(Module):
     """1 / (1 + e^-x): the sigmoid neuron, between 0 and 1."""
 
+    _takes_tensor = True
     _forward_array = staticmethod(SigmoidFunction.compute)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -37,6 +40,7 @@ class Sigmoid(Module):
 class ReLU(Module):
     """max(0, x)."""
 
+    _takes_tensor = True
     _forward_array = staticmethod(ReLUFunction.compute)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -46,6 +50,7 @@ class ReLU(Module):
 class Tanh(Module):
     """(e^x - e^-x) / (e^x + e^-x), between -1 and 1."""
 
+    _takes_tensor = True
     _forward_array = staticmethod(TanhFunction.compute)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -55,9 +60,12 @@ class Tanh(Module):
 class Softplus(Module):
     """log(1 + e^(beta x)) / beta, a smooth ReLU (linear where beta x > threshold)."""
 
+    _takes_tensor = True
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         check_number(beta, "beta", "Softplus", 0.0, low_open=True)
+        check_number(threshold, "threshold", "Softplus")
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Tensor) -> Tensor:
@@ -70,9 +78,11 @@ class Softplus(Module):
 class LeakyReLU(Module):
     """x where x > 0, else negative_slope * x."""
 
+    _takes_tensor = True
+
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = check_number(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.leaky_relu(x, self.negative_slope)
@@ -84,9 +94,11 @@ class LeakyReLU(Module):
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along dim: probabilities for each class."""
 
+    _takes_tensor = True
+
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(dim, "dim", type(self).__name__)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.softmax(x, self.dim)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from nerve import backend, ops
 from nerve.autograd import Tensor
-from nerve.checks import as_array, check_choice, check_number, check_probability
+from nerve.checks import (
+    ShortRepr,
+    as_array,
+    check_choice,
+    check_int,
+    check_number,
+    check_probability,
+    message,
+    numeric_array,
+)
 from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     leaky_relu,
     linear,
@@ -87,55 +96,200 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     return _reduce(BCEWithLogitsFunction.apply(input, y), reduction)
 
 
-def _check_class_target(logits: Tensor, target, who: str = "cross_entropy"):
+def _check_class_target(logits: Tensor, target, who: str, ignore_index: int | None = None):
+    """The target of a classification loss as an array: class indices (N, ...) in [0, C) or
+    equal to ``ignore_index``, or probabilities shaped like the logits (in their dtype)."""
     t = as_array(target)
     n_cls = logits.shape[1]
     if t.dtype.kind in "iu":
         expected = (logits.shape[0],) + logits.shape[2:]
         if t.shape != expected:
-            raise ValueError(f"{who}: class-index target must have shape {expected} "
-                             f"for logits of shape {logits.shape}, got {t.shape}")
-        if t.size and (t.min() < 0 or t.max() >= n_cls):
-            bad = t[(t < 0) | (t >= n_cls)][0]
-            raise ValueError(f"{who}: target class {bad} is out of range for "
-                             f"{n_cls} classes (valid: 0 to {n_cls - 1})")
+            raise ValueError(message(who, f"class indices of shape {expected} for logits of "
+                                     f"shape {logits.shape}", "target.shape", t.shape))
+        bad = (t < 0) | (t >= n_cls)
+        if ignore_index is not None:
+            bad &= t != ignore_index
+        if t.size and bad.any():
+            also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+            raise ValueError(message(who, f"class indices in [0, {n_cls - 1}]{also} for "
+                                     f"{n_cls} classes", "target", int(t[bad][0])))
         return t
     if t.dtype.kind != "f":
-        raise TypeError(f"{who}: target must hold class indices (int) or probabilities "
-                        f"(float), got dtype {t.dtype}")
+        raise TypeError(message(who, "class indices (integers) or probabilities (floats) as "
+                                "target", "target.dtype", t.dtype))
     if t.shape != logits.shape:
-        raise ValueError(f"{who}: probability target must have the logits' shape "
-                         f"{logits.shape}, got {t.shape}")
+        raise ValueError(message(who, f"a probability target of the logits' shape "
+                                 f"{logits.shape}", "target.shape", t.shape))
     return t.astype(logits.dtype, copy=False)
 
 
-def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of softmax(input) against class indices or probabilities.
-
-    Per sample: -log(softmax(input)[target]), the seed's "-log(predicted probability of the
-    true label)"; ``input`` holds raw logits of shape (N, C) or (N, C, d1, ...).
-    """
-    _check_reduction(reduction, "cross_entropy")
+def _logits(input, who: str) -> Tensor:
     if not isinstance(input, Tensor):
-        raise TypeError(f"cross_entropy: input must be a Tensor of logits, got "
-                        f"{type(input).__name__}")
+        raise TypeError(message(who, "a Tensor of shape (N, C, ...) as input", "input",
+                                ShortRepr(input)))
     if input.ndim < 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C, ...), got {input.shape}")
-    return CrossEntropyFunction.apply(input, _check_class_target(input, target),
-                                      reduction=reduction)
+        raise ValueError(message(who, "an input of shape (N, C, ...)", "input.shape",
+                                 input.shape))
+    return input
 
 
-def nll_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...)."""
-    _check_reduction(reduction, "nll_loss")
-    if input.ndim < 2:
-        raise ValueError(f"nll_loss: input must have shape (N, C, ...), got {input.shape}")
+def _class_weight(weight, n_cls: int, dtype, who: str):
+    """The per-class weights as an array of ``dtype`` (None stays None)."""
+    if weight is None:
+        return None
+    if isinstance(weight, str):  # F.cross_entropy(x, t, "sum"): reduction comes later
+        raise TypeError(message(who, "a 1-D tensor of class weights or None (give reduction "
+                                "by keyword: reduction='sum')", "weight", weight))
+    w = numeric_array(weight, "weight", who)
+    if w.shape != (n_cls,):
+        raise ValueError(message(who, f"one weight per class, shape ({n_cls},)",
+                                 "weight.shape", w.shape))
+    return w.astype(dtype)
+
+
+def _sample_weights(t, w, ignore_index: int, dtype):
+    """For class-index targets: the targets with ignored ones set to class 0, and each
+    position's weight ``w[t]`` (1 without ``w``), 0 where the target is ignored."""
+    xp = backend.array_module(t)
+    kept = t != ignore_index
+    safe = xp.where(kept, t, 0)
+    s = kept.astype(dtype) if w is None else w[safe] * kept
+    return safe, s
+
+
+def _weighted_reduce(per: Tensor, total_weight, reduction: str) -> Tensor:
+    """Reduce per-position losses that already carry their weights: the mean divides by the
+    sum of the weights (PyTorch's weighted mean; NaN when every target is ignored)."""
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    with backend.errstate(divide="ignore", invalid="ignore"):
+        return per.sum() / float(total_weight)
+
+
+def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of softmax(input) against class indices or probabilities, as PyTorch's.
+
+    Per position, with logits x (N, C, d1, ...), p = softmax over C, eps = label_smoothing:
+      class index y:   l = -(1 - eps) w_y log p_y - (eps / C) sum_c w_c log p_c
+      probabilities t: l = -sum_c w_c ((1 - eps) t_c + eps / C) log p_c
+    ``weight`` (w, one per class; 1 without it) rescales each class; a target equal to
+    ``ignore_index`` adds nothing. The mean divides by the sum of w_y over the targets not
+    ignored (class indices) or by the number of positions (probabilities). Without weight,
+    ignored targets and smoothing this is the seed's "-log(predicted probability of the true
+    label)", in one stable node.
+    """
+    who = "cross_entropy"
+    _check_reduction(reduction, who)
+    ignore_index = check_int(ignore_index, "ignore_index", who)
+    eps = check_number(label_smoothing, "label_smoothing", who, 0.0, 1.0)
+    x = _logits(input, who)
+    n_cls = x.shape[1]
+    w = _class_weight(weight, n_cls, x.dtype, who)
+    t = _check_class_target(x, target, who, ignore_index)
+    class_axis = (1, n_cls) + (1,) * (x.ndim - 2)  # a per-class array along the class axis
+    if t.dtype.kind == "f":
+        if eps:
+            t = t * (1 - eps) + eps / n_cls
+        if w is not None:
+            t = t * w.reshape(class_axis)
+        return CrossEntropyFunction.apply(x, t, reduction=reduction)
+    if w is None and not eps and not (t == ignore_index).any():
+        return CrossEntropyFunction.apply(x, t, reduction=reduction)
+    safe, s = _sample_weights(t, w, ignore_index, x.dtype)
+    if eps:
+        dense = _smoothed_target(safe, s, t != ignore_index, w, eps, class_axis, x.dtype)
+        per = CrossEntropyFunction.apply(x, dense, reduction="none")
+    else:
+        per = CrossEntropyFunction.apply(x, safe, reduction="none") * s
+    return _weighted_reduce(per, s.sum(), reduction)
+
+
+def _smoothed_target(safe, s, kept, w, eps: float, class_axis: tuple, dtype):
+    """The dense target that label smoothing amounts to: eps/C w_c at every class of a kept
+    position, plus (1 - eps) w_y at its class y (``s`` holds w_y, 0 where ignored)."""
+    xp = backend.array_module(safe)
+    n_cls = class_axis[1]
+    per_class = xp.ones(class_axis, dtype) if w is None else w.reshape(class_axis)
+    dense = xp.expand_dims(kept.astype(dtype) * (eps / n_cls), 1) * per_class
+    rest = xp.indices(safe.shape, sparse=True)
+    dense[(rest[0], safe, *rest[1:])] += (1 - eps) * s
+    return dense
+
+
+def nll_loss(input: Tensor, target, weight=None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities (N, C, ...) at class indices (N, ...).
+
+    Per position l = -w_y input[y] (w = ``weight``, 1 without it; 0 where y equals
+    ``ignore_index``); the mean divides by the sum of w_y over the targets not ignored.
+    """
+    who = "nll_loss"
+    _check_reduction(reduction, who)
+    ignore_index = check_int(ignore_index, "ignore_index", who)
+    x = _logits(input, who)
     t = as_array(target)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: target must hold class indices (int), got dtype {t.dtype}")
-    t = _check_class_target(input, t, "nll_loss")
+        raise TypeError(message(who, "class indices (integers) as target", "target.dtype",
+                                t.dtype))
+    t = _check_class_target(x, t, who, ignore_index)
+    w = _class_weight(weight, x.shape[1], x.dtype, who)
     rest = backend.array_module(t).indices(t.shape, sparse=True)  # sample (and position)
-    return _reduce(-input[(rest[0], t, *rest[1:])], reduction)
+    if w is None and not (t == ignore_index).any():
+        return _reduce(-x[(rest[0], t, *rest[1:])], reduction)
+    safe, s = _sample_weights(t, w, ignore_index, x.dtype)
+    return _weighted_reduce(-x[(rest[0], safe, *rest[1:])] * s, s.sum(), reduction)
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (any shape) as one-hot rows: shape (*, num_classes), int64, as PyTorch's.
+
+    ``num_classes=-1`` takes one more than the largest index.
+    """
+    who = "one_hot"
+    t = as_array(tensor)
+    if t.dtype.kind not in "iu":
+        raise TypeError(message(who, "a tensor of class indices (integers)", "tensor.dtype",
+                                t.dtype))
+    num_classes = check_int(num_classes, "num_classes", who, minimum=-1)
+    if num_classes == -1:
+        if t.size == 0:
+            raise ValueError(message(who, "num_classes for an empty tensor", "num_classes", -1))
+        num_classes = int(t.max()) + 1
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        bad = t[(t < 0) | (t >= num_classes)][0]
+        raise ValueError(message(who, f"class indices in [0, {num_classes - 1}]", "tensor",
+                                 int(bad)))
+    xp = backend.array_module(t)
+    return Tensor._wrap((t[..., None] == xp.arange(num_classes)).astype(backend.int64))
+
+
+def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target (PyTorch's;
+    beta = 0 gives the L1 loss)."""
+    who = "smooth_l1_loss"
+    _check_reduction(reduction, who)
+    beta = check_number(beta, "beta", who, 0.0)
+    d = input - _target(target, input, who)
+    if beta == 0:
+        return _reduce(d.abs(), reduction)
+    a = d.abs()
+    return _reduce(ops.where(as_array(a) < beta, d * d * (0.5 / beta), a - 0.5 * beta),
+                   reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta), for d = input - target
+    (PyTorch's; smooth_l1_loss times delta when beta = delta)."""
+    who = "huber_loss"
+    _check_reduction(reduction, who)
+    delta = check_number(delta, "delta", who, 0.0, low_open=True)
+    d = input - _target(target, input, who)
+    a = d.abs()
+    return _reduce(ops.where(as_array(a) < delta, d * d * 0.5, (a - 0.5 * delta) * delta),
+                   reduction)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -146,3 +300,23 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     mask = (backend.rng().random(x.shape, dtype=backend.float32) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """The rows of ``weight`` at the integer indices ``input``: shape (*input.shape, dim).
+
+    The row ``padding_idx`` gets no gradient (its uses are masked out of the backward pass).
+    """
+    idx = as_array(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(message("embedding", "integer indices", "input.dtype", str(idx.dtype)))
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)][0]
+        raise IndexError(message("embedding", f"indices in [0, {n}) (num_embeddings)", "index",
+                                 int(bad)))
+    out = weight[idx]
+    if padding_idx is not None and (idx == padding_idx).any():
+        keep = (idx != padding_idx)[..., None].astype(weight.dtype)
+        out = out * keep + weight[padding_idx].detach() * (1 - keep)
+    return out

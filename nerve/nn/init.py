@@ -13,6 +13,7 @@ import math
 
 from nerve import backend
 from nerve.autograd import Tensor
+from nerve.checks import ShortRepr, check_number, message
 
 _LINEAR = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
            "conv_transpose2d", "conv_transpose3d")
@@ -31,7 +32,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fans(t: Tensor) -> tuple[int, int]:
-    shape = t.data.shape
+    shape = _tensor(t, "init")._data.shape
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
                          f"got shape {shape}")
@@ -40,33 +41,42 @@ def _fans(t: Tensor) -> tuple[int, int]:
 
 
 def _fill(t: Tensor, values) -> Tensor:
-    t.data[...] = values
+    t._data[...] = values  # in place: an optimizer holding ``t`` keeps working
+    t._bump()
+    return t
+
+
+def _tensor(t, who: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(message(who, "a Tensor (a parameter) to fill", "tensor", ShortRepr(t)))
     return t
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    return _fill(t, backend.rng().uniform(a, b, t.data.shape))
+    """Fill with U(a, b)."""
+    a, b = check_number(a, "a", "uniform_"), check_number(b, "b", "uniform_")
+    if a > b:
+        raise ValueError(message("uniform_", f"b >= a={a}", "b", b))
+    return _fill(t, backend.rng().uniform(a, b, _tensor(t, "uniform_")._data.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2); the defaults give the seed's standard normal."""
-    return _fill(t, backend.rng().normal(mean, std, t.data.shape))
+    mean, std = check_number(mean, "mean", "normal_"), check_number(std, "std", "normal_", 0.0)
+    return _fill(t, backend.rng().normal(mean, std, _tensor(t, "normal_")._data.shape))
 
 
 def zeros_(t: Tensor) -> Tensor:
     """Fill with zeros (the seed: biases start at 0)."""
-    t.data[...] = 0
-    return t
+    return _fill(_tensor(t, "zeros_"), 0)
 
 
 def ones_(t: Tensor) -> Tensor:
-    t.data[...] = 1
-    return t
+    return _fill(_tensor(t, "ones_"), 1)
 
 
 def constant_(t: Tensor, value: float) -> Tensor:
-    t.data[...] = value
-    return t
+    return _fill(_tensor(t, "constant_"), check_number(value, "value", "constant_"))
 
 
 def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from nerve import backend
-from nerve.autograd import Tensor
-from nerve.checks import check_positive_int, check_probability
+from nerve.autograd import Tensor, no_grad
+from nerve.checks import check_bool, check_int, check_positive_int, check_probability, message
 from nerve.nn import functional as F
 from nerve.nn import init
 from nerve.nn.module import Module
@@ -27,11 +27,14 @@ class Linear(Module):
     Shape: (N, *, in_features) -> (N, *, out_features)
     """
 
+    _takes_tensor = True
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
-        xp, dtype = backend.array_module(), backend.float_dtype(dtype)
+        check_bool(bias, "bias", "Linear")
+        xp, dtype = backend.array_module(), _float_dtype(dtype, "Linear")
         self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype), dtype)
         if bias:
             self.bias = Parameter(xp.empty(self.out_features, dtype), dtype)
@@ -60,7 +63,7 @@ class Linear(Module):
         if x.shape[-1:] != (self.in_features,):
             self._check_input(x.shape)
         bias = self.bias
-        return LinearFunction.compute(x, self.weight.data, None if bias is None else bias.data)
+        return LinearFunction.compute(x, self.weight._data, None if bias is None else bias._data)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -73,9 +76,12 @@ class Flatten(Module):
     Shape: (N, C, H, W) -> (N, C*H*W) with the defaults.
     """
 
+    _takes_tensor = True
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = check_int(start_dim, "start_dim", "Flatten")
+        self.end_dim = check_int(end_dim, "end_dim", "Flatten")
 
     def forward(self, x: Tensor) -> Tensor:
         return flatten(x, self.start_dim, self.end_dim)
@@ -92,6 +98,8 @@ class Dropout(Module):
 
     Shape: any -> the same
     """
+
+    _takes_tensor = True
 
     def __init__(self, p: float = 0.5):
         super().__init__()
@@ -118,3 +126,57 @@ class Identity(Module):
 
     def _forward_array(self, x):
         return x
+
+
+def _float_dtype(dtype, who: str):
+    """A layer's dtype: None (the default dtype) or a floating dtype; raise otherwise."""
+    try:
+        dt = backend.float_dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(message(who, "a floating-point dtype (float32, float64) or None",
+                                "dtype", dtype))
+    return dt
+
+
+class Embedding(Module):
+    """A lookup table: row ``i`` of ``weight`` is the vector of token ``i``.
+
+    ``weight`` is (num_embeddings, embedding_dim), drawn from N(0, 1) as in PyTorch; the row
+    ``padding_idx`` starts at zero and gets no gradient. The gradient of a row is the sum over
+    every place its token appears.
+
+    Shape: (*) integer indices -> (*, embedding_dim)
+    """
+
+    _takes_tensor = True
+
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None, dtype=None):
+        super().__init__()
+        self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", "Embedding")
+        if padding_idx is not None:
+            check_int(padding_idx, "padding_idx", "Embedding")
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(message("Embedding", f"padding_idx in [-{num_embeddings}, "
+                                         f"{num_embeddings})", "padding_idx", padding_idx))
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
+        xp, dtype = backend.array_module(), backend.float_dtype(dtype)
+        self.weight = Parameter(xp.empty((self.num_embeddings, self.embedding_dim), dtype), dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_array
+from nerve.checks import ShortRepr, as_array, check_bool, device_and_dtype, message
 from nerve.nn.parameter import Parameter
 
 _hook_ids = itertools.count()
@@ -61,6 +61,14 @@ def _add_hook(hooks: dict, hook: Callable, module: Module | None = None) -> Remo
     return handle
 
 
+def check_tensor_input(module: Module, x) -> None:
+    """Raise TypeError naming the layer unless ``x`` is a Tensor or an array (PyTorch raises
+    for a list too; a list would otherwise fail deep inside the layer)."""
+    if not isinstance(x, Tensor) and not backend.is_array(x):
+        raise TypeError(message(type(module).__name__, "a Tensor as input (nerve.tensor(...) "
+                                "makes one)", "input", ShortRepr(x)))
+
+
 def global_hooks_set() -> bool:
     """True while a hook for every module is registered."""
     return bool(_global_pre_hooks or _global_hooks)
@@ -73,10 +81,13 @@ class Module:
     (the same arithmetic as its forward, through the same kernel): ``Sequential`` chains those
     under ``no_grad`` when no hook is set, skipping the Tensor and graph bookkeeping. It returns
     NotImplemented when it cannot serve (Dropout while training); None means no such path.
+    A layer whose input must be a Tensor sets ``_takes_tensor = True``: a call with anything
+    else (a list) raises TypeError naming the layer, before its forward runs.
     """
 
     _hooked = False  # True while this module has a hook of its own
     _forward_array = None
+    _takes_tensor = False  # True: the first argument must be a Tensor (layers, activations)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -104,19 +115,20 @@ class Module:
             # silently dropping a learnable weight from parameters() would be worse (PyTorch too)
             raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} of "
                             f"{type(self).__name__}: expected a Parameter or None (change "
-                            f"the values in place with .data[...] = ...)")
+                            f"the values in place under nerve.no_grad() with .copy_(...))")
         if name in self._buffers and not isinstance(value, (Parameter, Module)):
             # a buffer stays one when reassigned (running statistics are replaced, not updated)
             self.register_buffer(name, value)
             return
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        elif value is None and was_parameter:  # an empty slot stays one (bias=None)
-            self._parameters[name] = None
+        if isinstance(value, Parameter) or (value is None and was_parameter):
+            store = self._parameters  # an empty slot stays one (bias=None)
+        else:
+            store = self._modules if isinstance(value, Module) else None
+        for other in (self._parameters, self._buffers, self._modules):
+            if other is not store:
+                other.pop(name, None)
+        if store is not None:
+            store[name] = value  # a replaced child keeps its place (forward and state_dict order)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -126,8 +138,7 @@ class Module:
 
     def _check_new_name(self, name, who: str) -> None:
         if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"{who}: expected a non-empty name without '.'. "
-                             f"Received: name={name!r}")
+            raise ValueError(message(who, "a non-empty name without '.'", "name", name))
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                f"before {who}({name!r})")
@@ -162,11 +173,18 @@ class Module:
         object.__setattr__(self, name, param)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as a child under ``name`` (a child of that name is replaced in
+        its place)."""
+        who = f"{type(self).__name__}.add_module"
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module expects a Module, got {type(module).__name__}")
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"add_module: expected a non-empty name without '.'. "
-                             f"Received: name={name!r}")
+            raise TypeError(message(who, "a Module", name if isinstance(name, str) else
+                                    "module", ShortRepr(module)))
+        if not isinstance(name, str):
+            raise TypeError(message(who, "a name (a str)", "name", name))
+        self._check_new_name(name, who)
+        if name not in self._modules and hasattr(self, name):
+            raise ValueError(message(who, "a name that is not an attribute already", "name",
+                                     name))
         setattr(self, name, module)
         self._modules[name] = module
 
@@ -175,6 +193,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._takes_tensor and args:
+            check_tensor_input(self, args[0])
         if self._hooked or _global_pre_hooks or _global_hooks:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
@@ -255,6 +275,8 @@ class Module:
 
     # --- modes and gradients -----------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=False``: evaluation) on this module and its children."""
+        mode = check_bool(mode, "mode", f"{type(self).__name__}.train")
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
@@ -264,10 +286,10 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
+            if set_to_none or p._grad is None:
+                p._grad = None
             else:
-                p.grad.fill(0)
+                p._grad.fill(0)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
@@ -280,19 +302,37 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype) -> Module:
-        """Convert every parameter and floating-point buffer to ``dtype`` in place."""
-        dtype = backend.to_dtype(dtype)
-        if dtype is None or dtype.kind != "f":
-            raise TypeError(f"{type(self).__name__}.to: expected a floating-point dtype. "
-                            f"Received: dtype={dtype!r}")
-        for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
-        for _, b in self.named_buffers():
-            if b.data.dtype.kind == "f":
-                b.data = b.data.astype(dtype)
+    def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
+        """Convert every parameter (and its gradient) and floating-point buffer to a floating
+        ``dtype`` in place, and return the module, as PyTorch's ``Module.to``.
+
+        Takes a dtype, a device (``"cpu"`` or ``nerve.device("cpu")``: nerve computes on the
+        CPU, ``"cuda"`` raises until the GPU backend is built), both, a Tensor (its dtype and
+        device), or the keywords ``device=`` and ``dtype=``. Nothing changes when a check fails.
+        """
+        who = f"{type(self).__name__}.to"
+        check_bool(non_blocking, "non_blocking", who)  # PyTorch's; nerve copies synchronously
+        _, dtype = device_and_dtype(args, device, dtype, who)
+        if dtype is not None:
+            dtype = _float_dtype(dtype, who)
+            for p in self.parameters():
+                p._data = p._data.astype(dtype, copy=False)
+                if p._grad is not None:
+                    p._grad = p._grad.astype(dtype, copy=False)
+            for _, b in self.named_buffers():
+                if b._data.dtype.kind == "f":
+                    b._data = b._data.astype(dtype, copy=False)
         return self
+
+    def cpu(self) -> Module:
+        """Return the module: its data is on the CPU already."""
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Module:
+        """Raise: the GPU backend is not built yet (``Module.to`` says so too)."""
+        if device is None or isinstance(device, int):
+            device = "cuda" if device is None else f"cuda:{device}"
+        return self.to(device=device)
 
     def float(self) -> Module:
         return self.to(backend.float32)
@@ -307,7 +347,7 @@ class Module:
         As in PyTorch, each module's parameters come before its buffers and its children, and
         a shared parameter appears under each of its names.
         """
-        return OrderedDict((name, t.data) for name, t in self._state_tensors())
+        return OrderedDict((name, t._data) for name, t in self._state_tensors())
 
     def _state_tensors(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         for name, t in self._parameters.items():
@@ -319,39 +359,46 @@ class Module:
         for name, m in self.named_children():
             yield from m._state_tensors(f"{prefix}{name}.")
 
-    def load_state_dict(self, state: dict, strict: bool = True):
+    def load_state_dict(self, state: Mapping, strict: bool = True):
         """Copy arrays (or tensors) into the parameters and buffers with the same names.
 
-        With ``strict=True``, missing and unexpected keys raise; a wrong shape always raises.
-        Every problem is listed in one error. Returns ``(missing_keys, unexpected_keys)``.
+        Every value is checked before anything is written, so a failed call leaves the module
+        as it was: with ``strict=True`` missing and unexpected keys raise; a wrong shape, a value
+        that is not an array of numbers, complex numbers, or floats into an integer buffer
+        always raise. Every problem is listed in one error (TypeError when the only problems are
+        the kinds of the values, else ValueError). Returns ``(missing_keys, unexpected_keys)``.
         """
-        if not hasattr(state, "items"):
-            raise TypeError(f"load_state_dict expects a mapping, got {type(state).__name__}")
+        who = f"load_state_dict into {type(self).__name__}"
+        if not isinstance(state, Mapping):
+            raise TypeError(message(who, "a mapping of names to arrays or tensors", "state_dict",
+                                    ShortRepr(state)))
+        check_bool(strict, "strict", who)
         own = dict(self._state_tensors())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        wrong = []
-        arrays = {}
+        shapes, kinds, arrays = [], [], {}
         for k, t in own.items():
-            if k not in state:
-                continue
-            arr = as_array(state[k])
-            if arr.shape != t.data.shape:
-                wrong.append(f"{k}: expected shape {t.data.shape}, received {arr.shape}")
-            arrays[k] = arr
+            if k in state:
+                arr, problem = _state_array(state[k], t._data)
+                if problem:
+                    (shapes if problem.startswith("expected shape") else kinds).append(
+                        f"{k}: {problem}")
+                arrays[k] = arr
         problems = []
         if strict and missing:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys: {unexpected}")
-        if wrong:
-            problems.append("wrong shapes: " + "; ".join(wrong))
+        if shapes:
+            problems.append("wrong shapes: " + "; ".join(shapes))
+        if kinds:
+            problems.append("wrong values: " + "; ".join(kinds))
         if problems:
-            raise ValueError(
-                f"load_state_dict into {type(self).__name__}: " + " | ".join(problems)
-            )
+            error = TypeError if len(problems) == 1 and kinds else ValueError
+            raise error(f"{who}: " + " | ".join(problems))
         for k, arr in arrays.items():
-            own[k].data[...] = arr  # in place, cast to its dtype: optimizers keep working
+            own[k]._data[...] = arr  # in place, cast to its dtype: optimizers keep working
+            own[k]._bump()
         return missing, unexpected
 
     # --- repr ---------------------------------------------------------------------------
@@ -366,3 +413,26 @@ class Module:
             return f"{type(self).__name__}({extra})"
         lines = extra.split("\n") + lines if extra else lines  # PyTorch's layout
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _float_dtype(dt, who: str):
+    if dt.kind != "f":
+        raise TypeError(message(who, "a floating-point dtype (a module's parameters are "
+                                "floating)", "dtype", dt))
+    return dt
+
+
+def _state_array(value, own):
+    """Return ``(array, None)`` for a state value that can go into the array ``own``, else
+    ``(None, the problem)``."""
+    try:
+        arr = as_array(value)
+    except (TypeError, ValueError, RuntimeError) as e:
+        return None, f"cannot be read as an array ({type(value).__name__}: {e})"
+    if arr.dtype.kind not in "biuf":
+        return None, f"expected numbers of dtype {own.dtype}, received dtype {arr.dtype}"
+    if own.dtype.kind in "biu" and arr.dtype.kind == "f":
+        return None, f"expected integers (dtype {own.dtype}), received dtype {arr.dtype}"
+    if arr.shape != own.shape:
+        return None, f"expected shape {own.shape}, received {arr.shape}"
+    return arr, None

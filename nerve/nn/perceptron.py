@@ -47,7 +47,8 @@ class Perceptron(Module):
                 raise ValueError(f"Perceptron: expected n_inputs={n_inputs} weights. "
                                  f"Received: {w.size} weights")
         if threshold is not None:
-            bias = -float(threshold)
+            bias = -check_number(threshold, "threshold", "Perceptron")
+        check_number(bias, "bias", "Perceptron")
         check_number(lr, "lr", "Perceptron", 0.0, low_open=True)
         dtype = backend.get_default_dtype()
         self.weight = Parameter([w], dtype=dtype, requires_grad=False)
@@ -64,11 +65,12 @@ class Perceptron(Module):
     @property
     def threshold(self) -> float:
         """The value the weighted inputs must exceed to fire: minus the bias."""
-        return -float(self.bias.data[0])
+        return -float(self.bias._data[0])
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        self.bias.data[0] = -float(value)
+        self.bias._data[0] = -check_number(value, "threshold", "Perceptron")
+        self.bias._bump()
 
     def _inputs(self, x):
         arr = as_array(x).astype(self.weight.dtype, copy=False)
@@ -79,7 +81,7 @@ class Perceptron(Module):
 
     def weighted_sum(self, x):
         """Return w . x + b for each sample: the number the step compares with 0."""
-        z = self._inputs(x) @ self.weight.data[0] + self.bias.data[0]
+        z = self._inputs(x) @ self.weight._data[0] + self.bias._data[0]
         return z.item() if getattr(z, "ndim", 0) == 0 else z
 
     def forward(self, x) -> Tensor:
@@ -87,7 +89,7 @@ class Perceptron(Module):
 
     def predict(self, x):
         """Return 1 (fire) or 0 for each sample, as ints."""
-        out = self.forward(x).data.astype(backend.int64)
+        out = self.forward(x)._data.astype(backend.int64)
         return int(out) if out.ndim == 0 else out
 
     def fit(self, x, y) -> Perceptron:
@@ -103,7 +105,7 @@ class Perceptron(Module):
             raise ValueError(f"Perceptron.fit: labels must be 0 or 1, got "
                              f"{backend.array_module(ys).unique(ys)}")
         ys = ys.astype(backend.int64)
-        w, b = self.weight.data[0], self.bias.data
+        w, b = self.weight._data[0], self.bias._data
         self.errors_, self.converged_ = [], False
         for _ in range(self.max_epochs):
             mistakes = 0
@@ -114,6 +116,8 @@ class Perceptron(Module):
                     b += self.lr * err
                     mistakes += 1
             self.errors_.append(mistakes)
+            self.weight._bump()
+            self.bias._bump()
             if mistakes == 0:
                 self.converged_ = True
                 break

@@ -1,7 +1,7 @@
 """Gradient clipping and flat parameter vectors, with PyTorch's names.
 
 Gradients may be arrays shared with other tensors, so the clipping functions put a new,
-clipped array in ``p.grad`` instead of changing the old one in place.
+clipped array in ``p._grad`` instead of changing the old one in place.
 """
 
 from __future__ import annotations
@@ -45,15 +45,16 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
 
     total = || (||g_1||, ..., ||g_n||) ||   (each a ``norm_type``-norm; the norm of all elements)
     g_i <- g_i * max_norm / (total + 1e-6)   when that factor is below 1
-    Returns ``total`` (before clipping) as a NumPy float of the gradients' dtype.
-    Parameters without a gradient are skipped.
+    Returns ``total`` (before clipping) as a 0-d Tensor of the gradients' dtype, as PyTorch
+    does (``tensor(0.)`` when no parameter has a gradient). Parameters without a gradient are
+    skipped.
     """
     norm_type = check_number(norm_type, "norm_type", "clip_grad_norm_", 0.0, low_open=True)
     max_norm = check_number(max_norm, "max_norm", "clip_grad_norm_", 0.0)
-    params = [p for p in _as_list(parameters) if p.grad is not None]
+    params = [p for p in _as_list(parameters) if p._grad is not None]
     if not params:
-        return backend.float32.type(0.0)
-    norms = [_norm(p.grad, norm_type) for p in params]
+        return Tensor._wrap(backend.array_module().zeros((), backend.get_default_dtype()))
+    norms = [_norm(p._grad, norm_type) for p in params]
     if norm_type == math.inf:
         total = max(norms)
     else:
@@ -64,18 +65,19 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for p in params:  # a new array: the old one may be shared
-            xp = backend.array_module(p.grad)
-            p.grad = xp.multiply(p.grad, coef, out=xp.empty_like(p.grad))
-    return params[0].grad.dtype.type(total)
+            xp = backend.array_module(p._grad)
+            p._grad = xp.multiply(p._grad, coef, out=xp.empty_like(p._grad))
+    xp = backend.array_module(params[0]._grad)
+    return Tensor._wrap(xp.array(total, dtype=params[0]._grad.dtype))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clips every gradient element into [-clip_value, clip_value]: g <- min(max(g, -c), c)."""
     clip_value = check_number(clip_value, "clip_value", "clip_grad_value_", 0.0)
     for p in _as_list(parameters):
-        if p.grad is not None:
-            xp = backend.array_module(p.grad)  # a new array: the old one may be shared
-            p.grad = xp.clip(p.grad, -clip_value, clip_value, out=xp.empty_like(p.grad))
+        if p._grad is not None:
+            xp = backend.array_module(p._grad)  # a new array: the old one may be shared
+            p._grad = xp.clip(p._grad, -clip_value, clip_value, out=xp.empty_like(p._grad))
 
 
 def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
@@ -83,8 +85,8 @@ def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
     params = _as_list(parameters)
     if not params:
         raise ValueError("parameters_to_vector got an empty parameter list")
-    xp = backend.array_module(params[0].data)
-    return Tensor._wrap(xp.concatenate([p.data.ravel() for p in params]))
+    xp = backend.array_module(params[0]._data)
+    return Tensor._wrap(xp.concatenate([p._data.ravel() for p in params]))
 
 
 def vector_to_parameters(vec, parameters: Tensor | Iterable[Tensor]) -> None:
@@ -95,11 +97,12 @@ def vector_to_parameters(vec, parameters: Tensor | Iterable[Tensor]) -> None:
     """
     arr = as_array(vec)
     params = _as_list(parameters)
-    total = sum(p.data.size for p in params)
+    total = sum(p._data.size for p in params)
     if arr.ndim != 1 or arr.size != total:
         raise ValueError(f"vec must be 1-D with {total} elements (the parameters' total), got "
                          f"shape {arr.shape}")
     start = 0
     for p in params:
-        p.data[...] = arr[start:start + p.data.size].reshape(p.data.shape)
-        start += p.data.size
+        p._data[...] = arr[start:start + p._data.size].reshape(p._data.shape)
+        p._bump()
+        start += p._data.size

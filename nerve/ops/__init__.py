@@ -11,7 +11,17 @@ differentiable with a gradient of zero.
 """
 
 from nerve.function import Function
-from nerve.ops import arithmetic, elementwise, fused, reduce, shape  # noqa: F401 - registers
+from nerve.ops import (  # noqa: F401 - importing them registers the operations
+    arithmetic,
+    convert,
+    elementwise,
+    fused,
+    inplace,
+    interop,
+    reduce,
+    select,
+    shape,
+)
 from nerve.ops._common import PUBLIC, unbroadcast
 
 globals().update(PUBLIC)

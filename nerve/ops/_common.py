@@ -35,21 +35,36 @@ def register(fn: Callable | None = None, *, methods: tuple[str, ...] | None = No
     return add if fn is None else add(fn)
 
 
-def binary(fn: type, name: str, doc: str, operator: str | bool = True) -> Callable:
-    """Register the broadcasting binary operation ``fn`` (a Function class) as ``nerve.<name>``,
-    the method ``Tensor.<name>`` and the operators ``__<operator>__`` and ``__r<operator>__``
-    (``operator`` True: the name itself; False: none)."""
+def binary(fn: type, name: str, doc: str, operator: str | bool = True,
+           true_division: bool = False) -> Callable:
+    """Register the broadcasting binary operation ``fn`` (a Function class) as ``nerve.<name>``
+    (``nerve.<name>(input, other)``, PyTorch's argument names), the method ``Tensor.<name>``
+    and the operators ``__<operator>__`` and ``__r<operator>__`` (``operator`` True: the name
+    itself; False: none). Operands follow PyTorch's type promotion (see ``promote``)."""
 
-    def op(a, b) -> Tensor:
-        return fn.apply(*operands(a, b, name))
+    def op(input, other, *, out=None) -> Tensor:  # noqa: A002 - PyTorch's names
+        result = fn.apply(*promote(*operands(input, other, name), true_division))
+        return result if out is None else write_out(out, result, name)
 
     def forward(self, other):
         c = coerce(other, self)
-        return _unsupported(other, name) if c is NotImplemented else fn.apply(self, c)
+        if c is NotImplemented:
+            return _unsupported(other, name)
+        d = self._data.dtype
+        if d.kind == "f" and not true_division and (type(c) is float or type(c) is int or (
+                isinstance(c, Tensor) and c._data.dtype is d)):
+            return fn.apply(self, c)  # the common case, without promote's call
+        return fn.apply(*promote(self, c, true_division))
 
     def reflected(self, other):
         c = coerce(other, self)
-        return _unsupported(other, name) if c is NotImplemented else fn.apply(c, self)
+        if c is NotImplemented:
+            return _unsupported(other, name)
+        d = self._data.dtype
+        if d.kind == "f" and not true_division and (type(c) is float or type(c) is int or (
+                isinstance(c, Tensor) and c._data.dtype is d)):
+            return fn.apply(c, self)
+        return fn.apply(*promote(c, self, true_division))
 
     op.__name__, op.__qualname__, op.__doc__ = name, name, doc
     register(op)
@@ -58,6 +73,16 @@ def binary(fn: type, name: str, doc: str, operator: str | bool = True) -> Callab
         setattr(Tensor, f"__{dunder}__", forward)
         setattr(Tensor, f"__r{dunder}__", reflected)
     return op
+
+
+def write_out(out: Tensor, result: Tensor, name: str) -> Tensor:
+    """PyTorch's ``out=``: the result written into ``out`` (with the in-place rules), returned."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: expected a Tensor as out. Received: {type(out).__name__}")
+    if out.shape != result.shape:
+        raise ValueError(f"{name}: expected out of the result's shape {result.shape}. "
+                         f"Received: shape {out.shape}")
+    return out.copy_(result)
 
 
 def _unsupported(other, name: str):
@@ -118,8 +143,8 @@ def coerce(x, like: Tensor):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, backend.ARRAY_TYPES):
-        if like.data.dtype.kind == "f" and x.dtype != like.data.dtype:
-            return x.astype(like.data.dtype)
+        if like._data.dtype.kind == "f" and x.dtype != like._data.dtype:
+            return x.astype(like._data.dtype)
         return x
     value = backend.real_scalar(x)
     return NotImplemented if value is None else value
@@ -138,6 +163,45 @@ def operands(a, b, name: str):
         raise TypeError(f"{name}: expected Tensors, numbers or arrays. Received: operands of "
                         f"types {type(a).__name__} and {type(b).__name__}")
     return a2, b2
+
+
+def promote(a, b, true_division: bool = False) -> tuple:
+    """The operands of a binary op cast as PyTorch's type promotion asks, where NumPy's
+    differs: an integer (or bool) operand of a floating one takes the floating dtype
+    (int64 tensor * float32 tensor is float32, not float64); an integer tensor with a Python
+    float, or both operands of a true division being integers, give the default float dtype
+    (float32, not float64); a bool tensor with a Python int gives int64. Otherwise NumPy's rules
+    (the same as PyTorch's there) decide. Only non-floating operands are ever cast, and they
+    carry no gradient."""
+    da = a._data.dtype if isinstance(a, Tensor) else getattr(a, "dtype", None)
+    db = b._data.dtype if isinstance(b, Tensor) else getattr(b, "dtype", None)
+    if da is db and da is not None and not (true_division and da.kind != "f"):
+        return a, b  # the common case: one dtype (NumPy's dtypes of a kind are singletons)
+    if db is None and da is not None and da.kind == "f" and not true_division:
+        return a, b  # a floating tensor and a Python number: the tensor's dtype
+    ka = da.kind if da is not None else ("f" if isinstance(a, float) else "i")
+    kb = db.kind if db is not None else ("f" if isinstance(b, float) else "i")
+    if true_division and ka != "f" and kb != "f":
+        dt = backend.get_default_dtype()
+        return _cast(a, dt), _cast(b, dt)
+    if ka == "f" and kb != "f":
+        return a, _cast(b, da if da is not None else backend.get_default_dtype())
+    if kb == "f" and ka != "f":
+        return _cast(a, db if db is not None else backend.get_default_dtype()), b
+    if ka == "b" and kb != "b" and da is not None and db is None:
+        return _cast(a, backend.int64), b
+    if kb == "b" and ka != "b" and db is not None and da is None:
+        return a, _cast(b, backend.int64)
+    return a, b
+
+
+def _cast(x, dtype):
+    """A non-floating operand (a Tensor, an array or a Python number) in ``dtype``."""
+    if isinstance(x, Tensor):
+        return Tensor._wrap(x._data.astype(dtype))
+    if backend.is_array(x):
+        return x.astype(dtype)
+    return x  # a Python number adapts to the array it meets
 
 
 def shape_of(a) -> tuple[int, ...]:

@@ -6,7 +6,20 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor
 from nerve.function import Function
-from nerve.ops._common import binary, operands, register, shape_of, unbroadcast
+from nerve.ops._common import (
+    binary,
+    operands,
+    promote,
+    register,
+    shape_of,
+    unbroadcast,
+    write_out,
+)
+
+
+def _needs(ctx) -> tuple:
+    """Which inputs want a gradient (none when nothing is recorded): what forward must save."""
+    return getattr(ctx, "needs_input_grad", (False, False))
 
 
 class _BinaryFunction(Function):
@@ -57,7 +70,8 @@ class MulFunction(_BinaryFunction):
     "y = a * b;  dy/da = b, dy/db = a"
 
     def compute_and_save(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        na, nb = _needs(ctx)
+        ctx.save_for_backward(a if nb else None, b if na else None)  # only what backward uses
         return a * b
 
     def backward(ctx, g):
@@ -75,7 +89,7 @@ class DivFunction(_BinaryFunction):
 
     def compute_and_save(ctx, a, b):
         out = a / b
-        ctx.save_for_backward(b, out)
+        ctx.save_for_backward(b, out if _needs(ctx)[1] else None)
         return out
 
     def backward(ctx, g):
@@ -86,7 +100,8 @@ class DivFunction(_BinaryFunction):
                 unbroadcast(-ga * out, ctx.b_shape) if nb else None)
 
 
-div = binary(DivFunction, "div", "a / b, element-wise with broadcasting.", "truediv")
+div = binary(DivFunction, "div", "a / b, element-wise with broadcasting.", "truediv",
+             true_division=True)
 
 
 class PowFunction(_BinaryFunction):
@@ -97,8 +112,8 @@ class PowFunction(_BinaryFunction):
     """
 
     def compute_and_save(ctx, a, b):
-        out = a ** b
-        ctx.save_for_backward(a, b, out)
+        out = _power(a, b)
+        ctx.save_for_backward(a, b, out if _needs(ctx)[1] else None)
         return out
 
     def backward(ctx, g):
@@ -108,7 +123,7 @@ class PowFunction(_BinaryFunction):
         ga = gb = None
         with backend.errstate(divide="ignore", invalid="ignore"):
             if na:
-                ga = g * b * a ** (b - 1)
+                ga = g * b * _power(a, b - 1)
                 if _any(b == 0):  # 0 * inf would give nan
                     ga = xp.where(b == 0, 0, ga).astype(g.dtype, copy=False)
                 ga = unbroadcast(ga, ctx.a_shape)
@@ -119,6 +134,19 @@ class PowFunction(_BinaryFunction):
                     gb = xp.where(zero_base, 0, gb).astype(g.dtype, copy=False)
                 gb = unbroadcast(gb, ctx.b_shape)
         return ga, gb
+
+
+def _power(a, b):
+    """a ** b, by multiplication for the small whole exponents of polynomials (x ** 3 costs
+    as much as x * x * x, not a call of pow() per element)."""
+    if type(b) is int or type(b) is float and b.is_integer():
+        if b == 2:
+            return a * a
+        if b == 3:
+            return a * a * a
+        if b == 1:
+            return a * 1
+    return a ** b
 
 
 def _any(mask) -> bool:
@@ -140,9 +168,9 @@ class NegFunction(Function):
 
 
 @register(methods=("neg", "__neg__"))
-def neg(x) -> Tensor:
+def neg(input) -> Tensor:
     """-x, element-wise."""
-    return NegFunction.apply(as_tensor(x))
+    return NegFunction.apply(as_tensor(input))
 
 
 class MatMulFunction(Function):
@@ -164,31 +192,61 @@ class MatMulFunction(Function):
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
                              "do not broadcast") from None
-        ctx.save_for_backward(a, b)
+        na, nb = _needs(ctx)
+        ctx.save_for_backward(a if nb else None, b if na else None)
+        ctx.shapes = a.shape, b.shape
         return out
 
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
+        a_shape, b_shape = ctx.shapes
+        if len(a_shape) == 2 and len(b_shape) == 2:  # the common case, without reshapes
             return (g @ b.T if na else None), (a.T @ g if nb else None)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        batch = backend.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
+        a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
+        b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
+        batch = backend.broadcast_shapes(a2_shape[:-2], b2_shape[:-2])
+        g2 = g.reshape(batch + (a2_shape[-2], b2_shape[-1]))
         ga = gb = None
         if na:
-            ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+            b2 = b.reshape(b2_shape)
+            ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2_shape).reshape(a_shape)
         if nb:
-            gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+            a2 = a.reshape(a2_shape)
+            gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2_shape).reshape(b_shape)
         return ga, gb
 
 
 @register(methods=("matmul", "__matmul__"))
-def matmul(a, b) -> Tensor:
+def matmul(input, other, *, out=None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Matrix product with NumPy's rules (1-D operands, batches, broadcast batch dims)."""
-    a, b = operands(a, b, "matmul")
-    return MatMulFunction.apply(*(t if isinstance(t, Tensor) else as_array(t) for t in (a, b)))
+    a, b = promote(*operands(input, other, "matmul"))
+    result = MatMulFunction.apply(*(t if isinstance(t, Tensor) else as_array(t) for t in (a, b)))
+    return result if out is None else write_out(out, result, "matmul")
+
+
+def _check_ndim(who: str, ndim: int, *tensors) -> None:
+    for name, t in zip(("input", "mat2"), tensors):
+        if getattr(t, "ndim", None) != ndim:
+            raise ValueError(f"{who}: expected {name} with {ndim} dimensions. Received: shape "
+                             f"{getattr(t, 'shape', type(t).__name__)}")
+
+
+@register
+def mm(input, mat2) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The product of two matrices (2-D only, as ``torch.mm``)."""
+    _check_ndim("mm", 2, input, mat2)
+    return matmul(input, mat2)
+
+
+@register
+def bmm(input, mat2) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors (3-D only, as ``torch.bmm``)."""
+    _check_ndim("bmm", 3, input, mat2)
+    if input.shape[0] != mat2.shape[0]:
+        raise ValueError(f"bmm: expected equal batch sizes. Received: shapes {input.shape} and "
+                         f"{mat2.shape}")
+    return matmul(input, mat2)
 
 
 def _rmatmul(self, other):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_array, as_tensor
+from nerve.checks import as_array, as_tensor, check_number
 from nerve.function import Function
-from nerve.ops._common import binary, coerce, operands, register, shape_of, unbroadcast
+from nerve.ops._common import binary, coerce, operands, promote, register, shape_of, unbroadcast
 
 
 class ExpFunction(Function):
@@ -24,9 +24,9 @@ class ExpFunction(Function):
 
 
 @register
-def exp(x) -> Tensor:
+def exp(input) -> Tensor:
     """e^x, element-wise."""
-    return ExpFunction.apply(as_tensor(x))
+    return ExpFunction.apply(as_tensor(input))
 
 
 class LogFunction(Function):
@@ -42,9 +42,9 @@ class LogFunction(Function):
 
 
 @register
-def log(x) -> Tensor:
+def log(input) -> Tensor:
     """The natural logarithm, element-wise."""
-    return LogFunction.apply(as_tensor(x))
+    return LogFunction.apply(as_tensor(input))
 
 
 class SqrtFunction(Function):
@@ -61,9 +61,9 @@ class SqrtFunction(Function):
 
 
 @register
-def sqrt(x) -> Tensor:
+def sqrt(input) -> Tensor:
     """The square root, element-wise."""
-    return SqrtFunction.apply(as_tensor(x))
+    return SqrtFunction.apply(as_tensor(input))
 
 
 class AbsFunction(Function):
@@ -79,9 +79,45 @@ class AbsFunction(Function):
 
 
 @register(methods=("abs", "__abs__"))
-def abs(x) -> Tensor:  # noqa: A001 - nerve.abs, as numpy.abs and torch.abs
+def abs(input) -> Tensor:  # noqa: A001 - nerve.abs, as numpy.abs and torch.abs
     """|x|, element-wise."""
-    return AbsFunction.apply(as_tensor(x))
+    return AbsFunction.apply(as_tensor(input))
+
+
+class SinFunction(Function):
+    "y = sin(x);  dy/dx = cos(x)"
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.array_module(x).sin(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * backend.array_module(x).cos(x)
+
+
+@register
+def sin(input) -> Tensor:
+    """The sine, element-wise (radians)."""
+    return SinFunction.apply(as_tensor(input))
+
+
+class CosFunction(Function):
+    "y = cos(x);  dy/dx = -sin(x)"
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.array_module(x).cos(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * backend.array_module(x).sin(x)
+
+
+@register
+def cos(input) -> Tensor:
+    """The cosine, element-wise (radians)."""
+    return CosFunction.apply(as_tensor(input))
 
 
 class TanhFunction(Function):
@@ -102,9 +138,9 @@ class TanhFunction(Function):
 
 
 @register
-def tanh(x) -> Tensor:
+def tanh(input) -> Tensor:
     """The hyperbolic tangent, between -1 and 1."""
-    return TanhFunction.apply(as_tensor(x))
+    return TanhFunction.apply(as_tensor(input))
 
 
 def sigmoid_array(x):
@@ -133,9 +169,9 @@ class SigmoidFunction(Function):
 
 
 @register
-def sigmoid(x) -> Tensor:
+def sigmoid(input) -> Tensor:
     """1 / (1 + e^-x), the sigmoid neuron's activation, between 0 and 1 (stable for any x)."""
-    return SigmoidFunction.apply(as_tensor(x))
+    return SigmoidFunction.apply(as_tensor(input))
 
 
 class ReLUFunction(Function):
@@ -156,9 +192,9 @@ class ReLUFunction(Function):
 
 
 @register
-def relu(x) -> Tensor:
+def relu(input) -> Tensor:
     """max(0, x), the rectified linear unit."""
-    return ReLUFunction.apply(as_tensor(x))
+    return ReLUFunction.apply(as_tensor(input))
 
 
 class SoftplusFunction(Function):
@@ -174,9 +210,9 @@ class SoftplusFunction(Function):
 
 
 @register
-def softplus(x) -> Tensor:
+def softplus(input) -> Tensor:
     """ln(1 + e^x), a smooth ReLU (computed stably as logaddexp(0, x))."""
-    return SoftplusFunction.apply(as_tensor(x))
+    return SoftplusFunction.apply(as_tensor(input))
 
 
 class LeakyReLUFunction(Function):
@@ -193,9 +229,10 @@ class LeakyReLUFunction(Function):
 
 
 @register
-def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope * x."""
-    return LeakyReLUFunction.apply(as_tensor(x), negative_slope=float(negative_slope))
+    check_number(negative_slope, "negative_slope", "leaky_relu")
+    return LeakyReLUFunction.apply(as_tensor(input), negative_slope=float(negative_slope))
 
 
 class ClipFunction(Function):
@@ -219,15 +256,21 @@ class ClipFunction(Function):
 
 
 @register(methods=("clip", "clamp"))
-def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+def clip(input, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Limit x to [min, max] (PyTorch's ``clamp``); the bounds get no gradient."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     bounds = [b if b is None else coerce(as_array(b) if isinstance(b, Tensor) else b, x)
               for b in (min, max)]
     if any(b is NotImplemented for b in bounds):
         raise TypeError(f"clip: expected numbers, arrays or Tensors as bounds. Received: "
                         f"min of type {type(min).__name__}, max of type {type(max).__name__}")
     return ClipFunction.apply(x, min=bounds[0], max=bounds[1])
+
+
+@register(methods=())
+def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """PyTorch's name for :func:`clip`."""
+    return clip(input, min, max)
 
 
 class _ExtremumFunction(Function):
@@ -304,10 +347,9 @@ class WhereFunction(Function):
 
 
 @register(methods=())
-def where(cond, a, b) -> Tensor:
-    """Element-wise ``a if cond else b``; cond is a boolean tensor or array."""
-    cond = as_array(cond)
-    return WhereFunction.apply(cond, *operands(a, b, "where"))
+def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Element-wise ``input if condition else other``; condition is a boolean tensor or array."""
+    return WhereFunction.apply(as_array(condition), *promote(*operands(input, other, "where")))
 
 
 class StepFunction(Function):
@@ -328,6 +370,41 @@ class StepFunction(Function):
 
 
 @register
-def step(x, threshold: float = 0.0) -> Tensor:
+def step(input, threshold: float = 0.0) -> Tensor:
     """The perceptron's activation: 1 where x > threshold, else 0. Its gradient is zero."""
-    return StepFunction.apply(as_tensor(x), threshold=threshold)
+    check_number(threshold, "threshold", "step")
+    return StepFunction.apply(as_tensor(input), threshold=threshold)
+
+
+class _PiecewiseConstantFunction(Function):
+    "y = a rounding of x (round, floor, ceil, sign);  dy/dx = 0 (it is flat almost everywhere)"
+
+    def forward(ctx, x, *, kind):
+        ctx.shape = x.shape
+        return getattr(backend.array_module(x), kind)(x)
+
+    def backward(ctx, g):
+        return backend.array_module(g).zeros(ctx.shape, g.dtype)
+
+    def name(self) -> str:  # RoundBackward, FloorBackward, ... as PyTorch names them
+        kind = self.options.get("kind", "rint")
+        return ("Round" if kind == "rint" else kind.capitalize()) + "Backward"
+
+
+def _piecewise(kind: str, doc: str):
+    def op(input) -> Tensor:
+        x = as_tensor(input)
+        if x.dtype.kind != "f":
+            return Tensor._wrap(getattr(backend.array_module(x._data), kind)(x._data))
+        return _PiecewiseConstantFunction.apply(x, kind=kind)
+
+    op.__name__ = op.__qualname__ = "round" if kind == "rint" else kind
+    op.__doc__ = doc
+    return register(op)
+
+
+round = _piecewise("rint", "Round to the nearest integer, halves to even (as torch.round); "
+                   "gradient zero.")  # noqa: A001
+floor = _piecewise("floor", "The largest integer <= x, element-wise; gradient zero.")
+ceil = _piecewise("ceil", "The smallest integer >= x, element-wise; gradient zero.")
+sign = _piecewise("sign", "-1, 0 or 1 by the sign of x, element-wise; gradient zero.")

@@ -6,6 +6,8 @@ module itself never needs Python's builtins of those names.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_tensor
@@ -47,10 +49,12 @@ class SumFunction(Function):
 
 
 @register
-def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """The sum over ``axis`` (all axes by default)."""
-    return SumFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                             keepdims=keepdims or bool(keepdim))
+def sum(input, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims=None) -> Tensor:
+    """The sum over ``dim`` (all dimensions by default); ``axis``/``keepdims`` are NumPy's
+    names for the same."""
+    return SumFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                             keepdims=bool(keepdim) or bool(keepdims))
 
 
 class MeanFunction(Function):
@@ -69,10 +73,10 @@ class MeanFunction(Function):
 
 
 @register
-def mean(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-    """The mean over ``axis`` (all axes by default)."""
-    return MeanFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                              keepdims=keepdims or bool(keepdim))
+def mean(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The mean over ``dim`` (all dimensions by default)."""
+    return MeanFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                              keepdims=bool(keepdim) or bool(keepdims))
 
 
 class _ExtremeFunction(Function):
@@ -109,18 +113,96 @@ class MinFunction(_ExtremeFunction):
     kind = "min"
 
 
-@register
-def max(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """The largest values along axis (values only; ``argmax`` gives the positions)."""
-    return MaxFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                             keepdims=keepdims or bool(keepdim))
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+ValuesIndices.__doc__ = "What max and min with a dimension return: (values, indices), as PyTorch."
+
+
+def _extremum(name: str, fn: type, arg_fn: type, input, dim, keepdim, axis, keepdims, other):
+    if isinstance(dim, Tensor) or other is not None:  # torch.max(a, b): element-wise
+        from nerve.ops.elementwise import maximum, minimum
+
+        return (maximum if name == "max" else minimum)(input, dim if other is None else other)
+    axis = pick_axis(axis, dim)
+    keep = bool(keepdim) or bool(keepdims)
+    x = as_tensor(input)
+    if axis is None:  # the single extreme value; tied extremes share the gradient
+        return fn.apply(x, axis=None, keepdims=keep)
+    if isinstance(axis, (tuple, list)):
+        raise TypeError(f"{name}: expected one dimension (it returns their indices). Received: "
+                        f"dim={axis!r}; use a{name} for the values over several dimensions")
+    if x.ndim == 0:  # as PyTorch: dim 0 of a number is the number, at index 0
+        normalize_axis(axis, 0, name)
+        return ValuesIndices(x.clone(), Tensor._wrap(backend.array_module(x._data).zeros(
+            (), backend.int64)))
+    indices = arg_fn.apply(x, axis=axis, keepdims=True)
+    values = gather(x, axis, indices)  # the gradient goes to the index, as in PyTorch
+    if not keep:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return ValuesIndices(values, indices)
 
 
 @register
-def min(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """The smallest values along axis (values only; ``argmin`` gives the positions)."""
-    return MinFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                             keepdims=keepdims or bool(keepdim))
+def max(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,  # noqa: A001
+        other=None):
+    """The largest value of ``input``; with a dimension (``dim`` or ``axis``), the named tuple
+    ``(values, indices)`` along it, as ``torch.max``: ``_, predicted = nerve.max(out, 1)``.
+    ``max(a, b)`` with a tensor ``b`` is the element-wise ``maximum``; ``amax`` gives values only.
+    """
+    return _extremum("max", MaxFunction, ArgmaxFunction, input, dim, keepdim, axis, keepdims,
+                     other)
+
+
+@register
+def min(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,  # noqa: A001
+        other=None):
+    """The smallest value of ``input``; with a dimension, the named tuple ``(values, indices)``
+    along it (see ``max``); ``min(a, b)`` is the element-wise ``minimum``."""
+    return _extremum("min", MinFunction, ArgminFunction, input, dim, keepdim, axis, keepdims,
+                     other)
+
+
+@register
+def amax(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The largest values along ``dim`` (all dimensions by default); tied maxima share the
+    gradient equally (PyTorch's ``amax``)."""
+    return MaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                             keepdims=bool(keepdim) or bool(keepdims))
+
+
+@register
+def amin(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The smallest values along ``dim`` (all dimensions by default); see ``amax``."""
+    return MinFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                             keepdims=bool(keepdim) or bool(keepdims))
+
+
+class GatherFunction(Function):
+    "y = x[i][index[i][j]] at [i][j] (dim 1; any dim);  dx = g added where y was gathered"
+
+    def forward(ctx, x, index, *, axis):
+        (ctx.axis,) = normalize_axis(axis, x.ndim, "gather")
+        if index.ndim != x.ndim or index.dtype.kind not in "iu":
+            raise ValueError(f"gather: expected an integer index with {x.ndim} dimensions "
+                             f"(the input's). Received: shape {index.shape}, dtype {index.dtype}")
+        ctx.save_for_backward(index)
+        ctx.in_shape = x.shape
+        return backend.array_module(x).take_along_axis(x, index, axis=ctx.axis)
+
+    def backward(ctx, g):
+        (index,) = ctx.saved_tensors
+        xp = backend.array_module(g)
+        gx = xp.zeros(ctx.in_shape, g.dtype)
+        places = list(xp.indices(index.shape, sparse=True))
+        places[ctx.axis] = index
+        backend.scatter_add(gx, tuple(places), g)  # an index may repeat: its gradients add
+        return gx, None
+
+
+@register
+def gather(input, dim: int, index) -> Tensor:
+    """The elements of ``input`` at ``index`` along ``dim`` (PyTorch's ``gather``)."""
+    index = index._data if isinstance(index, Tensor) else backend.ensure_array(index)
+    return GatherFunction.apply(as_tensor(input), index, axis=dim)
 
 
 class VarFunction(Function):
@@ -146,12 +228,30 @@ class VarFunction(Function):
             return scale * c * _expand(g, c.shape, ctx.axes, ctx.options.get("keepdims", False))
 
 
+def _correction(correction, unbiased) -> int:
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError("give correction or unbiased, not both")
+        return 1 if unbiased else 0
+    return 1 if correction is None else correction
+
+
 @register
-def var(x, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None,
-        keepdim=None) -> Tensor:
-    """Variance; ``correction=1`` (the default, as in PyTorch) divides by n - 1, 0 by n."""
-    return VarFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                             keepdims=keepdims or bool(keepdim), correction=correction)
+def var(input, dim=None, keepdim: bool = False, correction=None, *, unbiased=None,
+        axis=None, keepdims=None) -> Tensor:
+    """Variance along ``dim`` (all by default); ``correction=1`` (the default, as in PyTorch)
+    divides by n - 1, 0 by n (``unbiased=False``)."""
+    return VarFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                             keepdims=bool(keepdim) or bool(keepdims),
+                             correction=_correction(correction, unbiased))
+
+
+@register
+def std(input, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
+        axis=None, keepdims=None) -> Tensor:
+    """Standard deviation: the square root of ``var`` with the same arguments."""
+    return var(input, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+               keepdims=keepdims).sqrt()
 
 
 def _check_dim(axis, ndim, op):
@@ -180,9 +280,9 @@ class SoftmaxFunction(Function):
 
 
 @register
-def softmax(x, axis: int | None = None, *, dim=None) -> Tensor:
-    """Probabilities along axis (the last by default) that sum to 1, computed stably."""
-    return SoftmaxFunction.apply(as_tensor(x), axis=pick_axis(axis, dim, -1))
+def softmax(input, dim: int | None = None, *, axis=None) -> Tensor:
+    """Probabilities along ``dim`` (the last by default) that sum to 1, computed stably."""
+    return SoftmaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim, -1))
 
 
 class LogSoftmaxFunction(Function):
@@ -202,9 +302,9 @@ class LogSoftmaxFunction(Function):
 
 
 @register
-def log_softmax(x, axis: int | None = None, *, dim=None) -> Tensor:
-    """log(softmax(x)) along axis (the last by default), computed stably."""
-    return LogSoftmaxFunction.apply(as_tensor(x), axis=pick_axis(axis, dim, -1))
+def log_softmax(input, dim: int | None = None, *, axis=None) -> Tensor:
+    """log(softmax(x)) along ``dim`` (the last by default), computed stably."""
+    return LogSoftmaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim, -1))
 
 
 class ArgmaxFunction(Function):
@@ -226,14 +326,53 @@ class ArgminFunction(ArgmaxFunction):
 
 
 @register
-def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+def argmax(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Positions of the largest values: the decision. Not differentiable (no gradient)."""
-    return ArgmaxFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                                keepdims=keepdims or bool(keepdim))
+    return ArgmaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                                keepdims=bool(keepdim) or bool(keepdims))
 
 
 @register
-def argmin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+def argmin(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Positions of the smallest values. Not differentiable (no gradient)."""
-    return ArgminFunction.apply(as_tensor(x), axis=pick_axis(axis, dim),
-                                keepdims=keepdims or bool(keepdim))
+    return ArgminFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                                keepdims=bool(keepdim) or bool(keepdims))
+
+
+@register(methods=("allclose",))
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:  # noqa: A002 - PyTorch's names
+    """Whether every |input - other| <= atol + rtol * |other| (PyTorch's defaults)."""
+    a, b = (t._data if isinstance(t, Tensor) else backend.ensure_array(t) for t in (input, other))
+    return bool(backend.array_module(a).allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+@register(methods=("equal",))
+def equal(input, other) -> bool:  # noqa: A002 - PyTorch's names
+    """Whether both have the same shape and the same elements."""
+    a, b = (t._data if isinstance(t, Tensor) else backend.ensure_array(t) for t in (input, other))
+    return a.shape == b.shape and bool((a == b).all())
+
+
+class _TruthFunction(Function):
+    "y = whether any (or all) elements along dim are nonzero (not differentiable)"
+
+    differentiable = False
+
+    def forward(ctx, x, *, axis=None, keepdims=False, kind="any"):
+        axes = _axes(axis, x.ndim, kind)
+        return getattr(x, kind)(axis=axes, keepdims=keepdims)
+
+
+@register
+def any(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Whether any element (along ``dim``) is nonzero, as a bool tensor."""
+    return _TruthFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                                keepdims=bool(keepdim) or bool(keepdims), kind="any")
+
+
+@register
+def all(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Whether every element (along ``dim``) is nonzero, as a bool tensor."""
+    return _TruthFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                                keepdims=bool(keepdim) or bool(keepdims), kind="all")

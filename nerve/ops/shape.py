@@ -18,6 +18,8 @@ def _shape_args(shape: tuple) -> tuple:
 class ReshapeFunction(Function):
     "y = x with the elements laid out in the shape ``shape``;  dx = g reshaped back"
 
+    returns_view = True  # its output may share the input's memory
+
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
         try:
@@ -31,9 +33,9 @@ class ReshapeFunction(Function):
 
 
 @register(methods=("reshape", "view"))
-def reshape(x, *shape) -> Tensor:
+def reshape(input, *shape) -> Tensor:
     """The same elements in another shape (one dimension may be -1: inferred)."""
-    return ReshapeFunction.apply(as_tensor(x), shape=_shape_args(shape))
+    return ReshapeFunction.apply(as_tensor(input), shape=_shape_args(shape))
 
 
 def flat_shape(shape: tuple, start_dim: int, end_dim: int) -> tuple:
@@ -48,14 +50,16 @@ def flat_shape(shape: tuple, start_dim: int, end_dim: int) -> tuple:
 
 
 @register
-def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions start_dim..end_dim into one (PyTorch's ``flatten``)."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     return reshape(x, flat_shape(x.shape, start_dim, end_dim))
 
 
 class PermuteFunction(Function):
     "y = x with its dimensions reordered as ``dims``;  dx = g with the inverse order"
+
+    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, dims):
         dims = tuple(dims)
@@ -73,15 +77,15 @@ class PermuteFunction(Function):
 
 
 @register
-def permute(x, *dims) -> Tensor:
+def permute(input, *dims) -> Tensor:
     """Reorder the dimensions: ``x.permute(2, 0, 1)`` makes dimension 2 the first."""
-    return PermuteFunction.apply(as_tensor(x), dims=_shape_args(dims))
+    return PermuteFunction.apply(as_tensor(input), dims=_shape_args(dims))
 
 
 @register
-def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:
+def transpose(input, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two dimensions (the last two by default)."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     d0, d1 = (normalize_axis(d, x.ndim, "transpose")[0] for d in (dim0, dim1))
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -92,8 +96,20 @@ Tensor.T = property(lambda self: permute(self, tuple(range(self.ndim))[::-1]),
                     doc="The tensor with all its dimensions reversed (a matrix transposed).")
 
 
+@register
+def t(input) -> Tensor:
+    """A matrix transposed (a tensor of at most 2 dimensions, as ``torch.t``)."""
+    x = as_tensor(input)
+    if x.ndim > 2:
+        raise ValueError(f"t: expected a tensor of at most 2 dimensions. Received: shape "
+                         f"{x.shape}; use transpose(x, dim0, dim1)")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
+
+
 class SqueezeFunction(Function):
     "y = x without its dimensions of length 1 (those of ``axis`` only, if given);  dx = g reshaped"
+
+    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, axis=None):
         ctx.in_shape = x.shape
@@ -107,13 +123,15 @@ class SqueezeFunction(Function):
 
 
 @register
-def squeeze(x, axis=None, *, dim=None) -> Tensor:
-    """Remove dimensions of length 1 (all of them, or those of ``axis``)."""
-    return SqueezeFunction.apply(as_tensor(x), axis=pick_axis(axis, dim))
+def squeeze(input, dim=None, *, axis=None) -> Tensor:
+    """Remove dimensions of length 1 (all of them, or those of ``dim``)."""
+    return SqueezeFunction.apply(as_tensor(input), axis=pick_axis(axis, dim))
 
 
 class UnsqueezeFunction(Function):
     "y = x with a new dimension of length 1 at ``axis``;  dx = g reshaped back"
+
+    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, axis):
         ctx.in_shape = x.shape
@@ -125,12 +143,12 @@ class UnsqueezeFunction(Function):
 
 
 @register
-def unsqueeze(x, axis=None, *, dim=None) -> Tensor:
-    """Insert a dimension of length 1 at ``axis``."""
+def unsqueeze(input, dim=None, *, axis=None) -> Tensor:
+    """Insert a dimension of length 1 at ``dim``."""
     axis = pick_axis(axis, dim)
     if axis is None:
-        raise TypeError("unsqueeze: missing the axis where the new dimension goes")
-    return UnsqueezeFunction.apply(as_tensor(x), axis=axis)
+        raise TypeError("unsqueeze: missing the dimension where the new one goes (dim=)")
+    return UnsqueezeFunction.apply(as_tensor(input), axis=axis)
 
 
 def _has_index_array(index) -> bool:
@@ -142,6 +160,8 @@ def _has_index_array(index) -> bool:
 
 class GetItemFunction(Function):
     "y = x[index] (slices, integers, integer arrays, boolean masks);  dx = g put back at index"
+
+    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, index):
         ctx.in_shape, ctx.in_dtype = x.shape, x.dtype
@@ -164,9 +184,9 @@ class GetItemFunction(Function):
 def getitem(x, index) -> Tensor:
     """x[index], as NumPy indexes (an index may hold Tensors)."""
     if isinstance(index, Tensor):
-        index = index.data
+        index = index._data
     elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return GetItemFunction.apply(x, index=index)
 
 
@@ -193,16 +213,29 @@ class ConcatenateFunction(Function):
 
 
 @register(methods=())
-def concatenate(tensors, axis: int | None = None, *, dim=None) -> Tensor:
-    """Join tensors along an existing axis (0 by default)."""
-    return ConcatenateFunction.apply(*[as_tensor(t) for t in tensors],
+def concatenate(tensors, dim: int | None = None, *, axis=None) -> Tensor:
+    """Join tensors along an existing dimension (0 by default)."""
+    return ConcatenateFunction.apply(*_sequence(tensors, "concatenate"),
                                      axis=pick_axis(axis, dim, 0))
 
 
+def _sequence(tensors, who: str) -> list:
+    """The tensors of a sequence to join, each a Tensor (numbers alone are refused)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"{who}: expected a non-empty list or tuple of tensors. Received: "
+                        f"{type(tensors).__name__}")
+    bad = next((t for t in tensors if not isinstance(t, Tensor) and getattr(t, "ndim", 0) < 1
+                and not isinstance(t, (list, tuple))), None)
+    if bad is not None:
+        raise TypeError(f"{who}: expected tensors (or arrays) to join. Received: an element "
+                        f"{bad!r} of type {type(bad).__name__}")
+    return [as_tensor(t) for t in tensors]
+
+
 @register(methods=())
-def cat(tensors, axis: int | None = None, *, dim=None) -> Tensor:
+def cat(tensors, dim: int | None = None, *, axis=None) -> Tensor:
     """PyTorch's name for :func:`concatenate`."""
-    return concatenate(tensors, axis, dim=dim)
+    return concatenate(tensors, dim, axis=axis)
 
 
 class StackFunction(Function):
@@ -221,9 +254,9 @@ class StackFunction(Function):
 
 
 @register(methods=())
-def stack(tensors, axis: int | None = None, *, dim=None) -> Tensor:
-    """Join tensors of one shape along a new axis (0 by default)."""
-    return StackFunction.apply(*[as_tensor(t) for t in tensors], axis=pick_axis(axis, dim, 0))
+def stack(tensors, dim: int | None = None, *, axis=None) -> Tensor:
+    """Join tensors of one shape along a new dimension (0 by default)."""
+    return StackFunction.apply(*_sequence(tensors, "stack"), axis=pick_axis(axis, dim, 0))
 
 
 class PadFunction(Function):
@@ -264,9 +297,56 @@ def _pad_widths(pad_width, shape: tuple) -> tuple[tuple[int, int], ...]:
 
 
 @register
-def pad(x, pad_width, value: float = 0.0) -> Tensor:
-    """Pad with a constant; ``pad_width`` as in ``numpy.pad`` (per-axis (before, after))."""
-    return PadFunction.apply(as_tensor(x), pad_width=pad_width, value=value)
+def pad(input, pad_width, value: float = 0.0) -> Tensor:
+    """Pad with a constant; ``pad_width`` as in ``numpy.pad`` (per-axis (before, after)),
+    not as ``torch.nn.functional.pad`` (whose pairs run from the last dimension backwards)."""
+    return PadFunction.apply(as_tensor(input), pad_width=pad_width, value=value)
+
+
+class CloneFunction(Function):
+    "y = a copy of x;  dy/dx = 1"
+
+    def forward(ctx, x):
+        return x.copy()
+
+    def backward(ctx, g):
+        return g
+
+
+@register
+def clone(input) -> Tensor:
+    """A copy of the tensor in new memory, still in the graph (as ``torch.clone``)."""
+    return CloneFunction.apply(as_tensor(input))
+
+
+@register
+def contiguous(input) -> Tensor:
+    """The tensor itself when its memory is in row-major order, else a copy that is (in the
+    graph, as ``torch.Tensor.contiguous``)."""
+    x = as_tensor(input)
+    return x if x._data.flags.c_contiguous else clone(x)
+
+
+class CastFunction(Function):
+    "y = x in another floating dtype;  dy/dx = 1 (the gradient comes back in x's dtype)"
+
+    def forward(ctx, x, *, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(ctx, g):
+        return g.astype(ctx.in_dtype)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    """``x`` in ``dtype``: itself when it has it already; in the graph between floating dtypes,
+    cut from it towards an integer or bool one (no gradient flows through a rounding)."""
+    dtype = backend.to_dtype(dtype)
+    if x._data.dtype == dtype:
+        return x
+    if dtype.kind == "f" and x._data.dtype.kind == "f":
+        return CastFunction.apply(x, dtype=dtype)
+    return Tensor._wrap(x._data.astype(dtype))
 
 
 class CompareFunction(Function):

@@ -44,8 +44,8 @@ class Adam(Optimizer):
         check_number(group["weight_decay"], "weight_decay", who, 0.0)
 
     def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
-        xp = backend.array_module(p.data)
-        data, lr, weight_decay = p.data, float(group["lr"]), float(group["weight_decay"])
+        xp = backend.array_module(p._data)
+        data, lr, weight_decay = p._data, float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if "step" not in state:
             state.update(step=0, exp_avg=xp.zeros_like(data), exp_avg_sq=xp.zeros_like(data))

@@ -67,7 +67,7 @@ class GradientDescent(Optimizer):
         sizes, converged = [], True
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p._grad is not None:
                     size = self._descend(p, group)
                     sizes.append(size)
                     converged = converged and size <= group["tolerance"]
@@ -81,13 +81,14 @@ class GradientDescent(Optimizer):
 
     def _descend(self, p: Tensor, group: dict) -> float:
         """Subtract lr * grad from ``p`` and return the largest absolute step size."""
-        xp = backend.array_module(p.data)
-        grad = as_array(p.grad)
-        if grad.shape != p.data.shape:
-            raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
+        xp = backend.array_module(p._data)
+        grad = as_array(p._grad)
+        if grad.shape != p._data.shape:
+            raise ValueError(f"a parameter of shape {p._data.shape} has a gradient of shape "
                              f"{grad.shape}")
-        step_size = xp.multiply(grad, float(group["lr"]), out=self._scratch(p.data))
-        p.data -= step_size
+        step_size = xp.multiply(grad, float(group["lr"]), out=self._scratch(p._data))
+        p._data -= step_size
+        p._bump()
         if step_size.size == 0:
             return 0.0
         return max(float(step_size.max()), -float(step_size.min()))

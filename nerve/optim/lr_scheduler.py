@@ -1,9 +1,12 @@
 """Learning-rate schedules that change ``group["lr"]`` of an optimizer, as PyTorch's do.
 
 Call ``scheduler.step()`` once per epoch, after the epoch's ``optimizer.step()`` calls
-(``ReduceLROnPlateau.step(metric)`` takes the monitored value). Like PyTorch's, the schedules
-are chainable: each computes the next lr from the group's current one, so changes made from
-outside (another schedule, a warm-up) carry on. State dicts hold numbers and lists only.
+(``ReduceLROnPlateau.step(metric)`` takes the monitored value; ``OneCycleLR`` steps after every
+batch). Like PyTorch's, StepLR, ExponentialLR and CosineAnnealingLR are chainable: each
+computes the next lr from the group's current one, so changes made from outside (another
+schedule, a warm-up) carry on; LambdaLR and OneCycleLR compute it from the initial lr, as
+PyTorch's do. State dicts hold numbers, strings and lists only. A schedule that cannot be made
+leaves the optimizer as it was.
 """
 
 from __future__ import annotations
@@ -11,31 +14,52 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nerve.checks import check_choice, check_int, check_number, message
+from nerve.checks import check_bool, check_choice, check_int, check_number, message
 from nerve.optim.optimizer import Optimizer
 
 
+def _check_optimizer(optimizer, who: str) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(message(who, "an Optimizer", "optimizer", type(optimizer).__name__))
+
+
 class LRScheduler:
-    """Base class of schedules: subclasses define ``get_lr()`` from ``last_epoch``."""
+    """Base class of schedules: subclasses define ``get_lr()`` from ``last_epoch``.
+
+    ``_prepare_groups()`` may set up the optimizer's groups first (OneCycleLR's ``initial_lr``);
+    if anything fails while the schedule is made, the groups are put back as they were.
+    """
+
+    chainable = True  # the first step keeps the current lrs (False: it computes them)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         who = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(message(who, "an Optimizer", "optimizer", type(optimizer).__name__))
+        _check_optimizer(optimizer, who)
         check_int(last_epoch, "last_epoch", who, -1)
         self.optimizer = optimizer
-        for i, group in enumerate(optimizer.param_groups):
-            if last_epoch == -1:
-                group.setdefault("initial_lr", group["lr"])
-            elif "initial_lr" not in group:
-                raise KeyError(f"param_groups[{i}] has no 'initial_lr' to resume from with "
-                               f"last_epoch={last_epoch}: load the optimizer's state first")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self._initial = True  # the first step only records the current lrs
-        self.step()
-        self._initial = False
+        saved = [dict(group) for group in optimizer.param_groups]
+        try:
+            self._prepare_groups(last_epoch)
+            for i, group in enumerate(optimizer.param_groups):
+                if last_epoch == -1:
+                    group.setdefault("initial_lr", group["lr"])
+                elif "initial_lr" not in group:
+                    raise KeyError(f"param_groups[{i}] has no 'initial_lr' to resume from with "
+                                   f"last_epoch={last_epoch}: load the optimizer's state first")
+            self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+            self.last_epoch = last_epoch
+            self._step_count = 0
+            self._initial = self.chainable  # a chainable first step records the current lrs
+            self.step()
+            self._initial = False
+        except BaseException:
+            for group, before in zip(optimizer.param_groups, saved):
+                group.clear()
+                group.update(before)
+            raise
+
+    def _prepare_groups(self, last_epoch: int) -> None:
+        """Set up the optimizer's groups before the first step (nothing by default)."""
 
     def get_lr(self) -> list[float]:
         """Return the next lr of every group (called by ``step()``)."""
@@ -45,10 +69,15 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self) -> None:
-        """Advance the schedule by one epoch and set every group's ``lr``."""
-        self._step_count += 1
+        """Advance the schedule by one epoch and set every group's ``lr`` (a step that fails
+        changes nothing)."""
         self.last_epoch += 1
-        lrs = self._current_lrs() if self._initial else self.get_lr()
+        try:
+            lrs = self._current_lrs() if self._initial else self.get_lr()
+        except BaseException:
+            self.last_epoch -= 1
+            raise
+        self._step_count += 1
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = self._current_lrs()
@@ -124,6 +153,174 @@ class CosineAnnealingLR(LRScheduler):
                     for lr, base in zip(self._current_lrs(), self.base_lrs)]
         ratio = (1 + math.cos(math.pi * t / t_max)) / (1 + math.cos(math.pi * (t - 1) / t_max))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+
+class LambdaLR(LRScheduler):
+    """Sets each group's lr to its initial lr times a function of the epoch.
+
+    lr_epoch = initial_lr * lr_lambda(epoch)
+    ``lr_lambda`` is one function for every group or a list of one per group. Not chainable:
+    each lr comes from the initial one (PyTorch's). ``state_dict`` leaves the functions out
+    (they are code, not state), and ``load_state_dict`` keeps the ones this schedule has.
+    """
+
+    chainable = False
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        _check_optimizer(optimizer, "LambdaLR")
+        self.lr_lambdas = _per_group(lr_lambda, optimizer, "lr_lambda", "LambdaLR")
+        for i, fn in enumerate(self.lr_lambdas):
+            if not callable(fn):
+                raise TypeError(message("LambdaLR", "a function of the epoch (or a list of one "
+                                        "per group)", f"lr_lambda[{i}]", fn))
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lrs = []
+        for base, fn in zip(self.base_lrs, self.lr_lambdas):
+            factor = fn(self.last_epoch)
+            check_number(factor, f"lr_lambda({self.last_epoch})", "LambdaLR", 0.0)
+            lrs.append(base * factor)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        del state["lr_lambdas"]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+
+
+def _per_group(value, optimizer: Optimizer, name: str, who: str) -> list:
+    """One value for every parameter group: a list of as many, or one value repeated."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(message(who, f"one value or {n} (one per parameter group)", name,
+                                     value))
+        return list(value)
+    return [value] * n
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith and Topor, 2017), with PyTorch's formulas: the lr climbs from
+    max_lr / div_factor to max_lr over the first pct_start of ``total_steps``, then anneals to
+    max_lr / (div_factor * final_div_factor); step it after every batch
+    (``LearningRateScheduler(OneCycleLR, interval="batch", max_lr=...)``).
+
+    total_steps = total_steps, or epochs * steps_per_epoch
+    phases (step s from 0): [0, pct_start * total - 1]: initial_lr -> max_lr, then
+    [.., total - 1]: max_lr -> min_lr; with ``three_phase``: initial -> max up to
+    pct_start * total - 1, max -> initial up to 2 * pct_start * total - 2, initial -> min_lr.
+    Within a phase from step a to b: pct = (s - a) / (b - a) and
+    cos: lr = end + (start - end) (1 + cos(pi pct)) / 2;  linear: lr = start + (end - start) pct
+    With ``cycle_momentum`` (the default, as PyTorch's), the momentum (SGD's ``momentum``, or
+    Adam's beta1) runs the other way, between max_momentum and base_momentum, on the same
+    phases; an optimizer with neither raises. Stepping beyond ``total_steps`` raises.
+    """
+
+    chainable = False
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False, last_epoch: int = -1):
+        who = "OneCycleLR"
+        _check_optimizer(optimizer, who)
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        pct_start = check_number(pct_start, "pct_start", who, 0.0, 1.0)
+        self.anneal_strategy = check_choice(anneal_strategy, "anneal_strategy", who,
+                                            ("cos", "linear"))
+        self.max_lrs = [check_number(v, "max_lr", who, 0.0) for v in
+                        _per_group(max_lr, optimizer, "max_lr", who)]
+        self.div_factor = check_number(div_factor, "div_factor", who, 0.0, low_open=True)
+        self.final_div_factor = check_number(final_div_factor, "final_div_factor", who, 0.0,
+                                             low_open=True)
+        self.three_phase = check_bool(three_phase, "three_phase", who)
+        self.cycle_momentum = check_bool(cycle_momentum, "cycle_momentum", who)
+        self.use_beta1 = "betas" in optimizer.defaults
+        if self.cycle_momentum and not (self.use_beta1 or "momentum" in optimizer.defaults):
+            raise ValueError(message(who, "an optimizer with momentum or betas when "
+                                     "cycle_momentum=True", "optimizer",
+                                     type(optimizer).__name__))
+        self.max_momentums = [check_number(v, "max_momentum", who, 0.0, 1.0) for v in
+                              _per_group(max_momentum, optimizer, "max_momentum", who)]
+        self.base_momentums = [check_number(v, "base_momentum", who, 0.0, 1.0) for v in
+                               _per_group(base_momentum, optimizer, "base_momentum", who)]
+        self.phases = _phases(self.total_steps, pct_start, self.three_phase)
+        super().__init__(optimizer, last_epoch)
+
+    def _prepare_groups(self, last_epoch: int) -> None:
+        if last_epoch != -1:
+            return
+        for group, top, m_top, m_base in zip(self.optimizer.param_groups, self.max_lrs,
+                                             self.max_momentums, self.base_momentums):
+            group["initial_lr"] = top / self.div_factor
+            group["max_lr"] = top
+            group["min_lr"] = group["initial_lr"] / self.final_div_factor
+            if self.cycle_momentum:
+                group["max_momentum"], group["base_momentum"] = m_top, m_base
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(message("OneCycleLR", f"at most total_steps={self.total_steps} "
+                                     "steps", "step", step))
+        lrs, momenta = [], []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, (end, lr_from, lr_to, m_from, m_to) in enumerate(self.phases):
+                if step <= end or i == len(self.phases) - 1:
+                    pct = (step - start) / (end - start)
+                    lrs.append(self._anneal(group[lr_from], group[lr_to], pct))
+                    if self.cycle_momentum:
+                        momenta.append(self._anneal(group[m_from], group[m_to], pct))
+                    break
+                start = end
+        self._momenta = momenta
+        return lrs
+
+    def step(self) -> None:
+        """Advance by one batch: set every group's lr (and momentum, when it cycles)."""
+        self._momenta = []
+        super().step()
+        for group, momentum in zip(self.optimizer.param_groups, self._momenta):
+            if self.use_beta1:
+                group["betas"] = (momentum, *group["betas"][1:])
+            else:
+                group["momentum"] = momentum
+
+
+def _total_steps(total_steps, epochs, steps_per_epoch) -> int:
+    who = "OneCycleLR"
+    if total_steps is not None:
+        return check_int(total_steps, "total_steps", who, 1)
+    if epochs is None or steps_per_epoch is None:
+        raise ValueError(message(who, "total_steps, or epochs and steps_per_epoch",
+                                 "total_steps, epochs, steps_per_epoch",
+                                 (total_steps, epochs, steps_per_epoch)))
+    return check_int(epochs, "epochs", who, 1) * check_int(steps_per_epoch, "steps_per_epoch",
+                                                           who, 1)
+
+
+def _phases(total: int, pct_start: float, three_phase: bool) -> list:
+    """(last step, lr from, lr to, momentum from, momentum to) of each phase, by group keys."""
+    up = float(pct_start * total) - 1
+    if three_phase:
+        return [[up, "initial_lr", "max_lr", "max_momentum", "base_momentum"],
+                [float(2 * pct_start * total) - 2, "max_lr", "initial_lr", "base_momentum",
+                 "max_momentum"],
+                [total - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"]]
+    return [[up, "initial_lr", "max_lr", "max_momentum", "base_momentum"],
+            [total - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"]]
 
 
 class ReduceLROnPlateau(LRScheduler):

@@ -64,10 +64,10 @@ class Optimizer:
         """Forget every parameter's gradient (None), or give it a fresh array of zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
+                if set_to_none or p._grad is None:
+                    p._grad = None
                 else:
-                    p.grad = backend.array_module(p.grad).zeros_like(p.grad)  # the old one
+                    p._grad = backend.array_module(p._grad).zeros_like(p._grad)  # the old one
                     # may be shared with another tensor: a new array
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -78,15 +78,16 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p._grad is not None:
                     self._update(p, _grad_of(p), group, self.state.setdefault(p, {}))
+                    p._bump()  # a node that saved the old values must not use the new ones
         return loss
 
     def _scratch(self, like, slot: int = 0):
         """Return a reusable work array shaped like ``like`` (its contents are garbage)."""
         buf = self._work.get((like.dtype, slot))
         if buf is None or buf.size < like.size:
-            size = max(p.data.size for g in self.param_groups for p in g["params"])
+            size = max(p._data.size for g in self.param_groups for p in g["params"])
             xp = backend.array_module(like)
             buf = self._work[like.dtype, slot] = xp.empty(max(size, like.size), like.dtype)
         return buf[: like.size].reshape(like.shape)
@@ -174,15 +175,15 @@ def _check_param(p) -> None:
     if not p.is_leaf:
         raise ValueError("an optimizer can't optimize a non-leaf Tensor (one made by an "
                          "operation); optimize the leaves it was computed from")
-    if p.data.dtype.kind != "f":
+    if p._data.dtype.kind != "f":
         raise TypeError(f"an optimizer can only optimize floating-point Tensors, got dtype "
-                        f"{p.data.dtype}")
+                        f"{p._data.dtype}")
 
 
 def _grad_of(p: Tensor):
-    grad = as_array(p.grad)
-    if grad.shape != p.data.shape:
-        raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
+    grad = as_array(p._grad)
+    if grad.shape != p._data.shape:
+        raise ValueError(f"a parameter of shape {p._data.shape} has a gradient of shape "
                          f"{grad.shape}")
     return grad
 
@@ -190,7 +191,7 @@ def _grad_of(p: Tensor):
 def _load_value(name: str, value, p: Tensor):
     """Return a saved state entry as a number, or as an array copied into ``p``'s dtype."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     if backend.real_scalar(value) is not None and not isinstance(value, (int, float)):
         return backend.real_scalar(value)  # a NumPy scalar
     if not (backend.is_array(value) or isinstance(value, (list, tuple))):
@@ -198,10 +199,10 @@ def _load_value(name: str, value, p: Tensor):
     arr = as_array(value)
     if arr.ndim == 0:
         return arr.item()
-    if arr.shape != p.data.shape:
+    if arr.shape != p._data.shape:
         raise ValueError(f"state {name!r} has shape {arr.shape}, its parameter has shape "
-                         f"{p.data.shape}")
-    return backend.array_module(p.data).array(arr, dtype=p.data.dtype)
+                         f"{p._data.shape}")
+    return backend.array_module(p._data).array(arr, dtype=p._data.dtype)
 
 
 def zeros_state(state: dict[str, Any], name: str, like):

@@ -40,8 +40,8 @@ class RMSprop(Optimizer):
         check_number(group["momentum"], "momentum", who, 0.0, 1.0, high_open=True)
 
     def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
-        xp = backend.array_module(p.data)
-        data, alpha = p.data, float(group["alpha"])
+        xp = backend.array_module(p._data)
+        data, alpha = p._data, float(group["alpha"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         if "step" not in state:
             state.update(step=0, square_avg=xp.zeros_like(data))

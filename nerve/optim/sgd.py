@@ -22,9 +22,9 @@ class SGD(Optimizer):
         p = p - lr * g
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float,
-                 momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
+                 momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "nesterov": nesterov, "weight_decay": weight_decay})
 
@@ -40,8 +40,8 @@ class SGD(Optimizer):
                              f"dampening={group['dampening']}")
 
     def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
-        xp = backend.array_module(p.data)
-        data, lr = p.data, float(group["lr"])
+        xp = backend.array_module(p._data)
+        data, lr = p._data, float(group["lr"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
         tmp = self._scratch(data, 1)
         if weight_decay != 0:

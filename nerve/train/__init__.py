@@ -33,6 +33,7 @@ from nerve.train.metrics import (
     default_metrics,
     mean_absolute_error,
     mean_squared_error,
+    output_kind,
     r2_score,
     top_k_accuracy,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "CallbackList", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "GradientClipping",
     "LearningRateScheduler", "ReduceLROnPlateau", "ProgressBar", "Trainer", "metrics",
     "accuracy", "top_k_accuracy", "confusion_matrix", "mean_squared_error",
-    "mean_absolute_error", "r2_score", "decision_threshold", "default_metrics", "LOSSES",
+    "mean_absolute_error", "r2_score", "decision_threshold", "output_kind", "default_metrics",
+    "LOSSES",
     "OPTIMIZERS", "get_loss", "get_optimizer", "find_lr", "LRFinderResult",
 ]

@@ -12,6 +12,9 @@ The hooks, in the order of a run::
 
 A callback sees the run through ``self.trainer`` (its ``model``, ``optimizer``, ``history``,
 ``epoch``) and stops it with ``self.trainer.stop_training = True`` (seen after every batch).
+A callback that adds names to the epoch's logs declares them in ``logs`` (``("lr",)``), so that
+a monitor or a checkpoint path that needs a name nobody logs is refused before training
+(``check_run``), not after the first epoch.
 ``History`` and the progress bar are callbacks too; fit adds them after the user's, so they see
 what other callbacks log (``lr``). The list calls a hook only on the callbacks that use it, so a
 batch hook that no callback overrides costs nothing per batch. A callback with state (a schedule,
@@ -22,8 +25,10 @@ and ``fit(resume=...)`` loads it after ``on_train_begin``, so a resumed run goes
 from __future__ import annotations
 
 import math
+import re
+import string
 
-from nerve.checks import check_choice, check_int, check_number, message
+from nerve.checks import check_bool, check_choice, check_int, check_number, message
 from nerve.nn.utils import clip_grad_norm_, clip_grad_value_
 from nerve.optim import lr_scheduler
 
@@ -32,12 +37,31 @@ HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_after_backwar
 
 
 class Callback:
-    """Base class: override the hooks you need; each receives the latest ``logs`` dict."""
+    """Base class: override the hooks you need; each receives the latest ``logs`` dict.
+
+    ``logs`` names what the callback adds to the epoch's logs (none by default).
+    """
 
     trainer = None
+    logs: tuple[str, ...] = ()
 
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer
+
+    def declares_logs(self) -> bool:
+        """Whether ``logs`` lists every name this callback may log: true for nerve's own
+        callbacks and for one that sets ``logs``; a LambdaCallback's functions may log any."""
+        if "logs" in vars(self) or any("logs" in vars(k) for k in type(self).__mro__
+                                       if k is not Callback):
+            return True
+        return type(self).__module__.startswith("nerve.") and not isinstance(self,
+                                                                            LambdaCallback)
+
+    def check_run(self, names: set[str], complete: bool) -> None:
+        """Raise, before training changes anything, what would fail later: a logged name that
+        this callback needs and the run will not log (``names``; ``complete`` is False when
+        other names may come from callbacks that do not declare them), a schedule made on
+        another optimizer. ``self.trainer`` is set."""
 
     def uses(self, hook: str) -> bool:
         """Whether this callback acts at ``hook``: it overrides it, or sets it (LambdaCallback)."""
@@ -132,14 +156,25 @@ class _Monitor(Callback):
 
     def _value(self, logs: dict) -> float:
         if self.monitor not in logs:
-            raise ValueError(f"{type(self).__name__}: monitor {self.monitor!r} is not logged; "
-                             f"available: {sorted(logs)}")
+            raise ValueError(_not_logged(type(self).__name__, "monitor", self.monitor, logs))
         return float(logs[self.monitor])
+
+    def check_run(self, names: set[str], complete: bool) -> None:
+        if complete and self.uses_monitor() and self.monitor not in names:
+            raise ValueError(_not_logged(type(self).__name__, "monitor", self.monitor, names))
+
+    def uses_monitor(self) -> bool:
+        return True
 
     def _improved(self, value: float) -> bool:
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
+
+
+def _not_logged(who: str, name: str, value: str, logged) -> str:
+    hint = " (val_ names need validation_data or validation_split)" if "val_" in value else ""
+    return message(who, f"a name that the run logs, one of {sorted(logged)}{hint}", name, value)
 
 
 class EarlyStopping(_Monitor):
@@ -153,7 +188,8 @@ class EarlyStopping(_Monitor):
                  mode: str = "auto", restore_best_weights: bool = True):
         super().__init__(monitor, mode, min_delta)
         self.patience = check_int(patience, "patience", "EarlyStopping", minimum=0)
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = check_bool(restore_best_weights, "restore_best_weights",
+                                               "EarlyStopping")
         self.on_train_begin({})
 
     def on_train_begin(self, logs: dict) -> None:
@@ -189,17 +225,39 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Save a checkpoint (weights, optimizer and callback state, epoch, history) every epoch.
 
-    ``path`` may hold ``{epoch}`` and logged names (``"ckpt-{epoch:02d}-{val_loss:.3f}"``).
-    With ``save_best_only=True`` a file is written only when ``monitor`` improves, so the file
+    ``path`` may hold ``{epoch}`` and logged names (``"ckpt-{epoch:02d}-{val_loss:.3f}"``);
+    a field that the run will not log raises ValueError before training. With
+    ``save_best_only=True`` a file is written only when ``monitor`` improves, so the file
     at ``path`` is always the best so far. The file is written once every callback has seen the
-    epoch, so it holds the state the next epoch starts from; writes are atomic.
+    epoch, so it holds the state the next epoch starts from (and its name what they logged);
+    writes are atomic.
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto"):
         super().__init__(monitor, mode)
-        self.path, self.save_best_only = str(path), save_best_only
+        self.path = str(path)
+        self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
+        self.fields = _fields(self.path)
         self.saved: list[str] = []
+
+    def uses_monitor(self) -> bool:
+        return self.save_best_only
+
+    def check_run(self, names: set[str], complete: bool) -> None:
+        super().check_run(names, complete)
+        names = names | {"epoch"}
+        unknown = [f for f in self.fields if f not in names]
+        if unknown and complete:
+            raise ValueError(message("ModelCheckpoint", f"path fields that the run logs, among "
+                                     f"{sorted(names)} ({{{unknown[0]}}} is not logged)",
+                                     "path", self.path))
+        if not unknown:
+            try:  # a bad format spec ("{val_loss:.3q}") fails now, not after an epoch
+                self.path.format(**{**dict.fromkeys(names, 0.0), "epoch": 1})
+            except (ValueError, TypeError, IndexError, AttributeError) as e:
+                raise ValueError(message("ModelCheckpoint", f"a path that formats ({e})", "path",
+                                         self.path)) from None
 
     def on_train_begin(self, logs: dict) -> None:
         self.best = self._worst()
@@ -210,15 +268,38 @@ class ModelCheckpoint(_Monitor):
             if not self._improved(value):
                 return
             self.best = value
-        path = self.path.format(epoch=epoch + 1, **logs)
-        self.trainer.request_checkpoint(path)
+        self.trainer.request_checkpoint(lambda final: self._path(epoch, final))
+
+    def _path(self, epoch: int, logs: dict) -> str:
+        """The file name of this epoch, from the logs once every callback has logged."""
+        try:
+            path = self.path.format(**{**logs, "epoch": epoch + 1})
+        except KeyError as e:
+            raise ValueError(message("ModelCheckpoint", f"path fields that the run logs, among "
+                                     f"{sorted({'epoch', *logs})} ({{{e.args[0]}}} is not "
+                                     "logged)", "path", self.path)) from None
         self.saved.append(path)
+        return path
 
     def state_dict(self) -> dict:
         return {"best": self.best}
 
     def load_state_dict(self, state: dict) -> None:
         self.best = state["best"]
+
+
+def _fields(path: str) -> list[str]:
+    """The names a path template formats (``{val_loss:.3f}`` gives ``val_loss``)."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(path) if f is not None]
+    except ValueError as e:
+        raise ValueError(message("ModelCheckpoint", f"a path template ({e})", "path",
+                                 path)) from None
+    names = [re.match(r"[^.\[]*", f).group() for f in fields]
+    if any(not n or n.isdigit() for n in names):
+        raise ValueError(message("ModelCheckpoint", "named fields in the path, such as {epoch} "
+                                 "or {val_loss}", "path", path))
+    return names
 
 
 class LambdaCallback(Callback):
@@ -269,18 +350,23 @@ def _lr(optimizer) -> float:
 class LearningRateScheduler(Callback):
     """Set the learning rate from a schedule while fit trains, and log it as ``lr``.
 
+    ``OneCycleLR`` (and any schedule meant per batch) takes ``interval="batch"``.
+
     ``schedule`` is one of
     - a schedule of ``nerve.optim.lr_scheduler`` made on fit's optimizer, stepped after every
       epoch (``interval="epoch"``, as PyTorch's are stepped) or after every optimizer step
       (``interval="batch"``);
     - a schedule class and its keyword arguments, made on fit's optimizer when training begins
       (for an optimizer that fit makes from a name):
-      ``LearningRateScheduler(StepLR, step_size=10, gamma=0.5)``;
+      ``LearningRateScheduler(StepLR, step_size=10, gamma=0.5)``; OneCycleLR without a length
+      spans the whole run: ``LearningRateScheduler(OneCycleLR, interval="batch", max_lr=0.1)``;
     - a function, as in Keras: ``lr = schedule(epoch)`` before each epoch, or with
       ``interval="batch"``, ``lr = schedule(step)`` before each batch, ``step`` counting the
       batches from the start of training.
     ``lr`` logs the learning rate of the epoch's last batch (of the first parameter group).
     """
+
+    logs = ("lr",)
 
     def __init__(self, schedule, interval: str = "epoch", **kwargs):
         who = "LearningRateScheduler"
@@ -310,13 +396,19 @@ class LearningRateScheduler(Callback):
                 "on_batch_begin": self.function is not None and not by_epoch,
                 "on_batch_end": self.function is None and not by_epoch}.get(hook, False)
 
+    def check_run(self, names: set[str], complete: bool) -> None:
+        if self.scheduler is not None and self.scheduler.optimizer is not self.trainer.optimizer:
+            raise ValueError("LearningRateScheduler: the schedule was made on another optimizer "
+                             "than the one fit trains with; pass the schedule class instead")
+
     def on_train_begin(self, logs: dict) -> None:
         optimizer = self.trainer.optimizer
         if self.factory is not None:
-            self.scheduler = self.factory(optimizer, **self.kwargs)
-        elif self.scheduler is not None and self.scheduler.optimizer is not optimizer:
-            raise ValueError("LearningRateScheduler: the schedule was made on another optimizer "
-                             "than the one fit trains with; pass the schedule class instead")
+            kwargs = dict(self.kwargs)
+            if issubclass(self.factory, lr_scheduler.OneCycleLR) and not (
+                    {"total_steps", "epochs", "steps_per_epoch"} & set(kwargs)):
+                kwargs["total_steps"] = self.trainer.epochs * self.trainer.steps  # the whole run
+            self.scheduler = self.factory(optimizer, **kwargs)
         self.last_lr = _lr(optimizer)
 
     def _set(self, lr) -> None:
@@ -352,6 +444,8 @@ class ReduceLROnPlateau(_Monitor):
     """Multiply the learning rate by ``factor`` once ``monitor`` has not improved by more than
     ``min_delta`` for ``patience`` epochs (then wait ``cooldown`` epochs), down to ``min_lr``;
     log it as ``lr``. Keras's callback, on ``nerve.optim.lr_scheduler.ReduceLROnPlateau``."""
+
+    logs = ("lr",)
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,

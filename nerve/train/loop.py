@@ -20,6 +20,7 @@ import numpy as np
 from nerve import backend, io, optim
 from nerve.autograd import Tensor, no_grad
 from nerve.checks import (
+    ShortRepr,
     check_bool,
     check_int,
     check_number,
@@ -34,10 +35,15 @@ from nerve.ops import sigmoid, softmax
 from nerve.train.callbacks import CallbackList, GradientClipping
 from nerve.train.history import History
 from nerve.train.metrics import (
+    LOG_PROBABILITIES,
+    LOGITS,
+    PROBABILITIES,
+    THRESHOLDS,
     decision_threshold,
     default_metrics,
+    loss_outputs,
     make_metrics,
-    outputs_probabilities,
+    output_kind,
     predicted_classes,
 )
 from nerve.train.progress import ProgressBar
@@ -48,8 +54,15 @@ LOSSES = {
     "bce_with_logits": losses.BCEWithLogitsLoss, "nll": losses.NLLLoss,
 }
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
-              "rmsprop": optim.RMSprop}
+              "rmsprop": optim.RMSprop, "adadelta": optim.Adadelta}
 _DEFAULT_LR = {"sgd": 0.01}
+
+
+def check_model(model, who: str) -> Module:
+    """Return ``model``; raise TypeError unless it is a Module."""
+    if not isinstance(model, Module):
+        raise TypeError(message(who, "a Module as model", "model", ShortRepr(model)))
+    return model
 
 
 def get_loss(spec, who: str = "get_loss"):
@@ -90,11 +103,40 @@ def get_optimizer(spec, model: Module, lr: float | None = None, who: str = "get_
     return opt
 
 
+class _Text(str):
+    """A description that an error message shows as it is (without quotes)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def check_optimizer(opt, model: Module, who: str) -> None:
+    """Raise when the optimizer holds none of the model's trainable parameters (made for another
+    model: fit would train nothing); warn when it leaves some of them out (they would not
+    train: freeze them with ``requires_grad_(False)`` to say so). Parameters of the optimizer
+    that are not the model's are allowed (a learnable weight in a loss of one's own)."""
+    held = {id(p) for group in opt.param_groups for p in group["params"]}
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError(message(who, "a model with trainable parameters (none, or all "
+                                 "frozen)", "model", ShortRepr(model)))
+    missing = [name for name, p in trainable if id(p) not in held]
+    if len(missing) == len(trainable):
+        raise ValueError(message(who, "an optimizer over the model's trainable parameters "
+                                 f"(this one holds {len(held)} parameters, none of them the "
+                                 "model's: made for another model?)", "optimizer",
+                                 _Text(f"{type(opt).__name__}(...)")))
+    if missing:
+        warnings.warn(f"{who}: {len(missing)} trainable parameters of the model are not in the "
+                      f"optimizer and will not train: {missing[:5]}; freeze them with "
+                      f"requires_grad_(False) if that is meant", UserWarning, stacklevel=3)
+
+
 def model_dtype(model: Module) -> np.dtype:
     """The floating dtype of the model's parameters (the default dtype when it has none)."""
     for p in model.parameters():
-        if p.data.dtype.kind == "f":
-            return p.data.dtype
+        if p._data.dtype.kind == "f":
+            return p._data.dtype
     return backend.get_default_dtype()
 
 
@@ -130,6 +172,8 @@ def make_loaders(x, y, batch_size: int, dtype, *, validation_data=None,
     if y is None:
         raise TypeError(f"{who}: missing y (the targets); or pass a DataLoader as x")
     xa, ya = _arrays(x, y, "training", who)
+    if not len(xa):
+        raise ValueError(message(who, "training data with at least one sample", "len(x)", 0))
     if validation_split:  # the last fraction of the arrays, before any dataset is made
         cut = len(xa) - max(1, round(len(xa) * validation_split))
         if cut < 1:
@@ -143,9 +187,16 @@ def make_loaders(x, y, batch_size: int, dtype, *, validation_data=None,
 def _validation_loader(data, batch_size: int, dtype, sample_shape, who) -> DataLoader | None:
     if data is None or isinstance(data, DataLoader):
         return data
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(message(who, "a pair (x, y) or a DataLoader", "validation_data", data))
+    if not isinstance(data, (tuple, list)):
+        raise TypeError(message(who, "a pair (x, y) or a DataLoader", "validation_data",
+                                ShortRepr(data)))
+    if len(data) != 2:
+        raise ValueError(message(who, f"a pair (x, y) or a DataLoader (a {type(data).__name__} "
+                                 f"of {len(data)} was given)", "validation_data", ShortRepr(data)))
     xv, yv = _arrays(*data, "validation", who)
+    if not len(xv):
+        raise ValueError(message(who, "validation data with at least one sample",
+                                 "len(validation_data[0])", 0))
     if sample_shape is not None and xv.shape[1:] != sample_shape:
         raise ValueError(f"validation x has samples of shape {xv.shape[1:]}, training x has "
                          f"{sample_shape}")
@@ -158,8 +209,8 @@ def _batches(loader, dtype):
     for batch in loader:
         if not isinstance(batch, tuple):
             batch = (batch,)
-        if any(t.data.dtype != dtype and t.data.dtype.kind == "f" for t in batch):
-            batch = tuple(Tensor._wrap(t.data.astype(dtype)) if t.data.dtype.kind == "f" else t
+        if any(t._data.dtype != dtype and t._data.dtype.kind == "f" for t in batch):
+            batch = tuple(Tensor._wrap(t._data.astype(dtype)) if t._data.dtype.kind == "f" else t
                           for t in batch)
         yield batch
 
@@ -184,11 +235,12 @@ class Trainer:
 
     ``metrics`` are names or Metrics (fresh copies are kept for training and validation);
     ``verbose`` adds a progress bar. History and the progress bar go after ``callbacks`` in the
-    one callback list, so that they see what the others log.
+    one callback list, so that they see what the others log. ``who`` names the front door in
+    error messages (fit, find_lr).
     """
 
     def __init__(self, model: Module, optimizer, loss_fn, metrics=(), callbacks=(),
-                 verbose: int = 0, history: History | None = None):
+                 verbose: int = 0, history: History | None = None, who: str = "fit"):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.dtype = model_dtype(model)
         threshold = decision_threshold(loss_fn, model)
@@ -200,8 +252,32 @@ class Trainer:
         self.callbacks = CallbackList([*callbacks, *defaults])
         self.callbacks.set_trainer(self)
         self.epoch, self.epochs, self.steps = 0, 0, 0
-        self.stop_training = False
-        self._requested: list[str] = []
+        self.stop_training, self.validating, self.who = False, False, who
+        self._requested: list = []
+        self._safe, self._safe_at = None, "the start of training"
+
+    def logged_names(self) -> tuple[set[str], bool]:
+        """The names that each epoch's logs will hold (``loss``, the metrics, their ``val_``
+        twins, what callbacks declare in ``logs``), and whether that set is complete: False
+        when a callback of the user's may log names it does not declare."""
+        names = {"loss", *(m.name for m in self.metrics)}
+        if self.validating:
+            names |= {f"val_{n}" for n in names}
+        for cb in self.callbacks.callbacks:
+            names |= set(cb.logs)
+        return names, all(cb.declares_logs() for cb in self.callbacks.callbacks)
+
+    def check(self, train, val=None) -> None:
+        """Raise, before anything changes, what would fail later in a run: a loader that
+        yields no batch, a logged name that a callback needs (a monitor, a checkpoint path's
+        field) and that the run will not log."""
+        if not len(train):
+            raise ValueError(message(self.who, "training data that yields at least one batch",
+                                     "x", train))
+        self.validating = val is not None
+        names, complete = self.logged_names()
+        for cb in self.callbacks.callbacks:
+            cb.check_run(names, complete)
 
     def save_checkpoint(self, path) -> None:
         """Save weights, optimizer state, the next epoch, the history and the callbacks' state,
@@ -210,7 +286,8 @@ class Trainer:
         io.save_checkpoint(path, self.model, self.optimizer, epoch=self.epoch + 1, extra=extra)
 
     def request_checkpoint(self, path) -> None:
-        """Save a checkpoint at ``path`` once every callback has seen this epoch."""
+        """Save a checkpoint at ``path`` once every callback has seen this epoch; ``path`` may
+        be a function of the epoch's logs (called then, when every callback has logged)."""
         self._requested.append(path)
 
     def run(self, train, val=None, *, epochs: int, initial_epoch: int = 0,
@@ -220,12 +297,14 @@ class Trainer:
         With a ``seed``, everything random in epoch k (the shuffled order, dropout) draws from
         a generator seeded by (seed, k), so a run repeats and a resumed one goes on exactly;
         the global generator is left untouched. ``states`` (from a checkpoint) are loaded
-        into the callbacks after ``on_train_begin``.
+        into the callbacks after ``on_train_begin``. A loader that yields no batch raises.
         """
+        self.check(train, val)
         self.epochs, self.steps, self.stop_training = epochs, len(train), False
         self.callbacks.on_train_begin({})
         if states:
             self.callbacks.load_state_dict(states)
+        self._safe, self._safe_at = _snapshot(self.model), "the start of training"
         for epoch in range(initial_epoch, epochs):
             gen = None if seed is None else backend.generator(seed, epoch)
             with backend.use_generator(gen):
@@ -236,25 +315,32 @@ class Trainer:
         return self.history
 
     def _epoch(self, epoch: int, train, val) -> bool:
-        """Run one epoch; return False when a non-finite loss stopped it."""
+        """Run one epoch; return False when a non-finite loss or weights stopped it."""
         self.epoch = epoch
         if isinstance(train, DataLoader):
             train.set_epoch(epoch)  # a seeded loader of the user's: this epoch's order
         self.callbacks.on_epoch_begin(epoch, {})
-        logs = self._train_epoch(train)
-        if logs is None:
+        logs, trouble = self._train_epoch(train)
+        if trouble is None and not _finite(self.model):
+            trouble = f"the weights are not finite at the end of epoch {epoch + 1}"
+        if trouble is not None:
+            self._stop_not_finite(logs, trouble)
             return False
+        self._safe, self._safe_at = _snapshot(self.model), f"the end of epoch {epoch + 1}"
         if val is not None:
-            vlogs = _evaluate(self.model, val, self.loss_fn, self.val_metrics, self.dtype)
+            vlogs = _evaluate(self.model, val, self.loss_fn, self.val_metrics, self.dtype,
+                              self.who)
             logs.update({f"val_{k}": v for k, v in vlogs.items()})
         self.callbacks.on_epoch_end(epoch, logs)
         for path in self._requested:
-            self.save_checkpoint(path)
+            self.save_checkpoint(path(logs) if callable(path) else path)
         self._requested.clear()
         return True
 
-    def _train_epoch(self, loader) -> dict | None:
-        """One pass over the training data; returns the epoch's logs, or None after a NaN."""
+    def _train_epoch(self, loader) -> tuple[dict, str | None]:
+        """One pass over the training data; returns the epoch's logs and None, or after a
+        non-finite loss, the logs so far (that loss and the metrics of the batches before it)
+        and what happened."""
         model, opt, loss_fn, metrics = self.model, self.optimizer, self.loss_fn, self.metrics
         hooks = self.callbacks.hooks
         begin, after_backward, end = (hooks["on_batch_begin"], hooks["on_after_backward"],
@@ -262,7 +348,6 @@ class Trainer:
         model.train()
         for m in metrics:
             m.reset()
-        safe = {k: v.copy() for k, v in model.state_dict().items()}
         total, count, logs = 0.0, 0, {}
         for b, (xb, yb) in enumerate(_batches(loader, self.dtype)):
             n = len(yb)
@@ -272,10 +357,10 @@ class Trainer:
                     hook(b, logs)
             out = model(xb)
             loss = loss_fn(out, yb)
-            value = float(loss.data)
+            value = float(loss._data)
             if not math.isfinite(value):
-                self._stop_on_nan(value, b, safe)
-                return None
+                logs = {"loss": value, **{m.name: m.result() for m in metrics}}
+                return logs, f"loss is {value} at epoch {self.epoch + 1}, batch {b + 1}"
             opt.zero_grad()
             loss.backward()
             logs["loss"] = value
@@ -285,29 +370,50 @@ class Trainer:
             total += value * n
             count += n
             for m in metrics:
-                m.update(out.data, yb.data)
+                m.update(out._data, yb._data)
             for hook in end:
                 hook(b, logs)
             if self.stop_training:
                 break
-        logs = {"loss": total / max(count, 1)}
+        if not count:
+            raise ValueError(message(self.who, "training data that yields at least one batch",
+                                     "x", loader))
+        logs = {"loss": total / count}
         logs.update({m.name: m.result() for m in metrics})
-        return logs
+        return logs, None
 
-    def _stop_on_nan(self, value: float, batch: int, safe: dict) -> None:
+    def _stop_not_finite(self, logs: dict, trouble: str) -> None:
+        """Stop training: keep the weights if they are finite, else go back to the last ones
+        that were (checked at each epoch's end); record the epoch (its validation figures as
+        NaN) and say why in ``history.stop_reason``."""
         kept = "its current weights, which are finite"
-        if not all(np.isfinite(p.data).all() for p in self.model.parameters()):
-            self.model.load_state_dict(safe)
-            kept = "the weights it had at the start of this epoch"
-        msg = (f"loss is {value} at epoch {self.epoch + 1}, batch {batch + 1}: training "
-               f"stopped; the model keeps {kept}")
+        if not _finite(self.model):
+            self.model.load_state_dict(self._safe)
+            kept = f"the last weights that were finite, those of {self._safe_at}"
+        msg = f"{trouble}: training stopped; the model keeps {kept}"
+        if self.validating:
+            logs.update({f"val_{k}": math.nan for k in list(logs)})
+        self.history.append(self.epoch, logs)
         self.history.stop_reason = msg
         self.stop_training = True
         if self.progress is not None:
             self.progress.message(msg)
 
 
-def _evaluate(model: Module, loader, loss_fn, metrics, dtype) -> dict:
+def _snapshot(model: Module) -> dict:
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def _finite(model: Module) -> bool:
+    """Whether every floating parameter and buffer of the model is finite."""
+    for _, t in model._state_tensors():
+        arr = t._data
+        if arr.dtype.kind == "f" and not backend.array_module(arr).isfinite(arr).all():
+            return False
+    return True
+
+
+def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str) -> dict:
     for m in metrics:
         m.reset()
     total, count = 0.0, 0
@@ -316,11 +422,13 @@ def _evaluate(model: Module, loader, loss_fn, metrics, dtype) -> dict:
             out = model(xb)
             n = len(yb)
             if loss_fn is not None:
-                total += float(loss_fn(out, yb).data) * n
+                total += float(loss_fn(out, yb)._data) * n
             count += n
             for m in metrics:
-                m.update(out.data, yb.data)
-    logs = {"loss": total / max(count, 1)} if loss_fn is not None else {}
+                m.update(out._data, yb._data)
+    if not count:
+        raise ValueError(message(who, "data that yields at least one batch", "loader", loader))
+    logs = {"loss": total / count} if loss_fn is not None else {}
     logs.update({m.name: m.result() for m in metrics})
     return logs
 
@@ -372,24 +480,41 @@ def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
     ``seed``, the shuffling and dropout of epoch k come from a private generator seeded by
     (seed, k): a run is repeatable, a resumed run continues exactly, and nerve's global
     generator is left as it was. ``clip_grad_norm`` / ``clip_grad_value`` clip the gradients
-    before each step (``GradientClipping``). A NaN or infinite loss stops training with a
-    warning naming the epoch and batch, and the model keeps its last finite weights.
-    ``resume`` is a checkpoint path (from ``ModelCheckpoint``): weights, optimizer and
-    callback state, epoch and history are restored and training goes on up to ``epochs``.
+    before each step (``GradientClipping``).
+
+    Nothing is silently wrong: an optimizer made for another model (holding none of its
+    trainable parameters) raises, one that leaves some of them out warns; data with no sample,
+    or a loader that yields no batch, raises; a callback's monitor or checkpoint path field
+    that the run will not log raises before training. A NaN or infinite loss, or weights that
+    are not finite at an epoch's end, stop training with a warning naming the epoch (and
+    batch); the model keeps its weights if they are finite, else the last ones that were (at
+    an epoch's end), and the History records the stopped epoch (its loss NaN or infinite).
+    fit records what the loss takes the outputs for in ``model.output_kind_`` ("logits",
+    "probabilities", "log_probabilities", or None), which ``predict_proba`` and
+    ``predict_classes`` read. ``resume`` is a checkpoint path (from ``ModelCheckpoint``):
+    weights, optimizer and callback state, epoch and history are restored and training goes
+    on up to ``epochs``.
     """
+    check_model(model, "fit")
     _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle, initial_epoch)
     loss_fn, opt = get_loss(loss, "fit"), get_optimizer(optimizer, model, who="fit")
+    check_optimizer(opt, model, "fit")
     dtype = model_dtype(model)
     train, val, targets = make_loaders(x, y, batch_size, dtype, validation_data=validation_data,
                                        validation_split=validation_split, shuffle=shuffle)
-    history, states = History(), None
-    if resume is not None:
-        initial_epoch, history, states = _resume(resume, model, opt)
     callbacks = list(callbacks)
     if clip_grad_norm is not None or clip_grad_value is not None:
         callbacks.append(GradientClipping(clip_grad_norm, clip_grad_value))
     specs = _metric_specs(metrics, loss_fn, targets, "fit")
+    history = History()
     trainer = Trainer(model, opt, loss_fn, specs, callbacks, verbose, history)
+    trainer.check(train, val)  # everything is checked: from here on, state changes
+    states = None
+    if resume is not None:
+        initial_epoch, saved, states = _resume(resume, model, opt)
+        history.update(saved)
+        history.epoch = saved.epoch
+    model.output_kind_ = loss_outputs(loss_fn)  # what predict_proba and predict_classes read
     trainer.run(train, val, epochs=epochs, initial_epoch=initial_epoch, seed=seed,
                 states=states)
     if history.stop_reason is not None:
@@ -416,42 +541,83 @@ def evaluate(model: Module, x, y=None, *, loss=None, metrics="auto",
     """Return the loss (when ``loss`` is given) and each metric over (x, y) or a DataLoader.
 
     ``metrics="auto"`` picks them as fit does (by the loss, or with no loss, accuracy for
-    integer class targets).
+    integer class targets). Data with no sample raises.
     """
+    check_model(model, "evaluate")
     loss_fn = get_loss(loss, "evaluate") if loss is not None else None
     if y is None and not isinstance(x, DataLoader):
         raise TypeError("evaluate: missing y (the targets); or pass a DataLoader as x")
     loader, targets = _input_loader(model, x, y, batch_size, "evaluate")
     specs = _metric_specs(metrics, loss_fn, targets, "evaluate")
     chosen = make_metrics(specs, decision_threshold(loss_fn, model))
-    return _evaluate(model, loader, loss_fn, chosen, model_dtype(model))
+    return _evaluate(model, loader, loss_fn, chosen, model_dtype(model), "evaluate")
 
 
 def predict(model: Module, x, batch_size: int = 32) -> np.ndarray:
     """Return the model's outputs for x (or a DataLoader's inputs), computed in batches without
     building a graph."""
+    check_model(model, "predict")
     loader, _ = _input_loader(model, x, None, batch_size, "predict")
     with _inference(model):
-        outs = [model(batch[0]).data for batch in _batches(loader, model_dtype(model))]
+        outs = [model(batch[0])._data for batch in _batches(loader, model_dtype(model))]
     return np.concatenate(outs) if outs else np.empty((0,))
 
 
-def predict_proba(model: Module, x, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities: the outputs of a model that ends in Sigmoid or Softmax, else
-    softmax of the logits (sigmoid for a single output)."""
+def _output_kind(model: Module, from_logits, who: str) -> str | None:
+    """What the outputs are: as ``from_logits`` says, else as ``output_kind`` knows."""
+    check_model(model, who)
+    if from_logits is None:
+        return output_kind(model=model)
+    return LOGITS if check_bool(from_logits, "from_logits", who) else PROBABILITIES
+
+
+def _unknown(who: str, what: str) -> ValueError:
+    return ValueError(message(who, f"from_logits=True or False{what}: nothing says whether the "
+                              "model's outputs are logits or probabilities (fit records its "
+                              "loss on the model; a final Sigmoid, Softmax or LogSoftmax says "
+                              "it too)", "from_logits", None))
+
+
+def predict_proba(model: Module, x, batch_size: int = 32, *, from_logits=None) -> np.ndarray:
+    """Class probabilities, decided from what is known about the outputs, never their values.
+
+    ``from_logits=True``: the outputs are logits (softmax over classes, sigmoid for a single
+    output); ``False``: they are probabilities, returned as they are. None: as the loss that fit
+    trained the model with says (``model.output_kind_``), else as its last layer says (Sigmoid
+    or Softmax: as they are; LogSoftmax: exponentiated); ValueError when nothing says.
+    """
+    kind = _output_kind(model, from_logits, "predict_proba")
+    if kind is None:
+        raise _unknown("predict_proba", "")
     out = predict(model, x, batch_size)
-    if outputs_probabilities(model):
+    if kind == PROBABILITIES:
         return out
+    if kind == LOG_PROBABILITIES:
+        return backend.array_module(out).exp(out)
     logits = Tensor._wrap(out)
     if logits.ndim >= 2 and logits.shape[1] > 1:
-        return softmax(logits, axis=1).data
-    return sigmoid(logits).data
+        return softmax(logits, axis=1)._data
+    return sigmoid(logits)._data
 
 
-def predict_classes(model: Module, x, batch_size: int = 32,
-                    threshold: float | None = None) -> np.ndarray:
-    """Decided classes: argmax of the outputs, or for one output, output > threshold (None:
-    ``decision_threshold`` decides from the model, 0 for logits, 0.5 for probabilities)."""
-    if threshold is None:
-        threshold = decision_threshold(model=model)
-    return predicted_classes(predict(model, x, batch_size), threshold)
+def predict_classes(model: Module, x, batch_size: int = 32, threshold: float | None = None,
+                    *, from_logits=None) -> np.ndarray:
+    """Decided classes: argmax of the outputs, or for one output, output > threshold.
+
+    Without ``threshold``, one output is decided where ``from_logits`` says (True: at 0,
+    False: at 0.5), else where ``decision_threshold`` says from the loss fit trained the model
+    with or its last layer; ValueError when nothing says (a single output only: several are
+    decided by their argmax whatever they are).
+    """
+    if threshold is not None and from_logits is not None:
+        raise TypeError(message("predict_classes", "threshold or from_logits, not both",
+                                "from_logits", from_logits))
+    if threshold is not None:
+        threshold = check_number(threshold, "threshold", "predict_classes")
+    kind = _output_kind(model, from_logits, "predict_classes")
+    out = predict(model, x, batch_size)
+    if threshold is None and not (out.ndim >= 2 and out.shape[1] > 1):
+        if kind is None:
+            raise _unknown("predict_classes", " (or threshold=) for a single output")
+        threshold = THRESHOLDS[kind]
+    return predicted_classes(out, 0.0 if threshold is None else threshold)

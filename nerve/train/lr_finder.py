@@ -21,7 +21,14 @@ from nerve import optim
 from nerve.checks import check_int, check_number, check_positive_int, message
 from nerve.nn.module import Module
 from nerve.train.callbacks import Callback
-from nerve.train.loop import Trainer, get_loss, get_optimizer, make_loaders, model_dtype
+from nerve.train.loop import (
+    Trainer,
+    check_model,
+    get_loss,
+    get_optimizer,
+    make_loaders,
+    model_dtype,
+)
 
 
 @dataclass
@@ -61,6 +68,7 @@ def find_lr(model: Module, loss, x, y, optimizer: str | type | Callable = "sgd",
     ("sgd", "adam", "adamw", "rmsprop"), an Optimizer class, or a callable
     ``f(params, lr=...)`` such as ``functools.partial(SGD, momentum=0.9)``.
     """
+    check_model(model, "find_lr")
     _check_args(start_lr, end_lr, num_steps, batch_size, smoothing, diverge_factor, seed)
     if isinstance(optimizer, optim.Optimizer):
         raise TypeError("find_lr: expected an optimizer name, class or factory, not an "
@@ -72,7 +80,7 @@ def find_lr(model: Module, loss, x, y, optimizer: str | type | Callable = "sgd",
     saved = {k: v.copy() for k, v in model.state_dict().items()}
     modes = [(m, m.training) for m in model.modules()]
     opt = get_optimizer(optimizer, model, lr=start_lr, who="find_lr")
-    trainer = Trainer(model, opt, loss_fn, callbacks=[test])
+    trainer = Trainer(model, opt, loss_fn, callbacks=[test], who="find_lr")
     try:
         trainer.run(train, epochs=math.ceil(num_steps / max(len(train), 1)), seed=seed)
     finally:
@@ -80,7 +88,7 @@ def find_lr(model: Module, loss, x, y, optimizer: str | type | Callable = "sgd",
         for m, mode in modes:
             m.training = mode
         for p in model.parameters():
-            p.grad = None
+            p._grad = None
     result = test.result
     result.diverged = result.diverged or trainer.history.stop_reason is not None
     result.suggestion, result.min_loss_lr = _suggest(result.lrs, result.losses,

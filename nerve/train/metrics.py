@@ -1,6 +1,7 @@
 """Metrics: accuracy, top-k accuracy, confusion matrix, MSE, MAE and R^2, and the two rules
 that fit, evaluate and predict share: which metrics a loss calls for (``default_metrics``) and
-where a single output decides between two classes (``decision_threshold``).
+what a model's outputs are, logits or probabilities (``output_kind``), which decides where a
+single output splits two classes (``decision_threshold``) and what ``predict_proba`` returns.
 
 Each metric is a plain function on arrays (or tensors), and has a running form (``update`` per
 batch, ``result`` per epoch) that ``fit`` uses so an epoch's figure covers all of its samples.
@@ -9,6 +10,7 @@ batch, ``result`` per epoch) that ``fit`` uses so an epoch's figure covers all o
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -20,18 +22,32 @@ from nerve.nn.container import Sequential
 
 CLASSIFICATION_LOSSES = (losses.CrossEntropyLoss, losses.NLLLoss, losses.BCELoss,
                          losses.BCEWithLogitsLoss)
-REGRESSION_LOSSES = (losses.MSELoss, losses.L1Loss, losses.SSRLoss)
+REGRESSION_LOSSES = (losses.MSELoss, losses.L1Loss, losses.SSRLoss, losses.SmoothL1Loss,
+                     losses.HuberLoss)
 _CLASSIFICATION_FUNCTIONS = (F.cross_entropy, F.nll_loss, F.binary_cross_entropy,
                              F.binary_cross_entropy_with_logits)
-_REGRESSION_FUNCTIONS = (F.mse_loss, F.l1_loss, F.ssr_loss)
-_BCE_LOGITS = F.binary_cross_entropy_with_logits
+_REGRESSION_FUNCTIONS = (F.mse_loss, F.l1_loss, F.ssr_loss, F.smooth_l1_loss, F.huber_loss)
+
+LOGITS, PROBABILITIES, LOG_PROBABILITIES = "logits", "probabilities", "log_probabilities"
+OUTPUT_KINDS = (LOGITS, PROBABILITIES, LOG_PROBABILITIES)
+# where one output decides class 1: a logit above 0, a probability above 0.5
+THRESHOLDS = {LOGITS: 0.0, PROBABILITIES: 0.5, LOG_PROBABILITIES: math.log(0.5)}
+_LOSS_OUTPUTS = (
+    ((losses.CrossEntropyLoss, losses.BCEWithLogitsLoss), LOGITS),
+    ((losses.BCELoss,), PROBABILITIES),
+    ((losses.NLLLoss,), LOG_PROBABILITIES),
+    (REGRESSION_LOSSES, PROBABILITIES),  # the outputs are trained to equal the 0/1 targets
+)
+_FUNCTION_OUTPUTS = {F.cross_entropy: LOGITS, F.binary_cross_entropy_with_logits: LOGITS,
+                     F.binary_cross_entropy: PROBABILITIES, F.nll_loss: LOG_PROBABILITIES,
+                     **dict.fromkeys(_REGRESSION_FUNCTIONS, PROBABILITIES)}
 
 
 def default_metrics(loss_fn=None, targets=None) -> tuple[str, ...]:
     """The metrics that ``metrics="auto"`` stands for: accuracy for a classification loss
     (cross-entropy, NLL, binary cross-entropy, as a Module or its function), none for a
-    regression loss (MSE, L1, SSR); for no loss or a function of the user's, accuracy when the
-    targets are class indices (integers), else none."""
+    regression loss (MSE, L1, SSR, smooth L1, Huber); for no loss or a function of the user's,
+    accuracy when the targets are class indices (integers), else none."""
     if isinstance(loss_fn, CLASSIFICATION_LOSSES) or loss_fn in _CLASSIFICATION_FUNCTIONS:
         return ("accuracy",)
     if isinstance(loss_fn, REGRESSION_LOSSES) or loss_fn in _REGRESSION_FUNCTIONS:
@@ -49,26 +65,51 @@ def last_layer(model):
     return model
 
 
+def loss_outputs(loss_fn) -> str | None:
+    """What a loss takes the outputs for: ``"logits"`` (cross-entropy, BCE with logits),
+    ``"probabilities"`` (BCE; a regression loss, whose outputs are trained to equal the
+    targets), ``"log_probabilities"`` (NLL), or None for a loss nerve does not know."""
+    for kinds, kind in _LOSS_OUTPUTS:
+        if isinstance(loss_fn, kinds):
+            return kind
+    try:
+        return _FUNCTION_OUTPUTS.get(loss_fn)
+    except TypeError:  # an unhashable callable
+        return None
+
+
+def layer_outputs(model) -> str | None:
+    """What a model's last layer makes of its outputs: probabilities (Sigmoid, Softmax),
+    log-probabilities (LogSoftmax), or None (anything else: nothing says)."""
+    layer = last_layer(model)
+    if isinstance(layer, LogSoftmax):
+        return LOG_PROBABILITIES
+    return PROBABILITIES if isinstance(layer, (Sigmoid, Softmax)) else None
+
+
+def output_kind(loss_fn=None, model=None) -> str | None:
+    """What the model's outputs are, from what is known, never from their values: the loss
+    given; else the loss that ``fit`` last trained the model with (``model.output_kind_``);
+    else the model's last layer (Sigmoid/Softmax, LogSoftmax); else None."""
+    kind = loss_outputs(loss_fn)
+    if kind is None and model is not None:
+        kind = getattr(model, "output_kind_", None) or layer_outputs(model)
+    return kind
+
+
 def outputs_probabilities(model) -> bool:
     """Whether the model's outputs are probabilities: its last layer is a Sigmoid or Softmax."""
-    layer = last_layer(model)
-    return isinstance(layer, (Sigmoid, Softmax)) and not isinstance(layer, LogSoftmax)
+    return layer_outputs(model) == PROBABILITIES
 
 
-def decision_threshold(loss_fn=None, model=None) -> float:
+def decision_threshold(loss_fn=None, model=None) -> float | None:
     """The score above which a single output decides class 1: 0 for logits, 0.5 for
-    probabilities.
-
-    The loss says what the outputs are when it can (BCEWithLogitsLoss: logits, 0; BCELoss:
-    probabilities, 0.5); otherwise the model's last layer does (a Sigmoid or Softmax gives
-    probabilities, 0.5; anything else gives logits, 0). fit, evaluate and predict_classes all
-    decide here.
+    probabilities, log(0.5) for log-probabilities, as ``output_kind`` tells them apart
+    (BCEWithLogitsLoss: 0; BCELoss or a regression loss: 0.5; a model ending in Sigmoid: 0.5);
+    None when nothing tells. fit, evaluate and predict_classes all decide here.
     """
-    if isinstance(loss_fn, losses.BCEWithLogitsLoss) or loss_fn is _BCE_LOGITS:
-        return 0.0
-    if isinstance(loss_fn, losses.BCELoss) or loss_fn is F.binary_cross_entropy:
-        return 0.5
-    return 0.5 if model is not None and outputs_probabilities(model) else 0.0
+    kind = output_kind(loss_fn, model)
+    return None if kind is None else THRESHOLDS[kind]
 
 
 def predicted_classes(pred, threshold: float) -> np.ndarray:
@@ -152,18 +193,32 @@ class Metric:
 
 class Accuracy(Metric):
     """Running accuracy; ``threshold=None`` lets fit and evaluate decide it by
-    ``decision_threshold`` (alone, it then decides as ``accuracy`` does, at 0.5)."""
+    ``decision_threshold`` (alone, it then decides as ``accuracy`` does, at 0.5). When fit or
+    evaluate cannot tell logits from probabilities, a single output raises instead of being
+    decided at a guessed threshold."""
 
     name = "accuracy"
 
     def __init__(self, threshold: float | None = None):
         self.threshold = threshold
+        self.undecided = False  # set by make_metrics: nothing tells where one output splits
         super().__init__()
 
     def batch_value(self, pred, target) -> float:
         if self.threshold is None:
+            if self.undecided and _single_output(pred):
+                raise ValueError(message(
+                    "accuracy", "a threshold for a single output that nothing says is a logit "
+                    "(decide at 0) or a probability (at 0.5): use a loss nerve knows, end the "
+                    "model in Sigmoid, or pass metrics=[Accuracy(threshold=...)]",
+                    "threshold", None))
             return accuracy(pred, target)
         return accuracy(pred, target, self.threshold)
+
+
+def _single_output(pred) -> bool:
+    p = as_array(pred)
+    return not (p.ndim >= 2 and p.shape[1] > 1)
 
 
 class TopKAccuracy(Metric):
@@ -234,12 +289,13 @@ def get_metric(spec) -> Metric:
                             "target) -> float", "metric", spec))
 
 
-def make_metrics(specs, threshold: float) -> list[Metric]:
+def make_metrics(specs, threshold: float | None) -> list[Metric]:
     """Return fresh running metrics for ``specs`` (a Metric given is copied, so that a run's
     training and validation figures never share state); an accuracy without a threshold of its
-    own decides at ``threshold``."""
+    own decides at ``threshold`` (None: a single output raises, as nothing tells where it
+    splits; several outputs are decided by their argmax)."""
     metrics = [copy.deepcopy(s) if isinstance(s, Metric) else get_metric(s) for s in specs]
     for m in metrics:
         if isinstance(m, Accuracy) and m.threshold is None:
-            m.threshold = threshold
+            m.threshold, m.undecided = threshold, threshold is None
     return metrics

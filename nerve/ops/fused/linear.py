@@ -22,7 +22,9 @@ class LinearFunction(Function):
         if x.shape[-1] != weight.shape[1]:
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}), "
                              f"weight expects {weight.shape[1]} (weight shape {weight.shape})")
-        ctx.save_for_backward(x, weight)
+        needs = getattr(ctx, "needs_input_grad", (False, False))
+        ctx.save_for_backward(x if needs[1] else None, weight if needs[0] else None)
+        ctx.x_shape = x.shape
         return ctx.compute(x, weight, bias)
 
     @staticmethod
@@ -42,7 +44,7 @@ class LinearFunction(Function):
         if needs[1] or nb:
             g2 = g.reshape(-1, g.shape[-1])
             if needs[1]:
-                gw = g2.T @ x.reshape(-1, x.shape[-1])
+                gw = g2.T @ x.reshape(-1, ctx.x_shape[-1])
             if nb:
                 gb = g2.sum(axis=0)
         return gx, gw, gb
