@@ -52,12 +52,14 @@ class Function:
 
     n_outputs = 1
     differentiable = True
-    returns_view = False  # True: the output shares memory with the first input (reshape)
-    inputs: tuple | None = None  # the input tensors while the graph lives
-    edges: list | None = None  # (node, output index) that made each input, when it was used
+    # (input tensor, the node that made it, its output index) per positional argument (None for
+    # a non-tensor), taken when the operation ran: an input changed in place later gets a new
+    # node, but this node's gradient belongs to the old one (PyTorch's edges). None once freed.
+    edges: list | None = None
     saved_tensors: tuple | None = ()
     saved_versions: tuple = ()  # (counter, version, position) of what saved_tensors holds
     output_hooks: dict | None = None  # output index -> tensor hooks (Tensor.register_hook)
+    checked = False  # True when backward must look at saved_versions or output_hooks
     options = MappingProxyType({})  # replaced by apply's keyword arguments when recorded
 
     def forward(ctx, *args, **options):
@@ -68,15 +70,21 @@ class Function:
             f"{type(ctx).__name__} defines no backward(): it is not differentiable"
         )
 
+    @property
+    def inputs(ctx) -> tuple | None:
+        """The input tensors (None for a non-tensor argument) while the graph lives."""
+        edges = ctx.edges
+        return None if edges is None else tuple(None if e is None else e[0] for e in edges)
+
     def save_for_backward(ctx, *arrays) -> None:
         """Keep arrays for backward in ``ctx.saved_tensors``; they are freed after it."""
         ctx.saved_tensors = arrays
 
     def release(ctx) -> None:
         """Free what the node holds for backward (called once backward has used it)."""
-        ctx.inputs = ctx.edges = None
-        ctx.saved_tensors = None
-        ctx.saved_versions = ()
+        ctx.edges = ctx.saved_tensors = None
+        if ctx.checked:
+            ctx.saved_versions = ()
 
     @classmethod
     def name(cls) -> str:
@@ -96,22 +104,17 @@ class Function:
                               **options)
             if type(out) is tuple:
                 return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
-            result = Tensor._wrap(out if type(out) in _ARRAYS else backend.ensure_array(out))
-            if cls.returns_view:
-                _share_counter(result, args[0])
-            return result
-        raw, inputs, needs = [], [], []  # one pass over args: this runs for every operation
+            return Tensor._wrap(out if type(out) in _ARRAYS else backend.ensure_array(out))
+        raw, needs, edges = [], [], []  # one pass over args: this runs for every operation
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a._data)
-                inputs.append(a)
                 needs.append(a._rg)
-                if a._vc is not None and len(a._vc) > 1:
-                    _check_view(a)
+                edges.append((a, a._node, a._index))
             else:
                 raw.append(a)
-                inputs.append(None)
                 needs.append(False)
+                edges.append(None)
         record = True in needs
         if record:
             ctx.needs_input_grad = tuple(needs)
@@ -121,16 +124,10 @@ class Function:
         if not record:
             if isinstance(out, tuple):
                 return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
-            result = Tensor._wrap(out)
-            if cls.returns_view:
-                _share_counter(result, args[0])
-            return result
-        while inputs[-1] is None:  # trailing non-tensor arguments need no gradient slot
-            inputs.pop()
-        ctx.inputs = tuple(inputs)
-        # the nodes that made the inputs, now: an input changed in place later gets a new
-        # node, but this node's gradient belongs to the old one (PyTorch's edges)
-        ctx.edges = [None if t is None else (t._node, t._index) for t in inputs]
+            return Tensor._wrap(out)
+        while edges[-1] is None:  # trailing non-tensor arguments need no gradient slot
+            edges.pop()
+        ctx.edges = edges
         ctx.options = options
         if isinstance(out, tuple):
             out = tuple(backend.ensure_array(o) for o in out)
@@ -138,40 +135,62 @@ class Function:
             ctx.output_meta = tuple((o.shape, o.dtype) for o in out)
             results = tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(out))
             if ctx.saved_tensors:
-                _record_versions(ctx, inputs, results)
+                _record_versions(ctx, edges, results)
             return results
         if out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__}.forward returned dtype {out.dtype}: "
                             "a differentiable output must be floating-point")
         result = Tensor._wrap(out, ctx)
         if ctx.saved_tensors:
-            _record_versions(ctx, inputs, (result,))
-        if cls.returns_view:
-            _share_counter(result, args[0])
+            _record_versions(ctx, edges, (result,))
         return result
 
 
-def _record_versions(ctx, inputs: list, outputs: tuple) -> None:
+class ViewFunction(Function):
+    """An operation whose output may share the first input's memory (reshape, indexing): the
+    output shares the input's version counter, as a view does in PyTorch."""
+
+    @classmethod
+    def apply(cls, *args, **options):
+        result = super().apply(*args, **options)
+        _share_counter(result, args[0])
+        return result
+
+
+def _record_versions(ctx, edges: list, outputs: tuple) -> None:
     """Note the version of each tensor whose memory the node saved (an input or an output, or
     a view of one), so that backward can refuse an array changed in place since: an integer
     per saved array."""
     versions = []
     for arr in ctx.saved_tensors:
-        root = _root(arr)
-        if root is None:
-            continue
-        for position, t in enumerate(inputs):
-            if t is not None and _root(t._data) is root:
-                counter = t._counter()
-                versions.append((counter, counter[0], position))
-                break
-        else:
-            for t in outputs:
-                if _root(t._data) is root:
-                    counter = t._counter()
-                    versions.append((counter, counter[0], -1))
-                    break
-    ctx.saved_versions = tuple(versions)
+        if type(arr) not in _ARRAYS:
+            continue  # None, a number
+        owner = _owner(arr, edges, outputs)
+        if owner is not None:
+            counter = owner[0]._counter()
+            versions.append((counter, counter[0], owner[1]))
+    if versions:
+        ctx.saved_versions = tuple(versions)
+        ctx.checked = True
+
+
+def _owner(arr, edges: list, outputs: tuple):
+    """(tensor, position) whose memory ``arr`` is: an input (its position) or an output (-1),
+    by identity first (the common case), then by the array that owns the memory."""
+    for position, edge in enumerate(edges):
+        if edge is not None and edge[0]._data is arr:
+            return edge[0], position
+    for t in outputs:
+        if t._data is arr:
+            return t, -1
+    root = _root(arr)
+    for position, edge in enumerate(edges):
+        if edge is not None and _root(edge[0]._data) is root:
+            return edge[0], position
+    for t in outputs:
+        if _root(t._data) is root:
+            return t, -1
+    return None
 
 
 def _root(arr):
@@ -182,16 +201,6 @@ def _root(arr):
     return arr if base is None else base
 
 
-def _check_view(t: Tensor) -> None:
-    """Refuse to record a view whose base took a new history (an in-place change recorded in
-    the graph) after the view was made: the view's own history would be out of date."""
-    entry = t._vc[1].get(id(t))
-    if entry is not None and entry[0]() is t and entry[1] != t._vc[2] and t._rg:
-        raise RuntimeError("a view (made by indexing, reshape, transpose...) is used after its "
-                           "base was changed in place while recording: its history is out of "
-                           "date; take the view again after the change")
-
-
 def _share_counter(view: Tensor, base) -> None:
     """A view shares its base's version counter (when it shares its memory), as in PyTorch:
     an in-place change through either is seen by the checks of what saved the other."""
@@ -200,10 +209,10 @@ def _share_counter(view: Tensor, base) -> None:
     if _root(view._data) is _root(base._data):
         counter = view._vc = base._counter()
         if len(counter) == 1:
-            counter += [{}, 0]
+            counter.append({})
         views, key = counter[1], id(view)
-        # the view (a weak reference, gone with it) and how often the base was rebased then
-        views[key] = (weakref.ref(view, lambda _, v=views, k=key: v.pop(k, None)), counter[2])
+        # the view, by a weak reference that goes with it (see ops.inplace)
+        views[key] = weakref.ref(view, lambda _, v=views, k=key: v.pop(k, None))
 
 
 class TensorFunction:

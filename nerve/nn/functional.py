@@ -106,13 +106,14 @@ def _check_class_target(logits: Tensor, target, who: str, ignore_index: int | No
         if t.shape != expected:
             raise ValueError(message(who, f"class indices of shape {expected} for logits of "
                                      f"shape {logits.shape}", "target.shape", t.shape))
-        bad = (t < 0) | (t >= n_cls)
-        if ignore_index is not None:
-            bad &= t != ignore_index
-        if t.size and bad.any():
-            also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
-            raise ValueError(message(who, f"class indices in [0, {n_cls - 1}]{also} for "
-                                     f"{n_cls} classes", "target", int(t[bad][0])))
+        if t.size and not (0 <= t.min() and t.max() < n_cls):  # two reductions, most often
+            bad = (t < 0) | (t >= n_cls)
+            if ignore_index is not None:
+                bad &= t != ignore_index
+            if bad.any():
+                also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+                raise ValueError(message(who, f"class indices in [0, {n_cls - 1}]{also} for "
+                                         f"{n_cls} classes", "target", int(t[bad][0])))
         return t
     if t.dtype.kind != "f":
         raise TypeError(message(who, "class indices (integers) or probabilities (floats) as "
@@ -121,6 +122,14 @@ def _check_class_target(logits: Tensor, target, who: str, ignore_index: int | No
         raise ValueError(message(who, f"a probability target of the logits' shape "
                                  f"{logits.shape}", "target.shape", t.shape))
     return t.astype(logits.dtype, copy=False)
+
+
+def _any_ignored(t, ignore_index: int, n_cls: int) -> bool:
+    """Whether some class-index target equals ``ignore_index`` (checked targets: one outside
+    [0, C) can only be an ignored one)."""
+    if 0 <= ignore_index < n_cls:
+        return bool((t == ignore_index).any())
+    return bool(t.size) and not (0 <= t.min() and t.max() < n_cls)
 
 
 def _logits(input, who: str) -> Tensor:
@@ -196,7 +205,7 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
         if w is not None:
             t = t * w.reshape(class_axis)
         return CrossEntropyFunction.apply(x, t, reduction=reduction)
-    if w is None and not eps and not (t == ignore_index).any():
+    if w is None and not eps and not _any_ignored(t, ignore_index, n_cls):
         return CrossEntropyFunction.apply(x, t, reduction=reduction)
     safe, s = _sample_weights(t, w, ignore_index, x.dtype)
     if eps:

@@ -193,8 +193,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args, **kwargs):
-        if self._takes_tensor and args:
-            check_tensor_input(self, args[0])
+        if self._takes_tensor and args and not isinstance(args[0], Tensor):
+            check_tensor_input(self, args[0])  # an array passes; a list is refused by name
         if self._hooked or _global_pre_hooks or _global_hooks:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)

@@ -47,22 +47,30 @@ def binary(fn: type, name: str, doc: str, operator: str | bool = True,
         return result if out is None else write_out(out, result, name)
 
     def forward(self, other):
+        if isinstance(other, Tensor):  # the common case first: one dtype, nothing to do
+            d = self._data.dtype
+            if other._data.dtype is d and (not true_division or d.kind == "f"):
+                return fn.apply(self, other)
+            return fn.apply(*promote(self, other, true_division))
         c = coerce(other, self)
         if c is NotImplemented:
             return _unsupported(other, name)
-        d = self._data.dtype
-        if d.kind == "f" and not true_division and (type(c) is float or type(c) is int or (
-                isinstance(c, Tensor) and c._data.dtype is d)):
+        if (type(c) is float or type(c) is int) and self._data.dtype.kind == "f" and \
+                not true_division:
             return fn.apply(self, c)  # the common case, without promote's call
         return fn.apply(*promote(self, c, true_division))
 
     def reflected(self, other):
+        if isinstance(other, Tensor):  # the common case first: one dtype, nothing to do
+            d = self._data.dtype
+            if other._data.dtype is d and (not true_division or d.kind == "f"):
+                return fn.apply(other, self)
+            return fn.apply(*promote(other, self, true_division))
         c = coerce(other, self)
         if c is NotImplemented:
             return _unsupported(other, name)
-        d = self._data.dtype
-        if d.kind == "f" and not true_division and (type(c) is float or type(c) is int or (
-                isinstance(c, Tensor) and c._data.dtype is d)):
+        if (type(c) is float or type(c) is int) and self._data.dtype.kind == "f" and \
+                not true_division:
             return fn.apply(c, self)
         return fn.apply(*promote(c, self, true_division))
 

@@ -44,8 +44,9 @@ class AddFunction(_BinaryFunction):
 
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        return (unbroadcast(g, ctx.a_shape) if na else None,
-                unbroadcast(g, ctx.b_shape) if nb else None)
+        shape = g.shape  # most often no broadcasting: hand g on as it is
+        return (None if not na else g if ctx.a_shape == shape else unbroadcast(g, ctx.a_shape),
+                None if not nb else g if ctx.b_shape == shape else unbroadcast(g, ctx.b_shape))
 
 
 add = binary(AddFunction, "add", "a + b, element-wise with broadcasting.")

@@ -43,8 +43,8 @@ def apply_inplace(t: Tensor, op, *args, **kwargs) -> Tensor:
                            "in place outside nerve.no_grad(); wrap the update in "
                            "`with nerve.no_grad():` (as optimizers do) or make it out of place")
     views = t._vc[1] if t._vc is not None and len(t._vc) > 1 else None
-    entry = None if views is None else views.get(id(t))
-    if entry is not None and entry[0]() is t:
+    ref = None if views is None else views.get(id(t))
+    if ref is not None and ref() is t:
         raise RuntimeError(f"{op.__name__}_: this tensor is a view (made by indexing, reshape, "
                            "transpose...) of another, whose history would no longer match; "
                            "change the base (x[i] = ...), or make the change out of place, "
@@ -55,8 +55,28 @@ def apply_inplace(t: Tensor, op, *args, **kwargs) -> Tensor:
     _write(t, out._data, op)
     t._node, t._index, t._rg = out._node, out._index, out._rg
     if views is not None:
-        t._vc[2] += 1  # the views made before now have an out-of-date history
+        _retire_views(views, t)
     return t
+
+
+class _OutdatedViewFunction(Function):
+    "y = a view whose base was changed in place afterwards (backward refuses it)"
+
+    def backward(ctx, g):
+        raise RuntimeError("a view (made by indexing, reshape, transpose...) was used after its "
+                           "base was changed in place while recording, so its history is out "
+                           "of date; take the view again after the change")
+
+
+def _retire_views(views: dict, base: Tensor) -> None:
+    """The views made before ``base`` took a new history point at a node that refuses to
+    backpropagate (uses recorded earlier keep their own edges, and stay right)."""
+    for ref in list(views.values()):
+        view = ref()
+        if view is not None and view is not base and view._rg:
+            node = _OutdatedViewFunction.__new__(_OutdatedViewFunction)
+            node.edges, node.needs_input_grad = [], ()
+            view._node, view._index = node, 0
 
 
 def _write(t: Tensor, values, op) -> None:

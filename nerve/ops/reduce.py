@@ -32,7 +32,10 @@ def _axes(axis, ndim: int, op: str):
 
 def _broadcast_grad(g, shape: tuple, axes, keepdims: bool):
     out = backend.array_module(g).empty(shape, dtype=g.dtype)
-    out[...] = _expand(g, shape, axes, keepdims)
+    if g.size == 1:  # a full reduction (a loss): fill is the fastest way
+        out.fill(g.reshape(())[()])
+    else:
+        out[...] = _expand(g, shape, axes, keepdims)
     return out
 
 
@@ -54,7 +57,7 @@ def sum(input, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
     """The sum over ``dim`` (all dimensions by default); ``axis``/``keepdims`` are NumPy's
     names for the same."""
     return SumFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
-                             keepdims=bool(keepdim) or bool(keepdims))
+                             keepdims=True if keepdim or keepdims else False)
 
 
 class MeanFunction(Function):

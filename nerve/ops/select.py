@@ -9,7 +9,7 @@ from collections import namedtuple
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor, check_int, check_positive_int, message
-from nerve.function import Function
+from nerve.function import Function, ViewFunction
 from nerve.ops._common import normalize_axis, register, unbroadcast
 from nerve.ops.reduce import gather
 from nerve.ops.shape import cast, flatten, getitem, reshape
@@ -119,10 +119,8 @@ def cumsum(input, dim: int) -> Tensor:
     return CumsumFunction.apply(as_tensor(input), axis=dim)
 
 
-class ExpandFunction(Function):
+class ExpandFunction(ViewFunction):
     "y = x repeated along its dimensions of length 1 (a view);  dx = g summed back"
-
-    returns_view = True
 
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape

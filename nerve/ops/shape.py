@@ -6,7 +6,7 @@ from __future__ import annotations
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_tensor
-from nerve.function import Function
+from nerve.function import Function, ViewFunction
 from nerve.ops._common import coerce, is_int, normalize_axis, pick_axis, register
 
 
@@ -15,10 +15,8 @@ def _shape_args(shape: tuple) -> tuple:
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
-class ReshapeFunction(Function):
+class ReshapeFunction(ViewFunction):
     "y = x with the elements laid out in the shape ``shape``;  dx = g reshaped back"
-
-    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
@@ -56,10 +54,8 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, flat_shape(x.shape, start_dim, end_dim))
 
 
-class PermuteFunction(Function):
+class PermuteFunction(ViewFunction):
     "y = x with its dimensions reordered as ``dims``;  dx = g with the inverse order"
-
-    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, dims):
         dims = tuple(dims)
@@ -106,10 +102,8 @@ def t(input) -> Tensor:
     return x if x.ndim < 2 else transpose(x, 0, 1)
 
 
-class SqueezeFunction(Function):
+class SqueezeFunction(ViewFunction):
     "y = x without its dimensions of length 1 (those of ``axis`` only, if given);  dx = g reshaped"
-
-    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, axis=None):
         ctx.in_shape = x.shape
@@ -128,10 +122,8 @@ def squeeze(input, dim=None, *, axis=None) -> Tensor:
     return SqueezeFunction.apply(as_tensor(input), axis=pick_axis(axis, dim))
 
 
-class UnsqueezeFunction(Function):
+class UnsqueezeFunction(ViewFunction):
     "y = x with a new dimension of length 1 at ``axis``;  dx = g reshaped back"
-
-    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, axis):
         ctx.in_shape = x.shape
@@ -158,10 +150,8 @@ def _has_index_array(index) -> bool:
                for i in items if isinstance(i, list) or backend.is_array(i))
 
 
-class GetItemFunction(Function):
+class GetItemFunction(ViewFunction):
     "y = x[index] (slices, integers, integer arrays, boolean masks);  dx = g put back at index"
-
-    returns_view = True  # its output may share the input's memory
 
     def forward(ctx, x, *, index):
         ctx.in_shape, ctx.in_dtype = x.shape, x.dtype
