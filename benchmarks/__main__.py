@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from benchmarks import cases_core, cases_mlp  # noqa: F401 - registers the cases
+from benchmarks import cases_core, cases_mlp, cases_sweep  # noqa: F401 - registers the cases
 from benchmarks.harness import CASES, environment, format_environment, format_table, run_case
 
 TORCH_THREADS = 2
@@ -52,7 +52,15 @@ def main(argv=None) -> int:
     for c in cases:
         print(f"timing {c.name} ...", file=sys.stderr, flush=True)
         results.append(run_case(c, args.repeat, args.seconds))
-    print(format_table(results))
+    main_results = [r for r in results if not r.name.startswith("sweep_")]
+    if main_results:
+        print(format_table(main_results))
+    summary = epoch_shares(main_results)
+    if summary:
+        print("\n" + summary)
+    sweep = cases_sweep.sweep_table(results)
+    if sweep:
+        print("\n" + sweep)
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
@@ -61,6 +69,18 @@ def main(argv=None) -> int:
         os.replace(tmp, args.json)
         print(f"\nwrote {args.json}")
     return 0
+
+
+def epoch_shares(results) -> str:
+    """The MNIST epoch's share of time in matrix products, for each library (if both the
+    epoch and the products-only case ran)."""
+    by_name = {r.name: r for r in results}
+    epoch, products = by_name.get("mlp_epoch_plain"), by_name.get("mlp_epoch_matmuls")
+    if epoch is None or products is None:
+        return ""
+    return (f"share of the MNIST epoch spent in its matrix products (mlp_epoch_matmuls / "
+            f"mlp_epoch_plain): nerve {products.nerve_ms / epoch.nerve_ms:.0%}, "
+            f"PyTorch {products.torch_ms / epoch.torch_ms:.0%}")
 
 
 if __name__ == "__main__":

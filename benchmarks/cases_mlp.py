@@ -46,17 +46,16 @@ def _torch_epoch(tm, topt, X, Y):
         topt.step()
 
 
-def _epoch_pair(nerve_epoch) -> Pair:
+def _epoch_pair(nerve_epoch, **torch_adam) -> Pair:
     x, y = _data()
     nm, tm = _models()
     nopt = optim.Adam(nm.parameters(), lr=1e-3)
-    topt = torch.optim.Adam(tm.parameters(), lr=1e-3)  # PyTorch's default (foreach) Adam
+    topt = torch.optim.Adam(tm.parameters(), lr=1e-3, **torch_adam)  # default: foreach
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
     return Pair(lambda: nerve_epoch(nm, nopt, x, y), lambda: _torch_epoch(tm, topt, X, Y))
 
 
-@case("mlp_epoch_plain", "MNIST 8000, MLP 784-256-128-10, Adam, batch 64: one epoch, plain loop")
-def mlp_epoch_plain() -> Pair:
+def _plain_epoch():
     loss_fn = nn.CrossEntropyLoss()
     loaders = {}
 
@@ -68,7 +67,55 @@ def mlp_epoch_plain() -> Pair:
             loss.backward()
             opt.step()
 
-    return _epoch_pair(epoch)
+    return epoch
+
+
+@case("mlp_epoch_plain", "MNIST 8000, MLP 784-256-128-10, Adam, batch 64: one epoch, plain loop")
+def mlp_epoch_plain() -> Pair:
+    return _epoch_pair(_plain_epoch())
+
+
+@case("mlp_epoch_fused_adam", "the same epoch against PyTorch's Adam(fused=True)")
+def mlp_epoch_fused_adam() -> Pair:
+    return _epoch_pair(_plain_epoch(), fused=True)
+
+
+@case("mlp_epoch_matmuls", "the eight matrix products of each of that epoch's 125 steps alone")
+def mlp_epoch_matmuls() -> Pair:
+    """nerve's side: the products as nerve's linear layer makes them (NumPy/OpenBLAS), in the
+    same layouts; PyTorch's: the same with torch.mm. The epoch's share of matrix arithmetic is
+    this case's time over ``mlp_epoch_plain``'s."""
+    x, _ = _data()
+    nm, _ = _models()
+    ws = [m.weight.detach().numpy() for m in (nm[0], nm[2], nm[4])]
+    rng = np.random.default_rng(0)
+    gs = [rng.standard_normal((BATCH, w.shape[0])).astype(np.float32) for w in ws]
+    steps = -(-len(x) // BATCH)
+
+    def products(xb, ws, gs, mm, t):
+        h1 = mm(xb, t(ws[0]))  # forward
+        h2 = mm(h1, t(ws[1]))
+        mm(h2, t(ws[2]))
+        mm(t(gs[2]), h2)  # weight gradients
+        mm(t(gs[1]), h1)
+        mm(t(gs[0]), xb)
+        mm(gs[2], ws[2])  # input gradients (none for the first layer's input)
+        mm(gs[1], ws[1])
+
+    def run_nerve():
+        for i in range(steps):
+            xb = x[(i * BATCH) % (len(x) - BATCH):][:BATCH]
+            products(xb, ws, gs, np.ndarray.dot, np.transpose)
+
+    tx, tws, tgs = torch.from_numpy(x), [torch.from_numpy(w) for w in ws], [
+        torch.from_numpy(g) for g in gs]
+
+    def run_torch():
+        for i in range(steps):
+            xb = tx[(i * BATCH) % (len(x) - BATCH):][:BATCH]
+            products(xb, tws, tgs, torch.mm, torch.t)
+
+    return Pair(run_nerve, run_torch)
 
 
 class _Terminal:

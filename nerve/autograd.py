@@ -57,9 +57,11 @@ def _run_hooks(hooks: list, g):
 
 
 class _GradState(threading.local):
-    """Whether operations record a graph, for each thread (True in a new thread)."""
+    """Whether operations record a graph, for each thread (True in a new thread), and whether
+    ``autograd.grad`` is running in it (which fills no ``.grad``: no gradient homes)."""
 
     enabled = True
+    capturing = False
 
 
 grad_state = _GradState()
@@ -184,12 +186,13 @@ class Tensor:
     Floating-point data is float32 unless another dtype is asked for.
     """
 
-    __slots__ = ("_data", "_grad", "_grad_t", "_rg", "_node", "_index", "_vc", "__weakref__")
+    __slots__ = ("_data", "_grad", "_grad_t", "_rg", "_node", "_index", "_vc", "_home",
+                 "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
         self._data = _as_array(data, backend.to_dtype(dtype))
-        self._grad = self._grad_t = self._node = self._vc = None
+        self._grad = self._grad_t = self._node = self._vc = self._home = None
         self._index = 0
         self._rg = False
         self.requires_grad = requires_grad
@@ -199,7 +202,7 @@ class Tensor:
         """Make a tensor around an existing array, without checks (used by operations)."""
         t = object.__new__(cls)
         t._data = data
-        t._grad = t._grad_t = t._vc = None
+        t._grad = t._grad_t = t._vc = t._home = None
         t._node = node
         t._index = index
         t._rg = node is not None
@@ -562,8 +565,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     seed = _seed_gradient(out, None if grad_outputs is None else _single(grad_outputs,
                                                                          "grad_outputs"))
     captured: dict[int, Any] = {}
-    run_backward(out, seed, bool(retain_graph), capture={id(t): t for t in inputs},
-                 captured=captured)
+    capturing, grad_state.capturing = grad_state.capturing, True
+    try:
+        run_backward(out, seed, bool(retain_graph), capture={id(t): t for t in inputs},
+                     captured=captured)
+    finally:
+        grad_state.capturing = capturing
     results = []
     for t in inputs:
         g = captured.get(id(t))
@@ -622,7 +629,9 @@ def _accumulate_leaf(leaf: Tensor, g, handed_out: set) -> None:
     if g.dtype != leaf._data.dtype:
         g = g.astype(leaf._data.dtype)
     if leaf._grad is None:
-        if not g.flags.owndata or id(g) in handed_out or not g.flags.writeable:
+        if g is leaf._home:  # written in place by the operation (Function.grad_home)
+            leaf._grad, leaf._home = g, None
+        elif not g.flags.owndata or id(g) in handed_out or not g.flags.writeable:
             leaf._grad = g.copy()
         else:
             handed_out.add(id(g))

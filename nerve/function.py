@@ -80,6 +80,28 @@ class Function:
         """Keep arrays for backward in ``ctx.saved_tensors``; they are freed after it."""
         ctx.saved_tensors = arrays
 
+    def grad_home(ctx, i: int):
+        """An array to write input ``i``'s gradient into, or None.
+
+        An optimizer with flat buffers gives each parameter a home for its next gradient: its
+        view of the group's gradient array (``nerve.optim.flat``). An operation that can write
+        its result into a given array (``out=``) may write input ``i``'s gradient there and
+        return it; the leaf then takes it as its ``.grad`` without a copy (its hooks, if any, still
+        run on it first). There is a home only while ``backward()`` fills ``.grad`` (not in
+        ``autograd.grad``), for a leaf that has no gradient yet and no other place among this
+        node's inputs; a home serves one gradient.
+        """
+        edges = ctx.edges
+        edge = edges[i] if i < len(edges) else None
+        if edge is None or edge[1] is not None or grad_state.capturing:
+            return None
+        t = edge[0]
+        home = t._home
+        if (home is None or t._grad is not None or not t._rg or home.shape != t._data.shape
+                or home.dtype != t._data.dtype or sum(e and e[0] is t for e in edges) > 1):
+            return None
+        return home
+
     def release(ctx) -> None:
         """Free what the node holds for backward (called once backward has used it)."""
         ctx.edges = ctx.saved_tensors = None

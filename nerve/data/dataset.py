@@ -115,8 +115,9 @@ class TensorDataset(Dataset):
         return tuple(Tensor(a[index], dtype=a.dtype) for a in self.arrays)
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Return the rows at ``indices`` of every array (one fancy index each)."""
-        return tuple(a[indices] for a in self.arrays)
+        """Return the rows at ``indices`` of every array (one ``take`` each: a new array, as a
+        user may keep a batch)."""
+        return tuple(a.take(indices, axis=0) for a in self.arrays)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{a.shape} {a.dtype}" for a in self.arrays)

@@ -32,8 +32,8 @@ class DataLoader:
     - ``num_workers``: accepted and ignored: nerve loads every batch in the main process.
     - ``collate_fn``: a function from a list of samples to a batch, as PyTorch's; the numeric
       arrays it returns (alone, or in a tuple or list) become Tensors, the rest is passed on. By
-      default a batch is read at once by ``dataset.get_batch`` (``TensorDataset``: one fancy
-      index per array) or else stacked by ``nerve.data.collate``.
+      default a batch is read at once by ``dataset.get_batch`` (``TensorDataset``: one ``take``
+      per array) or else stacked by ``nerve.data.collate``.
     - ``pin_memory``: accepted; it means nothing on the CPU, where nerve's arrays live.
     - ``drop_last``: leave out a last, short batch.
     - ``generator``: a NumPy ``Generator`` (``nerve.manual_seed`` returns one) that draws the

@@ -35,21 +35,27 @@ class Adadelta(Optimizer):
         check_number(group["eps"], "eps", who, 0.0)
         check_number(group["weight_decay"], "weight_decay", who, 0.0)
 
-    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
-        data = p._data
+    def _state_keys(self, group: dict[str, Any]) -> set[str]:
+        return {"step", "square_avg", "acc_delta"}
+
+    def _update(self, data, grad, group: dict, state: dict) -> None:
         xp = backend.array_module(data)
         rho, eps = float(group["rho"]), float(group["eps"])
         if "step" not in state:
             state.update(step=0, square_avg=xp.zeros_like(data), acc_delta=xp.zeros_like(data))
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + float(group["weight_decay"]) * data
+            decayed = xp.multiply(data, float(group["weight_decay"]), out=self._scratch(data, 0))
+            decayed += grad
+            grad = decayed
         v, u = state["square_avg"], state["acc_delta"]
+        tmp, delta = self._scratch(data, 1), self._scratch(data, 2)
         v *= rho
-        v += (1 - rho) * grad * grad
-        delta = xp.sqrt(u + eps)
-        delta /= xp.sqrt(v + eps)
+        v += xp.multiply(xp.multiply(grad, grad, out=tmp), 1 - rho, out=tmp)
+        delta = xp.sqrt(xp.add(u, eps, out=delta), out=delta)
+        delta /= xp.sqrt(xp.add(v, eps, out=tmp), out=tmp)
         delta *= grad
         u *= rho
-        u += (1 - rho) * delta * delta
-        data -= float(group["lr"]) * delta
+        u += xp.multiply(xp.multiply(delta, delta, out=tmp), 1 - rho, out=tmp)
+        delta *= -float(group["lr"])
+        data += delta

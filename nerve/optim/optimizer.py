@@ -3,7 +3,10 @@
 Optimizers change parameter arrays in place and build no graph. Each keeps its state per
 parameter as a plain dict of arrays and numbers; ``state_dict()`` keys that state by the
 parameter's position across the groups (as PyTorch does), so it can be saved as safetensors +
-JSON without pickling. A subclass defines ``_check(group)`` and ``_update(p, grad, group, state)``.
+JSON without pickling. A subclass defines ``_check(group)`` and ``_update(data, grad, group,
+state)``, which changes the array ``data`` in place: once per parameter, or once per group with
+the group's flat arrays and flat state (``nerve.optim.flat``). ``grad`` may be reused after
+the call: copy what the state keeps.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ from typing import Any
 from nerve import backend
 from nerve.autograd import Tensor, enable_grad
 from nerve.checks import as_array
+from nerve.optim.flat import FlatGroup
 
 
 class Optimizer:
-    """Base class of optimizers: parameter groups, per-parameter state and the step loop."""
+    """Base class of optimizers: parameter groups, per-parameter state and the step loop.
+
+    ``flat`` (True unless set to False on the optimizer) lets ``step()`` update each group as
+    one flat array: see :class:`FlatGroup`.
+    """
+
+    flat = True
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
         self._check(defaults)
@@ -25,6 +35,7 @@ class Optimizer:
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         self._work: dict[tuple, Any] = {}
+        self._flats: dict[int, FlatGroup | None] = {}
         params = _as_list(params, "params")
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -36,8 +47,14 @@ class Optimizer:
     def _check(self, group: dict[str, Any]) -> None:
         """Raise ValueError for an invalid hyper-parameter of ``group``."""
 
-    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
+    def _update(self, data, grad, group: dict, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} defines no _update()")
+
+    def _state_keys(self, group: dict[str, Any]) -> set[str] | None:
+        """The state entries ``_update`` keeps for ``group`` (None: unknown). Once they all
+        exist, a large flat group may be updated in pieces (``FlatGroup.update``): a piece
+        must not create state."""
+        return None
 
     # --- groups -------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -71,25 +88,51 @@ class Optimizer:
                     # may be shared with another tensor: a new array
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()`` if one is given."""
+        """Update every parameter that has a gradient; return ``closure()`` if one is given.
+
+        A group whose parameters all have gradients and share one step count is updated as one
+        flat array (see :class:`FlatGroup`); otherwise each parameter is updated on its own.
+        """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is not None:
-                    self._update(p, _grad_of(p), group, self.state.setdefault(p, {}))
+        for i, group in enumerate(self.param_groups):
+            params = group["params"]
+            flat = self._flat_group(i, params)
+            if flat is not None:
+                flat.gather_grads(params)
+                flat.update(self._update, group, self._state_keys(group))
+                flat.share_state(params)
+                flat.new_grads(params)
+                for p in params:
                     p._bump()  # a node that saved the old values must not use the new ones
+                continue
+            for p in params:
+                if p._grad is not None:
+                    self._update(p._data, _grad_of(p), group, self.state.setdefault(p, {}))
+                    p._bump()
         return loss
+
+    def _flat_group(self, i: int, params: list[Tensor]) -> FlatGroup | None:
+        """The flat arrays of group ``i``, (re)built if the parameters or state moved since."""
+        if not self.flat or len(params) < 2:
+            return None
+        flat = self._flats.pop(i, None)
+        if flat is not None and flat.holds(params, self.state):
+            self._flats[i] = flat
+            return flat
+        moved_from = None if flat is None else flat.data
+        del flat  # its views would count as holders of the parameters' arrays
+        flat = self._flats[i] = FlatGroup.build(params, self.state, moved_from)
+        return flat
 
     def _scratch(self, like, slot: int = 0):
         """Return a reusable work array shaped like ``like`` (its contents are garbage)."""
-        buf = self._work.get((like.dtype, slot))
+        key = (like.dtype, slot)
+        buf = self._work.get(key)
         if buf is None or buf.size < like.size:
-            size = max(p._data.size for g in self.param_groups for p in g["params"])
-            xp = backend.array_module(like)
-            buf = self._work[like.dtype, slot] = xp.empty(max(size, like.size), like.dtype)
+            buf = self._work[key] = backend.array_module(like).empty(like.size, like.dtype)
         return buf[: like.size].reshape(like.shape)
 
     # --- state --------------------------------------------------------------------------

@@ -39,9 +39,13 @@ class RMSprop(Optimizer):
         check_number(group["weight_decay"], "weight_decay", who, 0.0)
         check_number(group["momentum"], "momentum", who, 0.0, 1.0, high_open=True)
 
-    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
-        xp = backend.array_module(p._data)
-        data, alpha = p._data, float(group["alpha"])
+    def _state_keys(self, group: dict[str, Any]) -> set[str]:
+        return ({"step", "square_avg"} | ({"grad_avg"} if group["centered"] else set())
+                | ({"momentum_buffer"} if group["momentum"] > 0 else set()))
+
+    def _update(self, data, grad, group: dict, state: dict) -> None:
+        xp = backend.array_module(data)
+        alpha = float(group["alpha"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         if "step" not in state:
             state.update(step=0, square_avg=xp.zeros_like(data))

@@ -39,9 +39,12 @@ class SGD(Optimizer):
                              f"momentum. Received: nesterov=True, momentum={group['momentum']}, "
                              f"dampening={group['dampening']}")
 
-    def _update(self, p: Tensor, grad, group: dict, state: dict) -> None:
-        xp = backend.array_module(p._data)
-        data, lr = p._data, float(group["lr"])
+    def _state_keys(self, group: dict[str, Any]) -> set[str]:
+        return {"momentum_buffer"} if group["momentum"] != 0 else set()
+
+    def _update(self, data, grad, group: dict, state: dict) -> None:
+        xp = backend.array_module(data)
+        lr = float(group["lr"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
         tmp = self._scratch(data, 1)
         if weight_decay != 0:

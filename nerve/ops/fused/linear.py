@@ -44,10 +44,20 @@ class LinearFunction(Function):
         if needs[1] or nb:
             g2 = g.reshape(-1, g.shape[-1])
             if needs[1]:
-                gw = g2.T @ x.reshape(-1, ctx.x_shape[-1])
+                x2 = x.reshape(-1, ctx.x_shape[-1])
+                gw = _into(ctx.grad_home(1), g2.dtype, x2.dtype)  # the optimizer's flat buffer
+                gw = g2.T.dot(x2) if gw is None else g2.T.dot(x2, out=gw)
             if nb:
-                gb = g2.sum(axis=0)
+                gb = _into(ctx.grad_home(2), g2.dtype)
+                gb = g2.sum(axis=0, out=gb)
         return gx, gw, gb
+
+
+def _into(home, *dtypes):
+    """``home`` if the result (of these dtypes) can be written into it, else None."""
+    if home is None or any(d != home.dtype for d in dtypes):
+        return None
+    return home
 
 
 @register(methods=())
