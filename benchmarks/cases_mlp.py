@@ -95,12 +95,9 @@ def mlp_epoch_matmuls() -> Pair:
     def products(xb, ws, gs, mm, t):
         h1 = mm(xb, t(ws[0]))  # forward
         h2 = mm(h1, t(ws[1]))
-        mm(h2, t(ws[2]))
-        mm(t(gs[2]), h2)  # weight gradients
-        mm(t(gs[1]), h1)
-        mm(t(gs[0]), xb)
-        mm(gs[2], ws[2])  # input gradients (none for the first layer's input)
-        mm(gs[1], ws[1])
+        return [h1, h2, mm(h2, t(ws[2])),
+                mm(t(gs[2]), h2), mm(t(gs[1]), h1), mm(t(gs[0]), xb),  # weight gradients
+                mm(gs[2], ws[2]), mm(gs[1], ws[1])]  # input gradients (none for the data)
 
     def run_nerve():
         for i in range(steps):
@@ -115,7 +112,12 @@ def mlp_epoch_matmuls() -> Pair:
             xb = tx[(i * BATCH) % (len(x) - BATCH):][:BATCH]
             products(xb, tws, tgs, torch.mm, torch.t)
 
-    return Pair(run_nerve, run_torch)
+    def same_products():
+        ours = products(x[:BATCH], ws, gs, np.ndarray.dot, np.transpose)
+        theirs = products(tx[:BATCH], tws, tgs, torch.mm, torch.t)
+        return [(a, b.numpy()) for a, b in zip(ours, theirs)]
+
+    return Pair(run_nerve, run_torch, check=same_products)
 
 
 class _Terminal:

@@ -61,7 +61,11 @@ def _cell(width: int, batch: int) -> Pair:
         loss.backward()
         topt.step()
 
-    return Pair(run_nerve, run_torch)
+    def same_weights():  # after one step of each from the same weights
+        theirs = tm.state_dict()
+        return [(v, theirs[k].numpy()) for k, v in nm.state_dict().items()]
+
+    return Pair(run_nerve, run_torch, check=same_weights)
 
 
 def products_ms(width: int, batch: int) -> float:

@@ -1,8 +1,9 @@
 """Time nerve's side of each benchmark case alone, to compare one version of nerve with another.
 
-``python -m benchmarks.nerve_only`` builds each case exactly as ``python -m benchmarks`` does
-(the same ``Pair.nerve`` callables, so PyTorch is imported but not timed) and prints one JSON
-line: the case name -> the minimum over repeats of the time per call, in ms. Against another
+``python -m benchmarks.nerve_only`` builds the five core cases of ``PLAN`` exactly as ``python
+-m benchmarks`` does (the same ``Pair.nerve`` callables, so PyTorch is imported but not timed)
+and prints one JSON line: the case name -> the minimum over repeats of the time per call, in
+ms. Against another
 version, run it alternately in two checkouts (``PYTHONPATH=<other checkout>``) several times
 and compare the medians: on a noisy machine that is steadier than ratios to PyTorch.
 """

@@ -75,7 +75,7 @@ def is_grad_enabled() -> bool:
 class _GradMode:
     """Context manager and decorator that sets whether operations record a graph."""
 
-    mode = True
+    mode = True  # None: leave it as it is
 
     def __new__(cls, fn=None):
         self = super().__new__(cls)
@@ -83,7 +83,7 @@ class _GradMode:
 
     def __enter__(self):
         self._prev = grad_state.enabled
-        grad_state.enabled = self.mode
+        grad_state.enabled = self._prev if self.mode is None else self.mode
 
     def __exit__(self, *exc):
         grad_state.enabled = self._prev
@@ -91,8 +91,12 @@ class _GradMode:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            prev = grad_state.enabled  # kept here, not on self: the call may recur or thread
+            grad_state.enabled = prev if self.mode is None else self.mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                grad_state.enabled = prev
 
         return wrapper
 
@@ -118,7 +122,7 @@ class inference_mode(_GradMode):
         if callable(mode):  # @inference_mode without parentheses
             return super().__new__(cls, mode)
         self = super().__new__(cls)
-        self.mode = False if mode else grad_state.enabled
+        self.mode = False if mode else None
         return self
 
 
@@ -134,6 +138,10 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self):
         pass  # already set by the call
+
+    def __call__(self, fn):
+        grad_state.enabled = self._prev  # as a decorator it acts only in the calls (PyTorch)
+        return super().__call__(fn)
 
 
 def _as_array(data, dtype):
@@ -165,8 +173,10 @@ def _from_objects(arr, data):
         raise TypeError("None is not a number")
     if all(isinstance(v, int) for v in values):
         too_big = next((v for v in values if not -2**63 <= v < 2**63), None)
-        raise OverflowError(f"the integer {too_big} does not fit in int64; give floats "
-                            "(or dtype=) to make a floating tensor")
+        if too_big is not None:
+            raise OverflowError(f"the integer {too_big} does not fit in int64; give floats "
+                                "(or dtype=) to make a floating tensor")
+        return arr.astype("int64")
     return arr.astype(backend.get_default_dtype())
 
 
@@ -397,7 +407,8 @@ class Tensor:
         if self._rg:
             raise RuntimeError("NumPy cannot take a tensor that requires grad (it would cut the "
                                "graph); use tensor.detach() first, or nerve's operations")
-        return self._data if dtype is None else self._data.astype(dtype)
+        arr = self._data if dtype is None else self._data.astype(dtype)
+        return arr.copy() if copy and arr is self._data else arr  # NumPy 2's copy=True
 
     # --- gradient hooks -------------------------------------------------------------------
     def register_hook(self, hook) -> _HookHandle:
@@ -709,6 +720,7 @@ def _deliver(leaf: Tensor, g, handed_out: set, capture, captured) -> None:
     if capture is None:
         _accumulate_leaf(leaf, g, handed_out)
     elif id(leaf) in capture:
+        g = _run_hooks(_leaf_hooks.get(id(leaf), ()), g)  # the leaf's hooks, as in backward
         prev = captured.get(id(leaf))
         captured[id(leaf)] = g if prev is None else prev + g
 

@@ -175,9 +175,17 @@ def to_dtype(dtype) -> np.dtype | None:
         raise TypeError(f"expected a NumPy dtype or its name. Received: dtype={dtype!r}") from None
 
 
-def float_dtype(dtype=None) -> np.dtype:
-    """Return ``dtype`` as a floating dtype, or the default dtype when it is None."""
-    return to_dtype(dtype) or _default_dtype
+def float_dtype(dtype=None, who: str = "") -> np.dtype:
+    """Return ``dtype`` as a floating dtype, or the default dtype when it is None; raise
+    TypeError, naming ``who``, for any other dtype (int64 would truncate data silently)."""
+    try:
+        dt = to_dtype(dtype) or _default_dtype
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{who}: " * bool(who) + "expected a floating-point dtype (float32, "
+                        f"float64) or None. Received: dtype={dtype!r}")
+    return dt
 
 
 # --- the random generator -----------------------------------------------------------------

@@ -155,7 +155,8 @@ class Function:
             out = tuple(backend.ensure_array(o) for o in out)
             ctx.n_outputs = len(out)
             ctx.output_meta = tuple((o.shape, o.dtype) for o in out)
-            results = tuple(Tensor._wrap(o, ctx, i) for i, o in enumerate(out))
+            results = tuple(Tensor._wrap(o, ctx if o.dtype.kind in "fc" else None, i)
+                            for i, o in enumerate(out))  # int/bool outputs: no gradient
             if ctx.saved_tensors:
                 _record_versions(ctx, edges, results)
             return results

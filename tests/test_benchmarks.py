@@ -22,3 +22,10 @@ def test_epoch_share_is_products_over_epoch_for_each_library():
                          result("mlp_epoch_matmuls", 50.0, 300.0)])
     assert "nerve 25%" in text and "PyTorch 75%" in text
     assert epoch_shares([result("mlp_epoch_plain", 1.0, 1.0)]) == ""
+
+
+def test_nerve_only_times_registered_cases():
+    from benchmarks.harness import CASES
+    from benchmarks.nerve_only import PLAN
+
+    assert set(PLAN) <= set(CASES)

@@ -3,7 +3,6 @@ files that expand beyond what they declare, loaders that allocate an index per s
 they need none; and PyTorch's DataLoader arguments and import path."""
 
 import gzip
-import time
 import tracemalloc
 import zlib
 
@@ -92,7 +91,6 @@ def gzip_bomb(path, declared: int, extra: int):
 def test_read_idx_refuses_a_gzip_bomb_without_expanding_it(tmp_path):
     path = gzip_bomb(tmp_path / "bomb.gz", 10, 64 << 20)
     assert path.stat().st_size < 100_000
-    start = time.perf_counter()
 
     def read():
         with pytest.raises(ValueError, match="longer than its header says: expected 18 bytes "
@@ -101,7 +99,6 @@ def test_read_idx_refuses_a_gzip_bomb_without_expanding_it(tmp_path):
 
     _, peak = peak_bytes(read)
     assert peak < 2 << 20, f"{peak / 2**20:.1f} MiB"  # expanded, it is 64 MiB
-    assert time.perf_counter() - start < 1.0
 
 
 def test_read_idx_gzip_of_the_declared_size_reads(tmp_path):

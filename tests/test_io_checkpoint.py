@@ -1,6 +1,5 @@
 """nerve.io checkpoints: optimizer state and extra state stored as arrays + JSON, exact resume."""
 
-import importlib
 
 import numpy as np
 import pytest
@@ -154,10 +153,8 @@ def test_checkpoint_round_trip_with_fake_optimizer(tmp_path):
 
 
 def test_checkpoint_with_nerve_history(tmp_path):
-    try:
-        import nerve.train.history as history_mod
-    except (ImportError, AttributeError) as e:  # nerve.train waits on other floors
-        pytest.skip(f"nerve.train is not importable yet: {e}")
+    import nerve.train.history as history_mod
+
     h = history_mod.History()
     h.append(0, {"loss": np.float32(0.25), "accuracy": 0.5})
     io.save_checkpoint(tmp_path / "c.safetensors", mlp(), epoch=1, extra={"history": h.to_dict()})
@@ -217,14 +214,9 @@ def test_save_checkpoint_checks_optimizer(tmp_path):
 
 # --- with nerve.optim ---------------------------------------------------------------------
 def optimizer_class(name):
-    optim = pytest.importorskip("nerve.optim")
-    cls = getattr(optim, name, None)
-    if cls is None:  # while nerve/optim/__init__.py does not export it yet
-        try:
-            cls = getattr(importlib.import_module(f"nerve.optim.{name.lower()}"), name)
-        except (ImportError, AttributeError):
-            pytest.skip(f"nerve.optim.{name} is not ready")
-    return cls
+    from nerve import optim
+
+    return getattr(optim, name)
 
 
 def train(model, opt, x, y, steps):

@@ -7,7 +7,6 @@ import json
 import pickle
 import re
 import struct
-import time
 import tracemalloc
 import zipfile
 from collections import OrderedDict
@@ -278,7 +277,6 @@ def test_small_file_asking_for_large_layers_is_refused_without_allocating(tmp_pa
     path = arch_file(tmp_path / "big.safetensors", BIG, arrays)
     assert path.stat().st_size < 4000
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(FileFormatError, match=r"do not fit the file's architecture: "
                                                   r"(missing keys|wrong shapes)") as err:
@@ -287,7 +285,6 @@ def test_small_file_asking_for_large_layers_is_refused_without_allocating(tmp_pa
     finally:
         tracemalloc.stop()
     assert peak < 2 * 2**20, f"{peak / 2**20:.1f} MiB"  # the layers would take 768 MB
-    assert time.perf_counter() - start < 1.0
     assert str(path) in str(err.value)
 
 

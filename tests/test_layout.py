@@ -30,10 +30,12 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # we. History: 1,520 lines after the foundation; 1,737 after the restructuring (budget 1,800);
 # 2,922 after PyTorch's tensor API (in-place family, version counters, the NumPy protocol,
 # conversions, autograd.grad and autograd.Function, max/min with indices, rounding, out=,
-# sorting and selecting, tensor hooks): about 3,400, budget 3,450.
+# sorting and selecting, tensor hooks): about 3,400, budget 3,450. Review fixes (grad-mode
+# decorators, hooks in autograd.grad, NaN-first descending sort, gather and index_select range
+# checks, boolean where, Python bools in promotion): about 3,465, budget 3,480.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3450
+CORE_LINE_BUDGET = 3480
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

@@ -295,3 +295,12 @@ def test_one_cycle_lr_needs_momentum_or_betas_to_cycle():
                                                    "when cycle_momentum=True")):
         lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5)
     lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5, cycle_momentum=False)
+
+
+def test_reduce_on_plateau_load_state_dict_checks_before_changing_anything():
+    opt = optim.SGD([Parameter(np.ones(1, np.float32))], lr=0.1)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, mode="min", patience=3)
+    state = dict(sched.state_dict(), mode="maximum", patience=7, best=-5.0)
+    with pytest.raises(ValueError, match="mode"):
+        sched.load_state_dict(state)
+    assert sched.mode == "min" and sched.patience == 3 and sched.best == float("inf")

@@ -5,7 +5,9 @@ hooks, register_parameter and the inference path of Sequential."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import types
 
 import numpy as np
@@ -15,15 +17,14 @@ import nerve
 from nerve import backend, nn, ops
 from nerve.autograd import observe_backward
 from nerve.function import Function
-from nerve.ops import fused
 from nerve.ops._common import PUBLIC
 
 
 def _functions():
-    """Every Function class defined by the operation modules."""
+    """Every Function class defined by the operation modules (every module of nerve.ops)."""
     seen = []
-    for module in (ops.arithmetic, ops.elementwise, ops.reduce, ops.shape, fused.linear,
-                   fused.losses):
+    for info in pkgutil.walk_packages(ops.__path__, "nerve.ops."):
+        module = importlib.import_module(info.name)
         for obj in vars(module).values():
             if (inspect.isclass(obj) and issubclass(obj, Function) and obj.__module__ ==
                     module.__name__ and not obj.__name__.startswith("_")):

@@ -365,3 +365,21 @@ def test_softplus_bad_beta_raises(beta, error):
     (nn.Flatten(), "Flatten(start_dim=1, end_dim=-1)"), (nn.Tanh(), "Tanh()")])
 def test_layer_repr(module, text):
     assert repr(module) == text
+
+
+# --- Embedding ------------------------------------------------------------------------------
+def test_embedding_gradcheck(record_op):
+    nerve.manual_seed(0)
+    layer = nn.Embedding(5, 3).double()
+    idx = nerve.tensor([[0, 4, 4], [1, 0, 2]])
+    assert nerve.gradcheck(lambda w: F.embedding(idx, w), [layer.weight])
+    record_op("gradcheck", "nn.Embedding")
+
+
+@pytest.mark.parametrize("idx, error, text", [
+    ([0, 5], IndexError, "indices in [0, 5) (num_embeddings). Received: index=5"),
+    ([-1, 0], IndexError, "indices in [0, 5) (num_embeddings). Received: index=-1"),
+    ([0.0, 1.0], TypeError, "integer indices. Received: input.dtype='float32'")])
+def test_embedding_bad_indices_raise(idx, error, text):
+    with pytest.raises(error, match=re.escape(f"embedding: expected {text}")):
+        nn.Embedding(5, 3)(nerve.tensor(idx))

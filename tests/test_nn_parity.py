@@ -233,3 +233,19 @@ def test_parity_bce_with_logits_extreme(record_op):
         return tnn.BCEWithLogitsLoss()(model(inp), _t(target))
 
     check(record_op, "BCEWithLogitsLoss(logits +-100)", ours, ref, x, forward)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_parity_embedding(record_op, padding_idx):
+    torch.manual_seed(0)
+    ref = tnn.Embedding(6, 4, padding_idx=padding_idx)
+    ours = nn.Embedding(6, 4, padding_idx=padding_idx)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    idx = np.array([[0, 2, 5], [2, 2, 1]])
+    out, expected = ours(nerve.tensor(idx)), ref(torch.from_numpy(idx))
+    close(out.detach().numpy(), expected.detach().numpy(), "nn.Embedding: output")
+    upstream = batch(out.shape, 1)
+    out.backward(upstream)
+    expected.backward(torch.from_numpy(upstream))
+    close(ours.weight.grad, ref.weight.grad.numpy(), "nn.Embedding: gradient of weight")
+    record_op("parity", "nn.Embedding" + ("" if padding_idx is None else " (padding_idx)"))

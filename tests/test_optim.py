@@ -28,6 +28,8 @@ CASES = [
     ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
     ("RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True, "momentum": 0.5,
                  "weight_decay": 0.05}),
+    ("Adadelta", {"lr": 1.0}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "weight_decay": 0.05}),
 ]
 CASE_IDS = [f"{name}-{'-'.join(k for k in kw if k != 'lr') or 'plain'}" for name, kw in CASES]
 
@@ -408,3 +410,15 @@ def test_optimizer_non_number_argument_raises_type_error():
     p = Parameter(np.ones(2, np.float32))
     with pytest.raises(TypeError, match="lr"):
         optim.SGD([p], lr="0.1")
+
+
+def test_gradient_descent_load_state_dict_checks_before_changing_anything():
+    p = Parameter(nerve.tensor([1.0]))
+    opt = optim.GradientDescent([p], lr=0.5)
+    state = opt.state_dict()
+    bad = dict(state, steps="three", param_groups=[dict(state["param_groups"][0], lr=0.1)])
+    with pytest.raises(TypeError, match="steps"):
+        opt.load_state_dict(bad)
+    with pytest.raises(ValueError, match="max_steps"):
+        opt.load_state_dict(dict(state, max_steps=0))
+    assert opt.param_groups[0]["lr"] == 0.5 and opt.steps == 0 and opt.max_steps == 1000

@@ -299,3 +299,60 @@ def test_state_created_on_a_later_step_is_not_made_in_pieces(monkeypatch):
         train(model, opt, 2, x, y)
     assert_same(weights(runs[0][0]), weights(runs[1][0]))
     assert runs[0][1]._flats[0].state["max_exp_avg_sq"].size == runs[0][1]._flats[0].data.size
+
+
+def _follows(row, model):
+    return np.array_equal(row.numpy(), model[0].weight.detach().numpy()[0])
+
+
+@pytest.mark.parametrize("rebuild", ["load_state_dict", "missing gradient"])
+def test_a_view_taken_after_the_first_step_keeps_following_through_a_rebuild(rebuild):
+    x, y = data()
+    model, opt = make(True)
+    train(model, opt, 1, x, y)
+    with nerve.no_grad():
+        row = model[0].weight[0]
+    if rebuild == "load_state_dict":
+        opt.load_state_dict(opt.state_dict())
+    else:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        model[2].bias.grad = None
+        opt.step()  # per parameter; the step counts now differ
+    train(model, opt, 2, x, y)
+    assert _follows(row, model)
+    reference, ref_opt = make(False)
+    train(reference, ref_opt, 1, x, y)
+    if rebuild == "missing gradient":
+        ref_opt.zero_grad()
+        nn.functional.cross_entropy(reference(x), y).backward()
+        reference[2].bias.grad = None
+        ref_opt.step()
+    train(reference, ref_opt, 2, x, y)
+    assert_same(weights(model), weights(reference))
+
+
+def test_the_flat_path_comes_back_and_a_second_optimizer_reuses_the_array():
+    x, y = data()
+    model, opt = make(True)
+    train(model, opt, 1, x, y)
+    first_array = opt._flats[0].data
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    model[2].bias.grad = None  # this step falls back to per parameter
+    opt.step()
+    assert opt._flats[0] is None
+    opt.load_state_dict(opt.state_dict())  # the step counts were saved unequal: stays per param
+    second = optim.SGD(model.parameters(), lr=0.1)  # a new optimizer over the same model
+    train(model, second, 2, x, y)
+    assert second._flats[0] is not None and second._flats[0].data is first_array
+    del opt, first_array
+    moved, moved_opt = make(True)
+    train(moved, moved_opt, 1, x, y)
+    del moved_opt
+    third = optim.Adam(list(moved.parameters())[:2], lr=0.01)  # a part: it would have to move
+    train(moved, third, 1, x, y)
+    assert third._flats[0] is None  # the other parameters' arrays share the array: not moved
+    head = optim.Adam(moved.parameters(), lr=0.01)
+    train(moved, head, 1, x, y)
+    assert head._flats[0] is not None and head._flats[0].data is moved[0].weight._data.base

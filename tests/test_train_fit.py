@@ -538,7 +538,8 @@ def test_unseeded_fit_draws_from_the_global_generator():
 ])
 def test_fit_checks_its_arguments(kwargs, error):
     x, y = blobs(20)
-    with pytest.raises(error):
+    (name, value), = kwargs.items()
+    with pytest.raises(error, match=rf"^fit: expected .*Received: {name}={value!r}"):
         nerve.fit(mlp(n_in=4, n_out=3), x, y, loss="cross_entropy", **{"verbose": 0, **kwargs})
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import message, numeric_array, random_generator
+from nerve.checks import numeric_array, random_generator
 
 Batch = tuple[np.ndarray, ...] | np.ndarray
 
@@ -76,9 +76,17 @@ def permutation(generator: np.random.Generator, n: int) -> np.ndarray:
 def fetch_batch(dataset, indices: np.ndarray) -> Batch:
     """Return the samples of any dataset at ``indices``, stacked, in one call where it can."""
     get_batch = getattr(dataset, "get_batch", None)
-    if get_batch is not None:
+    if get_batch is not None and _batches_as_getitem(type(dataset)):
         return get_batch(indices)
     return collate([dataset[int(i)] for i in indices])
+
+
+def _batches_as_getitem(cls: type) -> bool:
+    """True unless a subclass overrides ``__getitem__`` (to transform samples, say) below the
+    class that defines ``get_batch``, whose batches would then bypass it."""
+    owner = {name: next((c for c in cls.__mro__ if name in vars(c)), object)
+             for name in ("get_batch", "__getitem__")}
+    return issubclass(owner["get_batch"], owner["__getitem__"])
 
 
 class TensorDataset(Dataset):
@@ -92,10 +100,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays, dtype=None) -> None:
         if not arrays:
             raise ValueError("TensorDataset needs at least one array, got none")
-        dtype = backend.float_dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(message("TensorDataset", "a floating-point dtype", "dtype", dtype))
-        self.dtype = dtype
+        self.dtype = dtype = backend.float_dtype(dtype, "TensorDataset")
         self.arrays = tuple(_as_field(a, i, dtype) for i, a in enumerate(arrays))
         lengths = tuple(len(a) for a in self.arrays)
         if len(set(lengths)) > 1:

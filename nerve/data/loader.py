@@ -102,10 +102,7 @@ class DataLoader:
     def _fetch(self, indices: np.ndarray):
         if self.collate_fn is None:
             return _as_tensors(fetch_batch(self.dataset, indices))
-        batch = self.collate_fn([self.dataset[int(i)] for i in indices])
-        if isinstance(batch, (tuple, list)):
-            return type(batch)(_tensor_if_array(b) for b in batch)
-        return _tensor_if_array(batch)
+        return _as_tensors(self.collate_fn([self.dataset[int(i)] for i in indices]))
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in (("sampler", self.sampler),
@@ -166,7 +163,9 @@ def _tensor_if_array(value):
 
 
 def _as_tensors(batch):
-    """Wrap batch arrays as Tensors without copying or casting them (they are fresh copies)."""
-    if isinstance(batch, tuple):
-        return tuple(Tensor._wrap(np.asarray(a)) for a in batch)
-    return Tensor._wrap(np.asarray(batch))
+    """Wrap a batch's numeric arrays (one, or a tuple, list or namedtuple of them) as Tensors
+    without copying or casting them (they are fresh copies); leave anything else as it is."""
+    if isinstance(batch, (tuple, list)):
+        items = [_tensor_if_array(b) for b in batch]
+        return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
+    return _tensor_if_array(batch)

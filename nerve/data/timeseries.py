@@ -22,6 +22,7 @@ def load_csv(path: str | os.PathLike, columns: str | Sequence[str] | None = None
     UTF-8 (a byte-order mark is allowed); every row must have as many values as the header has
     names, and a name that is asked for must name one column only.
     """
+    dtype = backend.float_dtype(dtype, "load_csv")
     header = _read_header(path)
     names = _column_names(columns, header)
     missing = [c for c in names if c not in header]
@@ -38,7 +39,7 @@ def load_csv(path: str | os.PathLike, columns: str | Sequence[str] | None = None
                             encoding="utf-8-sig")
     except ValueError as err:
         raise ValueError(f"{path}: expected numbers in columns {names}: {err}") from err
-    values = values.astype(backend.float_dtype(dtype))
+    values = values.astype(dtype)
     return values[:, 0] if isinstance(columns, str) else values
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from nerve.autograd import Tensor
+from nerve.checks import ShortRepr, message
 
 ARRAY, TUPLE, ITEMS = "__array__", "__tuple__", "__items__"
 _TAGS = (ARRAY, TUPLE, ITEMS)
@@ -65,9 +66,12 @@ def _flatten_dict(obj: dict, name: str, arrays: dict):
         return {k: _flatten(v, _child(name, k), arrays) for k, v in obj.items()}
     items = []
     for k, v in obj.items():
-        if isinstance(k, np.ndarray):
-            raise TypeError(f"cannot store {name}: an array as a dict key")
-        items.append([_flatten(k, name, {}), _flatten(v, _child(name, k), arrays)])
+        key_arrays: dict = {}
+        key = _flatten(k, name, key_arrays)
+        if key_arrays:  # the file would refer to arrays it does not hold: unloadable
+            raise TypeError(message(f"cannot store {name or 'the state'}", "dict keys without "
+                                    "tensors or arrays", "key", ShortRepr(k)))
+        items.append([key, _flatten(v, _child(name, k), arrays)])
     return {ITEMS: items}
 
 

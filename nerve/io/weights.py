@@ -20,7 +20,7 @@ import numpy as np
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_array, message
+from nerve.checks import ShortRepr, as_array, message
 from nerve.creation import from_numpy
 from nerve.io.architecture import build, describe, expected_shapes
 from nerve.io.safetensors_file import (
@@ -44,22 +44,7 @@ MODEL_PREFIX = "model/"
 def check_model(model, who: str) -> None:
     """Raise TypeError unless ``model`` is a nerve Module."""
     if not isinstance(model, Module):
-        raise TypeError(message(who, "a nerve Module", "model", _brief(model)))
-
-
-class _TypeName:
-    """Stands in for a value whose repr is too long for a message: ``<dict>``."""
-
-    def __init__(self, value) -> None:
-        self.name = type(value).__name__
-
-    def __repr__(self) -> str:
-        return f"<{self.name}>"
-
-
-def _brief(value):
-    """Return ``value``, or its type's name when its repr would swamp a message."""
-    return value if len(repr(value)) <= 80 else _TypeName(value)
+        raise TypeError(message(who, "a nerve Module", "model", ShortRepr(model)))
 
 
 def model_metadata(model: Module, kind: str) -> dict[str, str]:
@@ -90,7 +75,7 @@ def _state_arrays(state: Mapping) -> dict:
                 or hasattr(value, "__array__")):
             raise TypeError(message("save", "a Tensor or an array for each name of a state_dict "
                                     "(an optimizer's state goes in nerve.io.save_checkpoint)",
-                                    f"obj[{name!r}]", _brief(value)))
+                                    f"obj[{name!r}]", ShortRepr(value)))
         arrays[name] = as_array(value) if isinstance(value, Tensor) else np.asarray(value)
     return arrays
 
@@ -99,17 +84,16 @@ def _is_tensor_like(value) -> bool:
     return isinstance(value, Tensor) or backend.is_array(value)
 
 
-def _object_parts(obj) -> tuple[dict, object]:
-    """The arrays and the JSON skeleton of a nested object of dicts, lists, numbers, strings
-    and tensors (a training checkpoint as PyTorch's tutorials save it)."""
+def _object_parts(obj) -> tuple[dict, str]:
+    """The arrays and the JSON skeleton (as text) of a nested object of dicts, lists, numbers,
+    strings and tensors (a training checkpoint as PyTorch's tutorials save it)."""
     try:
         arrays, skeleton = flatten_state(obj)
-        json.dumps(skeleton, allow_nan=False)
+        return arrays, json.dumps(skeleton, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise TypeError(message("save", "a Module, a state_dict, or dicts and lists of "
-                                "tensors, numbers and strings", "obj", _brief(obj))
+                                "tensors, numbers and strings", "obj", ShortRepr(obj))
                         + f" ({e})") from None
-    return {k: np.asarray(v) for k, v in arrays.items()}, skeleton
 
 
 def save(obj: Module | Mapping, path: str | os.PathLike,
@@ -125,11 +109,10 @@ def save(obj: Module | Mapping, path: str | os.PathLike,
         arrays = _state_arrays(obj)
     elif isinstance(obj, (Mapping, list, tuple)):  # {"epoch": 5, "model_state_dict": ...}
         arrays, skeleton = _object_parts(obj)
-        meta = {VERSION_KEY: str(FORMAT_VERSION), KIND_KEY: "object",
-                OBJECT_KEY: json.dumps(skeleton, allow_nan=False)}
+        meta = {VERSION_KEY: str(FORMAT_VERSION), KIND_KEY: "object", OBJECT_KEY: skeleton}
     else:
         raise TypeError(message("save", "a nerve Module or a state_dict (a dict of name -> "
-                                "Tensor)", "obj", _brief(obj)))
+                                "Tensor)", "obj", ShortRepr(obj)))
     write_tensors(path, arrays, {"format": "pt", **meta, **user})
 
 

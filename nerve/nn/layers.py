@@ -34,7 +34,7 @@ class Linear(Module):
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
         check_bool(bias, "bias", "Linear")
-        xp, dtype = backend.array_module(), _float_dtype(dtype, "Linear")
+        xp, dtype = backend.array_module(), backend.float_dtype(dtype, "Linear")
         self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype), dtype)
         if bias:
             self.bias = Parameter(xp.empty(self.out_features, dtype), dtype)
@@ -128,18 +128,6 @@ class Identity(Module):
         return x
 
 
-def _float_dtype(dtype, who: str):
-    """A layer's dtype: None (the default dtype) or a floating dtype; raise otherwise."""
-    try:
-        dt = backend.float_dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.kind != "f":
-        raise TypeError(message(who, "a floating-point dtype (float32, float64) or None",
-                                "dtype", dtype))
-    return dt
-
-
 class Embedding(Module):
     """A lookup table: row ``i`` of ``weight`` is the vector of token ``i``.
 
@@ -164,7 +152,7 @@ class Embedding(Module):
                                          f"{num_embeddings})", "padding_idx", padding_idx))
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
-        xp, dtype = backend.array_module(), backend.float_dtype(dtype)
+        xp, dtype = backend.array_module(), backend.float_dtype(dtype, "Embedding")
         self.weight = Parameter(xp.empty((self.num_embeddings, self.embedding_dim), dtype), dtype)
         self.reset_parameters()
 

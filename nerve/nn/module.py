@@ -314,7 +314,7 @@ class Module:
         check_bool(non_blocking, "non_blocking", who)  # PyTorch's; nerve copies synchronously
         _, dtype = device_and_dtype(args, device, dtype, who)
         if dtype is not None:
-            dtype = _float_dtype(dtype, who)
+            dtype = backend.float_dtype(dtype, who)
             for p in self.parameters():
                 p._data = p._data.astype(dtype, copy=False)
                 if p._grad is not None:
@@ -413,13 +413,6 @@ class Module:
             return f"{type(self).__name__}({extra})"
         lines = extra.split("\n") + lines if extra else lines  # PyTorch's layout
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
-
-
-def _float_dtype(dt, who: str):
-    if dt.kind != "f":
-        raise TypeError(message(who, "a floating-point dtype (a module's parameters are "
-                                "floating)", "dtype", dt))
-    return dt
 
 
 def _state_array(value, own):

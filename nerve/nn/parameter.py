@@ -11,6 +11,9 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, dtype=None, requires_grad: bool = True):
+        if dtype is None and isinstance(data, Tensor) and data.dtype.kind == "f":
+            dtype = data.dtype  # a float64 Tensor stays float64, as in PyTorch; an ndarray's
+            # floats become the default dtype, as in Tensor(array)
         super().__init__(data, dtype=dtype, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

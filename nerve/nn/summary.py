@@ -47,8 +47,9 @@ def summary(model: Module, input_shape, dtype=None, print_fn=print,
                for name, m in (_leaves(model) or [("", model)])]
     modes = [(m, m.training) for m in model.modules()]
     try:
-        xp = backend.array_module()
-        x = Tensor._wrap(xp.zeros((run, *input_shape), backend.float_dtype(dtype)))
+        xp = backend.array_module()  # any dtype: an Embedding's input is integers
+        dt = backend.to_dtype(dtype) or backend.get_default_dtype()
+        x = Tensor._wrap(xp.zeros((run, *input_shape), dt))
         model.eval()
         with no_grad():
             model(x)

@@ -187,8 +187,8 @@ def promote(a, b, true_division: bool = False) -> tuple:
         return a, b  # the common case: one dtype (NumPy's dtypes of a kind are singletons)
     if db is None and da is not None and da.kind == "f" and not true_division:
         return a, b  # a floating tensor and a Python number: the tensor's dtype
-    ka = da.kind if da is not None else ("f" if isinstance(a, float) else "i")
-    kb = db.kind if db is not None else ("f" if isinstance(b, float) else "i")
+    ka, kb = (d.kind if d is not None else "f" if isinstance(x, float) else "b" if
+              isinstance(x, bool) else "i" for x, d in ((a, da), (b, db)))  # True + bool: bool
     if true_division and ka != "f" and kb != "f":
         dt = backend.get_default_dtype()
         return _cast(a, dt), _cast(b, dt)

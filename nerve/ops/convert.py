@@ -12,7 +12,7 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import device_and_dtype
 from nerve.ops._common import register
-from nerve.ops.shape import cast
+from nerve.ops.shape import cast, clone
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
@@ -30,8 +30,6 @@ def to(self, *args, **kwargs) -> Tensor:
     _, dtype = device_and_dtype(args, kwargs.get("device"), kwargs.get("dtype"), "to")
     out = self if dtype is None else cast(self, dtype)
     if kwargs.get("copy") and out is self:
-        from nerve.ops.shape import clone
-
         out = clone(self)
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_array, as_tensor, check_number
+from nerve.checks import as_array, as_tensor, check_number, message
 from nerve.function import Function
 from nerve.ops._common import binary, coerce, operands, promote, register, shape_of, unbroadcast
 
@@ -350,7 +350,11 @@ class WhereFunction(Function):
 @register(methods=())
 def where(condition, input, other) -> Tensor:  # noqa: A002 - PyTorch's names
     """Element-wise ``input if condition else other``; condition is a boolean tensor or array."""
-    return WhereFunction.apply(as_array(condition), *promote(*operands(input, other, "where")))
+    cond = as_array(condition)
+    if cond.dtype.kind != "b":
+        raise TypeError(message("where", "a boolean condition", "condition.dtype",
+                                str(cond.dtype)))
+    return WhereFunction.apply(cond, *promote(*operands(input, other, "where")))
 
 
 class StepFunction(Function):
@@ -395,6 +399,8 @@ class _PiecewiseConstantFunction(Function):
 def _piecewise(kind: str, doc: str):
     def op(input) -> Tensor:
         x = as_tensor(input)
+        if x.dtype.kind in "iu" and kind == "rint":  # NumPy's rint gives floats; torch keeps ints
+            return Tensor._wrap(x._data.copy())
         if x.dtype.kind != "f":
             return Tensor._wrap(getattr(backend.array_module(x._data), kind)(x._data))
         return _PiecewiseConstantFunction.apply(x, kind=kind)

@@ -23,7 +23,7 @@ from nerve.checks import check_number
 from nerve.function import Function
 from nerve.ops import arithmetic as ar
 from nerve.ops import elementwise as el
-from nerve.ops._common import register
+from nerve.ops._common import register, unbroadcast
 
 
 def _records(t: Tensor, args) -> bool:
@@ -131,10 +131,8 @@ class _OverwriteFunction(Function):
         return xp.broadcast_to(xp.asarray(values, dtype=x.dtype), x.shape).copy()
 
     def backward(ctx, g):
-        from nerve.ops._common import unbroadcast
-
         needs = ctx.needs_input_grad
-        return (g * 0 if needs[0] else None,
+        return (backend.array_module(g).zeros_like(g) if needs[0] else None,
                 unbroadcast(g, ctx.shape_values) if len(needs) > 1 and needs[1] else None)
 
 
@@ -188,8 +186,6 @@ class SetItemFunction(Function):
         return out
 
     def backward(ctx, g):
-        from nerve.ops._common import unbroadcast
-
         index = ctx.options["index"]
         needs = ctx.needs_input_grad
         gx = gv = None

@@ -187,9 +187,19 @@ class GatherFunction(Function):
         if index.ndim != x.ndim or index.dtype.kind not in "iu":
             raise ValueError(f"gather: expected an integer index with {x.ndim} dimensions "
                              f"(the input's). Received: shape {index.shape}, dtype {index.dtype}")
+        if [d for d, (i, n) in enumerate(zip(index.shape, x.shape)) if i > n and d != ctx.axis]:
+            raise ValueError(f"gather: expected an index no larger than the input {x.shape} "
+                             f"apart from dim {ctx.axis}. Received: index shape {index.shape}")
+        size = x.shape[ctx.axis]
+        if index.size and not 0 <= index.min() <= index.max() < size:
+            bad = index.min() if index.min() < 0 else index.max()
+            raise IndexError(f"gather: expected indices in [0, {size}) (the size of dim "
+                             f"{ctx.axis}). Received: an index {int(bad)}")
         ctx.save_for_backward(index)
         ctx.in_shape = x.shape
-        return backend.array_module(x).take_along_axis(x, index, axis=ctx.axis)
+        part = x[tuple(slice(None) if d == ctx.axis else slice(n)  # torch reads x[:n] there
+                       for d, n in enumerate(index.shape))]
+        return backend.array_module(x).take_along_axis(part, index, axis=ctx.axis)
 
     def backward(ctx, g):
         (index,) = ctx.saved_tensors

@@ -4,17 +4,13 @@ comparisons as functions (eq, ne, lt, le, gt, ge)."""
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor, check_int, check_positive_int, message
 from nerve.function import Function, ViewFunction
 from nerve.ops._common import normalize_axis, register, unbroadcast
-from nerve.ops.reduce import gather
+from nerve.ops.reduce import ValuesIndices, gather
 from nerve.ops.shape import cast, flatten, getitem, reshape
-
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 
 def _dim(dim, ndim: int, who: str) -> int:
@@ -28,10 +24,11 @@ def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False
     axis = _dim(dim, x.ndim, "argsort")
     data = x._data if x.ndim else x._data.reshape(1)
     xp = backend.array_module(data)
-    if descending and data.dtype.kind in "ub":  # -x would wrap around: sort, then reverse
-        order = xp.flip(xp.argsort(data, axis=axis, kind="stable"), axis=axis)
+    if descending:  # a stable reverse, NaN first (as PyTorch); -data would misplace NaN
+        flipped = xp.argsort(xp.flip(data, axis=axis), axis=axis, kind="stable")
+        order = data.shape[axis] - 1 - xp.flip(flipped, axis=axis)
     else:
-        order = xp.argsort(-data if descending else data, axis=axis, kind="stable")
+        order = xp.argsort(data, axis=axis, kind="stable")
     return Tensor._wrap(order if x.ndim else order.reshape(()))
 
 
@@ -69,6 +66,11 @@ def index_select(input, dim: int, index) -> Tensor:
         raise ValueError(message("index_select", "a 1-D integer index", "index.shape, dtype",
                                  (idx.shape, str(idx.dtype))))
     axis = _dim(dim, x.ndim, "index_select")
+    size = x.shape[axis] if x.ndim else 1
+    if idx.size and not 0 <= idx.min() <= idx.max() < size:
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise IndexError(message("index_select", f"indices in [0, {size}) (the size of dim "
+                                 f"{dim})", "an index", bad))
     return getitem(x, (slice(None),) * axis + (idx,))
 
 
@@ -99,7 +101,7 @@ def nonzero(input, as_tuple: bool = False):
 
 
 class CumsumFunction(Function):
-    "y_i = x_1 + ... + x_i along dim;  dx_i = g_i + ... + g_n (the reversed cumulative sum)"
+    "y = cumsum(x): y_i = x_1 + ... + x_i along dim;  dy/dx: dx_i = g_i + ... + g_n"
 
     def forward(ctx, x, *, axis):
         ctx.axis = _dim(axis, x.ndim, "cumsum")
@@ -196,9 +198,9 @@ def split(input, split_size_or_sections, dim: int = 0) -> tuple:
     if isinstance(sizes, int) and not isinstance(sizes, bool):
         check_positive_int(sizes, "split_size", "split")
         sizes = [min(sizes, n - start) for start in range(0, n, sizes)] or [0]
-    elif sum(sizes) != n:
-        raise ValueError(message("split", f"sizes that add up to {n} (the size of dim {dim})",
-                                 "split_size_or_sections", split_size_or_sections))
+    elif any(size < 0 for size in sizes) or sum(sizes) != n:
+        raise ValueError(message("split", f"sizes >= 0 that add up to {n} (the size of dim "
+                                 f"{dim})", "split_size_or_sections", split_size_or_sections))
     pieces, start = [], 0
     for size in sizes:
         pieces.append(getitem(x, (slice(None),) * axis + (slice(start, start + size),)))
@@ -235,7 +237,10 @@ def ravel(input) -> Tensor:
 
 def _comparison(op: str, name: str):
     def compare(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
-        return getattr(as_tensor(input), op)(other)
+        result = getattr(as_tensor(input), op)(other)
+        if result is NotImplemented:
+            raise TypeError(f"{name}: cannot compare a tensor with {type(other).__name__}")
+        return result
 
     compare.__name__ = compare.__qualname__ = name
     compare.__doc__ = f"Element-wise ``input {name} other``, as booleans (not differentiable)."

@@ -8,10 +8,10 @@ also what a GPU kernel or an MPI all-reduce wants: one buffer, one call.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from nerve import backend
 from nerve.autograd import Tensor
+from nerve.checks import as_array
 
 # A group of CHUNKED_MIN elements or more is updated in pieces of CHUNK elements (1 MB of
 # float32 per array). Measured in the MLP sweep's training step (benchmarks/cases_sweep.py):
@@ -38,9 +38,10 @@ class FlatGroup:
     ``build`` refuses (returns None, and the group is updated parameter by parameter) when:
     - a parameter has no gradient, or the parameters differ in dtype or array module;
     - their state differs (step counts, keys, shapes);
-    - a parameter's array is held by anything but the parameter (``p.data`` or
-      ``p.detach().numpy()`` kept by the user, a view, another Tensor on the same memory).
-      Moving it would silently cut the other holder off from the updates.
+    - the parameters must move and something else holds one of their arrays (``p.data`` or
+      ``p.detach().numpy()`` kept by the user, a view, another Tensor on the same memory, an
+      earlier flat array still in use): moving it would silently cut the holder off from the
+      updates. Parameters already back to back in one array (an earlier build's) stay put.
 
     ``holds`` checks before each step that nothing was rebound or replaced since: a
     parameter's array (``model.double()``, ``p.data = ...``), a state entry
@@ -52,31 +53,34 @@ class FlatGroup:
                  "states")
 
     @classmethod
-    def build(cls, params: list[Tensor], state: dict, moved_from: Any = None) -> FlatGroup | None:
+    def build(cls, params: list[Tensor], state: dict) -> FlatGroup | None:
         """Flatten ``params`` (and their entries of ``state``), or return None (see above).
 
-        ``moved_from`` is the ``data`` of this group's previous FlatGroup: a parameter that is
-        a view of it may be moved again.
+        Parameters that already lie back to back in one array (an earlier FlatGroup's, of
+        this optimizer or another) stay where they are; otherwise they are moved.
         """
         dtype = params[0]._data.dtype
         xp = backend.array_module(params[0]._data)
-        for p in params:
-            if (p._grad is None or p._data.dtype != dtype or backend.array_module(p._data) is not xp
-                    or not _movable(p, moved_from)):
-                return None
+        if any(p._grad is None or p._data.dtype != dtype or backend.array_module(p._data) is not xp
+               for p in params):
+            return None
         old = [state.get(p, {}) for p in params]
         if not _same_layout(old, params):
             return None
         flat = cls()
-        flat.data, flat.views = _pack(xp, [p._data for p in params], dtype)
-        for p, view in zip(params, flat.views):
-            p._data = view
+        flat.data = _laid_out(params)
+        if flat.data is None:
+            if not _movable(params):
+                return None
+            flat.data = _pack(xp, [p._data for p in params], params, dtype)
+            for p, view in zip(params, _split(flat.data, params)):
+                p._data = view
+        flat.views = [p._data for p in params]
         flat.new_grads(params)
         flat.state, flat.state_views, flat.bases = {}, {}, {}
         for key, value in old[0].items():
             if backend.is_array(value):
-                flat.state[key], flat.state_views[key] = _pack(xp, [s[key] for s in old], dtype)
-                flat.bases[key] = flat.state[key]
+                flat.state[key] = _pack(xp, [s[key] for s in old], params, dtype)
             else:
                 flat.state[key] = value
         flat.states = [state.setdefault(p, {}) for p in params]
@@ -122,13 +126,8 @@ class FlatGroup:
     def gather_grads(self, params: list[Tensor]) -> None:
         """Copy each parameter's gradient into its view of ``grad``."""
         for p, view in zip(params, self.grad_views):
-            g = p._grad
-            if g is view:  # written there by backward
-                continue
-            if g.shape != view.shape:
-                raise ValueError(f"a parameter of shape {view.shape} has a gradient of shape "
-                                 f"{g.shape}")
-            view[...] = g
+            if p._grad is not view:  # else written there by backward
+                view[...] = grad_of(p)
 
     def new_grads(self, params: list[Tensor]) -> None:
         """Take a new gradient array and make its views the parameters' gradient homes."""
@@ -145,20 +144,57 @@ class FlatGroup:
                 for st in self.states:
                     st[key] = value
                 continue
-            if self.bases.get(key) is not value:  # new, or replaced by the update
-                self.state_views[key], self.bases[key] = _split(value, params), value
-            for st, view in zip(self.states, self.state_views[key]):
-                st[key] = view
+            if self.bases.get(key) is not value:  # new, or replaced by the update (holds()
+                self.state_views[key], self.bases[key] = _split(value, params), value  # checks
+                for st, view in zip(self.states, self.state_views[key]):  # the rest)
+                    st[key] = view
 
 
-def _movable(p: Tensor, moved_from) -> bool:
-    """True if nothing but ``p`` holds its array (so rebinding it cuts nobody off)."""
-    arr = p._data
-    base = arr.base
-    if base is not None and base is not moved_from:
-        return False
-    # references: p's slot, this local, getrefcount's argument
-    return sys.getrefcount(arr) <= 3
+def grad_of(p: Tensor):
+    """``p``'s gradient as an array, checked to have ``p``'s shape."""
+    grad = as_array(p._grad)
+    if grad.shape != p._data.shape:
+        raise ValueError(f"a parameter of shape {p._data.shape} has a gradient of shape "
+                         f"{grad.shape}")
+    return grad
+
+
+def _laid_out(params: list[Tensor]):
+    """The 1-D array that holds ``params``' arrays back to back, as ``_split`` lays them out
+    (left by an earlier FlatGroup), or None."""
+    base = params[0]._data.base
+    if base is None or base.ndim != 1 or base.size != _offsets(params)[1]:
+        return None
+    start, step = _address(base), base.itemsize
+    for p, offset in zip(params, _offsets(params)[0]):
+        a = p._data
+        if a.base is not base or not a.flags.c_contiguous or _address(a) != start + offset * step:
+            return None
+    return base
+
+
+def _movable(params: list[Tensor]) -> bool:
+    """True if nothing but these parameters holds their arrays, so that rebinding them cuts
+    nobody off: an array of its own held by its parameter alone, or a view of an array (an
+    earlier flat buffer) whose every holder is one of these parameters' arrays."""
+    views: dict[int, list] = {}  # id(base) -> [base, number of parameter arrays on it]
+    for p in params:
+        base = p._data.base
+        if base is None:
+            if sys.getrefcount(p._data) > 2:  # p's slot and getrefcount's argument
+                return False
+        else:
+            views.setdefault(id(base), [base, 0])[1] += 1
+    for entry in views.values():
+        if sys.getrefcount(entry[0]) > entry[1] + 2:  # its views, ``entry``, the argument
+            return False
+    return True
+
+
+def _address(a) -> int:
+    """Where ``a``'s first element lies in memory (NumPy's or CuPy's array interface)."""
+    face = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
+    return face["data"][0]
 
 
 def _same_layout(states: list[dict], params: list[Tensor]) -> bool:
@@ -178,36 +214,24 @@ def _same_layout(states: list[dict], params: list[Tensor]) -> bool:
     return True
 
 
-def _offsets(shapes: list[tuple]) -> tuple[list[int], int]:
-    """Where each array of these shapes starts in the flat array, and its length."""
+def _offsets(params: list[Tensor]) -> tuple[list[int], int]:
+    """Where each parameter's array starts in the flat array, and the flat array's length."""
     offsets, end = [], 0
-    for shape in shapes:
+    for p in params:
         offsets.append(end)
-        end += _size(shape)
+        end += p._data.size
     return offsets, end
-
-
-def _size(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _split(flat, params: list[Tensor]) -> list:
     """The views of ``flat`` that hold ``params``' arrays."""
-    shapes = [p._data.shape for p in params]
-    offsets, _ = _offsets(shapes)
-    return [flat[o:o + _size(s)].reshape(s) for o, s in zip(offsets, shapes)]
+    offsets, _ = _offsets(params)
+    return [flat[o:o + p._data.size].reshape(p._data.shape) for o, p in zip(offsets, params)]
 
 
-def _pack(xp, arrays: list, dtype) -> tuple[Any, list]:
-    """One flat array holding copies of ``arrays``, and the views that hold them."""
-    offsets, end = _offsets([a.shape for a in arrays])
-    flat = xp.empty(end, dtype)
-    views = []
-    for o, a in zip(offsets, arrays):
-        view = flat[o:o + a.size].reshape(a.shape)
+def _pack(xp, arrays: list, params: list[Tensor], dtype):
+    """One flat array holding copies of ``arrays`` (one per parameter, shaped like it)."""
+    flat = xp.empty(_offsets(params)[1], dtype)
+    for view, a in zip(_split(flat, params), arrays):
         view[...] = a
-        views.append(view)
-    return flat, views
+    return flat

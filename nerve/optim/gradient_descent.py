@@ -7,7 +7,8 @@ from typing import Any
 
 from nerve import backend
 from nerve.autograd import Tensor, enable_grad
-from nerve.checks import as_array, check_number, check_positive_int, message
+from nerve.checks import check_int, check_number, check_positive_int, message
+from nerve.optim.flat import grad_of
 from nerve.optim.optimizer import Optimizer
 
 
@@ -82,10 +83,7 @@ class GradientDescent(Optimizer):
     def _descend(self, p: Tensor, group: dict) -> float:
         """Subtract lr * grad from ``p`` and return the largest absolute step size."""
         xp = backend.array_module(p._data)
-        grad = as_array(p._grad)
-        if grad.shape != p._data.shape:
-            raise ValueError(f"a parameter of shape {p._data.shape} has a gradient of shape "
-                             f"{grad.shape}")
+        grad = grad_of(p)
         step_size = xp.multiply(grad, float(group["lr"]), out=self._scratch(p._data))
         p._data -= step_size
         p._bump()
@@ -101,9 +99,12 @@ class GradientDescent(Optimizer):
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        self.steps = int(state_dict.get("steps", 0))
+        who = "GradientDescent.load_state_dict"  # checked before anything changes
+        steps = check_int(state_dict.get("steps", 0), "steps", who, 0)
+        max_steps = check_positive_int(state_dict.get("max_steps", self.max_steps), "max_steps",
+                                       who)
         size = state_dict.get("last_step_size")
-        self.last_step_size = None if size is None else float(size)
+        size = None if size is None else check_number(size, "last_step_size", who, 0.0)
+        super().load_state_dict(state_dict)
+        self.steps, self.max_steps, self.last_step_size = int(steps), int(max_steps), size
         self.converged = bool(state_dict.get("converged", False))
-        self.max_steps = int(state_dict.get("max_steps", self.max_steps))

@@ -336,8 +336,7 @@ class ReduceLROnPlateau(LRScheduler):
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                  cooldown: int = 0, min_lr: float | list[float] = 0.0, eps: float = 1e-8):
         who = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(message(who, "an Optimizer", "optimizer", type(optimizer).__name__))
+        _check_optimizer(optimizer, who)
         check_number(factor, "factor", who, 0.0, 1.0, high_open=True)
         check_int(patience, "patience", who, 0)
         check_int(cooldown, "cooldown", who, 0)
@@ -347,7 +346,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.min_lrs = self._min_lrs(min_lr)
         self.factor, self.patience, self.cooldown, self.eps = factor, patience, cooldown, eps
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
-        self._check_modes()
+        self._check_modes(mode, threshold_mode)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -364,9 +363,9 @@ class ReduceLROnPlateau(LRScheduler):
             check_number(value, "min_lr", type(self).__name__, 0.0)
         return min_lrs
 
-    def _check_modes(self) -> None:
-        check_choice(self.mode, "mode", type(self).__name__, ("min", "max"))
-        check_choice(self.threshold_mode, "threshold_mode", type(self).__name__, ("rel", "abs"))
+    def _check_modes(self, mode: str, threshold_mode: str) -> None:
+        check_choice(mode, "mode", type(self).__name__, ("min", "max"))
+        check_choice(threshold_mode, "threshold_mode", type(self).__name__, ("rel", "abs"))
 
     def is_better(self, current: float, best: float) -> bool:
         """Return True when ``current`` improves on ``best`` by more than the threshold."""
@@ -401,5 +400,6 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._check_modes(state_dict.get("mode", self.mode),  # before anything changes
+                          state_dict.get("threshold_mode", self.threshold_mode))
         super().load_state_dict(state_dict)
-        self._check_modes()

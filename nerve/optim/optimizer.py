@@ -17,7 +17,7 @@ from typing import Any
 from nerve import backend
 from nerve.autograd import Tensor, enable_grad
 from nerve.checks import as_array
-from nerve.optim.flat import FlatGroup
+from nerve.optim.flat import FlatGroup, grad_of
 
 
 class Optimizer:
@@ -110,7 +110,7 @@ class Optimizer:
                 continue
             for p in params:
                 if p._grad is not None:
-                    self._update(p._data, _grad_of(p), group, self.state.setdefault(p, {}))
+                    self._update(p._data, grad_of(p), group, self.state.setdefault(p, {}))
                     p._bump()
         return loss
 
@@ -118,14 +118,12 @@ class Optimizer:
         """The flat arrays of group ``i``, (re)built if the parameters or state moved since."""
         if not self.flat or len(params) < 2:
             return None
-        flat = self._flats.pop(i, None)
+        flat = self._flats.get(i)
         if flat is not None and flat.holds(params, self.state):
-            self._flats[i] = flat
             return flat
-        moved_from = None if flat is None else flat.data
-        del flat  # its views would count as holders of the parameters' arrays
-        flat = self._flats[i] = FlatGroup.build(params, self.state, moved_from)
-        return flat
+        self._flats[i] = flat = None  # its arrays would count as holders of the parameters'
+        self._flats[i] = FlatGroup.build(params, self.state)
+        return self._flats[i]
 
     def _scratch(self, like, slot: int = 0):
         """Return a reusable work array shaped like ``like`` (its contents are garbage)."""
@@ -221,14 +219,6 @@ def _check_param(p) -> None:
     if p._data.dtype.kind != "f":
         raise TypeError(f"an optimizer can only optimize floating-point Tensors, got dtype "
                         f"{p._data.dtype}")
-
-
-def _grad_of(p: Tensor):
-    grad = as_array(p._grad)
-    if grad.shape != p._data.shape:
-        raise ValueError(f"a parameter of shape {p._data.shape} has a gradient of shape "
-                         f"{grad.shape}")
-    return grad
 
 
 def _load_value(name: str, value, p: Tensor):

@@ -201,8 +201,7 @@ class EarlyStopping(_Monitor):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.copy() for k, v in
-                                     self.trainer.model.state_dict().items()}
+                self.best_weights = snapshot(self.trainer.model)
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -474,3 +473,8 @@ class ReduceLROnPlateau(_Monitor):
 
     def load_state_dict(self, state: dict) -> None:
         self.scheduler.load_state_dict(state["scheduler"])
+
+
+def snapshot(model) -> dict:
+    """A copy of ``model``'s state_dict (name -> Tensor), to put back with load_state_dict."""
+    return {k: v.copy() for k, v in model.state_dict().items()}

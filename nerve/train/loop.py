@@ -32,7 +32,7 @@ from nerve.data import DataLoader, TensorDataset
 from nerve.nn import loss as losses
 from nerve.nn.module import Module
 from nerve.ops import sigmoid, softmax
-from nerve.train.callbacks import CallbackList, GradientClipping
+from nerve.train.callbacks import CallbackList, GradientClipping, snapshot
 from nerve.train.history import History
 from nerve.train.metrics import (
     LOG_PROBABILITIES,
@@ -216,16 +216,22 @@ def _batches(loader, dtype):
 
 
 @contextlib.contextmanager
-def _inference(model: Module):
-    """A block without graph and in eval mode; every module's mode is restored after."""
+def kept_modes(model: Module):
+    """A block after which every module's train/eval mode is what it was before."""
     modes = [(m, m.training) for m in model.modules()]
-    model.eval()
     try:
-        with no_grad():
-            yield
+        yield
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+@contextlib.contextmanager
+def _inference(model: Module):
+    """A block without graph and in eval mode; every module's mode is restored after."""
+    with kept_modes(model), no_grad():
+        model.eval()
+        yield
 
 
 # --- the training loop -----------------------------------------------------------------------
@@ -304,7 +310,7 @@ class Trainer:
         self.callbacks.on_train_begin({})
         if states:
             self.callbacks.load_state_dict(states)
-        self._safe, self._safe_at = _snapshot(self.model), "the start of training"
+        self._safe, self._safe_at = snapshot(self.model), "the start of training"
         for epoch in range(initial_epoch, epochs):
             gen = None if seed is None else backend.generator(seed, epoch)
             with backend.use_generator(gen):
@@ -326,7 +332,7 @@ class Trainer:
         if trouble is not None:
             self._stop_not_finite(logs, trouble)
             return False
-        self._safe, self._safe_at = _snapshot(self.model), f"the end of epoch {epoch + 1}"
+        self._safe, self._safe_at = snapshot(self.model), f"the end of epoch {epoch + 1}"
         if val is not None:
             vlogs = _evaluate(self.model, val, self.loss_fn, self.val_metrics, self.dtype,
                               self.who)
@@ -400,8 +406,6 @@ class Trainer:
             self.progress.message(msg)
 
 
-def _snapshot(model: Module) -> dict:
-    return {k: v.copy() for k, v in model.state_dict().items()}
 
 
 def _finite(model: Module) -> bool:

@@ -20,12 +20,13 @@ import numpy as np
 from nerve import optim
 from nerve.checks import check_int, check_number, check_positive_int, message
 from nerve.nn.module import Module
-from nerve.train.callbacks import Callback
+from nerve.train.callbacks import Callback, snapshot
 from nerve.train.loop import (
     Trainer,
     check_model,
     get_loss,
     get_optimizer,
+    kept_modes,
     make_loaders,
     model_dtype,
 )
@@ -77,16 +78,14 @@ def find_lr(model: Module, loss, x, y, optimizer: str | type | Callable = "sgd",
     loss_fn = get_loss(loss, "find_lr")
     train, _, _ = make_loaders(x, y, batch_size, model_dtype(model), who="find_lr")
     test = RangeTest(start_lr, end_lr, num_steps, smoothing, diverge_factor)
-    saved = {k: v.copy() for k, v in model.state_dict().items()}
-    modes = [(m, m.training) for m in model.modules()]
+    saved = snapshot(model)
     opt = get_optimizer(optimizer, model, lr=start_lr, who="find_lr")
     trainer = Trainer(model, opt, loss_fn, callbacks=[test], who="find_lr")
     try:
-        trainer.run(train, epochs=math.ceil(num_steps / max(len(train), 1)), seed=seed)
+        with kept_modes(model):
+            trainer.run(train, epochs=math.ceil(num_steps / max(len(train), 1)), seed=seed)
     finally:
         model.load_state_dict(saved)
-        for m, mode in modes:
-            m.training = mode
         for p in model.parameters():
             p._grad = None
     result = test.result

@@ -54,7 +54,8 @@ class ProgressBar(Callback):
             self.bar = None
         elif self.verbose:
             seconds = time.perf_counter() - self.start
-            print(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.2f}s - {format_logs(logs)}",
+            took = f"{seconds:.2f}s" if seconds >= 1 else f"{seconds * 1e3:.0f}ms"  # not 0.00s
+            print(f"Epoch {epoch + 1}/{self.epochs} - {took} - {format_logs(logs)}",
                   file=self.file, flush=True)
 
     def message(self, text: str) -> None:
