@@ -8,7 +8,8 @@ conversions), ``function`` (the Function mechanism), ``data`` (datasets, loaders
 ``utils.data``, PyTorch's path to them), ``ops``
 (the operations; ``ops.fused`` the fused ones), ``nn`` (modules, layers, losses), ``optim``
 (optimizers, schedules), ``io`` (safetensors weights, checkpoints), ``train`` (fit / evaluate
-/ predict over one callback list, find_lr), ``cli`` (the ``nerve`` command).
+/ predict over one callback list, find_lr), ``cli`` (the ``nerve`` command), ``viz`` (pictures
+with matplotlib, an optional extra).
 """
 
 from nerve import autograd, cuda, nn, optim
@@ -62,7 +63,7 @@ __version__ = "0.2.0"
 
 # The upper floors load on first use (PEP 562), so that ``import nerve`` stays fast.
 _LAZY = {"data": "nerve.data", "io": "nerve.io", "train": "nerve.train", "cli": "nerve.cli",
-         "utils": "nerve.utils",
+         "viz": "nerve.viz", "utils": "nerve.utils",
          "save": "nerve.io", "load": "nerve.io", "load_weights": "nerve.io",
          "fit": "nerve.train", "evaluate": "nerve.train", "predict": "nerve.train",
          "predict_classes": "nerve.train", "predict_proba": "nerve.train"}

@@ -29,6 +29,7 @@ import numpy as np
 from nerve import nn
 from nerve.checks import check_positive_int
 from nerve.nn.module import Module
+from nerve.ops.fused.window import as_tuple
 
 MAX_DEPTH = 32
 MAX_LAYERS = 100_000  # a 16-byte {"type": "ReLU"} builds a Module of about a kilobyte
@@ -289,4 +290,75 @@ register_layer(nn.Tanh, state_shapes=no_state)
 register_layer(nn.LeakyReLU, "negative_slope", state_shapes=no_state)
 register_layer(nn.Softmax, "dim", state_shapes=no_state)
 register_layer(nn.LogSoftmax, "dim", state_shapes=no_state)
+
+
+def _flag(args: dict[str, Any], name: str, who: str) -> bool:
+    """A True/False argument of a layer (True when absent), checked as its constructor does."""
+    value = args.get(name, True)
+    if not isinstance(value, bool):
+        raise TypeError(f"{who}: expected True or False. Received: {name}={value!r}")
+    return value
+
+
+def _batch_norm_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n = check_positive_int(args.get("num_features"), "num_features", "BatchNorm")
+    shapes: dict[str, tuple[int, ...]] = {}
+    if _flag(args, "affine", "BatchNorm"):
+        shapes["weight"] = (n,)
+        if _flag(args, "bias", "BatchNorm"):
+            shapes["bias"] = (n,)
+    if _flag(args, "track_running_stats", "BatchNorm"):
+        shapes.update(running_mean=(n,), running_var=(n,), num_batches_tracked=())
+    return shapes
+
+
+def _layer_norm_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    shape = nn.functional._normalized_shape_of(args.get("normalized_shape"), "LayerNorm")
+    if not _flag(args, "elementwise_affine", "LayerNorm"):
+        return {}
+    return {"weight": shape, **({"bias": shape} if _flag(args, "bias", "LayerNorm") else {})}
+
+
+register_layer(nn.BatchNorm1d, "num_features", "eps", "momentum", "affine",
+               "track_running_stats", state_shapes=_batch_norm_state,
+               bias=lambda m: m.bias is not None or not m.affine)
+register_layer(nn.BatchNorm2d, "num_features", "eps", "momentum", "affine",
+               "track_running_stats", state_shapes=_batch_norm_state,
+               bias=lambda m: m.bias is not None or not m.affine)
+register_layer(nn.LayerNorm, "normalized_shape", "eps", "elementwise_affine",
+               state_shapes=_layer_norm_state,
+               bias=lambda m: m.bias is not None or not m.elementwise_affine)
+register_layer(nn.Dropout2d, "p", state_shapes=no_state)
 register_layer(nn.Perceptron, "n_inputs", "lr", "max_epochs", state_shapes=_perceptron_state)
+
+
+def _conv_state(nd: int, who: str):
+    def shapes(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        c_in = check_positive_int(args.get("in_channels"), "in_channels", who)
+        c_out = check_positive_int(args.get("out_channels"), "out_channels", who)
+        groups = check_positive_int(args.get("groups", 1), "groups", who)
+        kernel = as_tuple(args.get("kernel_size"), nd, "kernel_size", who, 1)
+        if c_in % groups or c_out % groups:
+            raise ValueError(f"{who}: in_channels={c_in} and out_channels={c_out} must be "
+                             f"divisible by groups={groups}")
+        bias = {"bias": (c_out,)} if args.get("bias", True) else {}
+        return {"weight": (c_out, c_in // groups, *kernel), **bias}
+
+    return shapes
+
+
+_CONV_ARGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+              "groups", "padding_mode")
+register_layer(nn.Conv1d, *_CONV_ARGS, state_shapes=_conv_state(1, "Conv1d"),
+               bias=lambda m: m.bias is not None)
+register_layer(nn.Conv2d, *_CONV_ARGS, state_shapes=_conv_state(2, "Conv2d"),
+               bias=lambda m: m.bias is not None)
+for _pool in (nn.MaxPool1d, nn.MaxPool2d):
+    register_layer(_pool, "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                   state_shapes=no_state)
+register_layer(nn.AvgPool1d, "kernel_size", "stride", "padding", "ceil_mode",
+               "count_include_pad", state_shapes=no_state)
+register_layer(nn.AvgPool2d, "kernel_size", "stride", "padding", "ceil_mode",
+               "count_include_pad", "divisor_override", state_shapes=no_state)
+register_layer(nn.AdaptiveAvgPool1d, "output_size", state_shapes=no_state)
+register_layer(nn.AdaptiveAvgPool2d, "output_size", state_shapes=no_state)

@@ -3,7 +3,8 @@
 from nerve.nn import functional, init, utils
 from nerve.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh
 from nerve.nn.container import ModuleDict, ModuleList, Sequential
-from nerve.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
+from nerve.nn.conv import Conv1d, Conv2d
+from nerve.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear
 from nerve.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -21,12 +22,24 @@ from nerve.nn.module import (
     register_module_forward_hook,
     register_module_forward_pre_hook,
 )
+from nerve.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from nerve.nn.parameter import Parameter
 from nerve.nn.perceptron import ConvergenceWarning, Perceptron
+from nerve.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from nerve.nn.summary import summary
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Flatten",
+    "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",
     "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
     "LeakyReLU", "Softmax",
     "LogSoftmax", "MSELoss", "SSRLoss", "L1Loss", "SmoothL1Loss", "HuberLoss",

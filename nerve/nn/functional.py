@@ -7,10 +7,12 @@ from nerve.autograd import Tensor
 from nerve.checks import (
     ShortRepr,
     as_array,
+    check_bool,
     check_choice,
     check_int,
     check_number,
     check_probability,
+    is_int,
     message,
     numeric_array,
 )
@@ -24,7 +26,20 @@ from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
     step,
     tanh,
 )
-from nerve.ops.fused import BCEFunction, BCEWithLogitsFunction, CrossEntropyFunction
+from nerve.ops.fused import (  # noqa: F401 - re-exported as nerve.nn.functional.*
+    BCEFunction,
+    BCEWithLogitsFunction,
+    CrossEntropyFunction,
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
+)
+from nerve.ops.fused.norm import BatchNormFunction, LayerNormFunction
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -329,3 +344,141 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         keep = (idx != padding_idx)[..., None].astype(weight.dtype)
         out = out * keep + weight[padding_idx].detach() * (1 - keep)
     return out
+
+
+# --- normalisation and channel dropout ------------------------------------------------------
+def _float_input(input, who: str) -> Tensor:
+    """The input of a normalisation as a floating-point Tensor (an array is wrapped)."""
+    if backend.is_array(input):
+        input = Tensor._wrap(input)
+    if not isinstance(input, Tensor):
+        raise TypeError(message(who, "a Tensor as input", "input", ShortRepr(input)))
+    if input.dtype.kind != "f":
+        raise TypeError(message(who, "a floating-point input", "input.dtype", str(input.dtype)))
+    return input
+
+
+def _per_feature(value, name: str, shape: tuple, who: str, in_place: bool = False):
+    """``value`` (a Tensor or an array of ``shape``, or None) checked; with ``in_place`` (running
+    statistics, updated where they lie) it must be floating-point and is returned as its array."""
+    if value is None:
+        return None
+    if not isinstance(value, Tensor) and not backend.is_array(value):
+        raise TypeError(message(who, f"a Tensor of shape {shape} or None", name,
+                                ShortRepr(value)))
+    if tuple(value.shape) != shape:
+        raise ValueError(message(who, f"{name} of shape {shape} (one value per feature)",
+                                 f"{name}.shape", tuple(value.shape)))
+    if in_place and value.dtype.kind != "f":
+        raise TypeError(message(who, f"a floating-point {name}", f"{name}.dtype",
+                                str(value.dtype)))
+    return value._data if in_place and isinstance(value, Tensor) else value
+
+
+def _check_batch_statistics(shape: tuple, who: str) -> None:
+    """Refuse a batch with fewer than 2 values per channel (N times the positions) for training
+    statistics, as PyTorch does (the unbiased variance would divide by zero)."""
+    n = shape[0]
+    for d in shape[2:]:
+        n *= d
+    if n < 2:
+        raise ValueError(f"{who}: Expected more than 1 value per channel when training. "
+                         f"Received: input.shape={tuple(shape)}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (axis 1) of ``input`` (N, C, ...): (x - mean) / sqrt(var + eps),
+    then ``* weight + bias`` (each of shape (C,), None: left out), as PyTorch's.
+
+    ``training=True`` uses the batch's mean and biased variance (over N and every position) and,
+    when ``running_mean``/``running_var`` are given, updates them in place:
+    r = (1 - momentum) r + momentum s, with the unbiased variance. ``training=False`` uses the
+    running statistics. One node (``BatchNormFunction``) with a written-out backward.
+    """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                       "batch_norm")
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                who: str) -> Tensor:
+    x = _float_input(input, who)
+    if x.ndim < 2:
+        raise ValueError(message(who, "an input of shape (N, C, ...)", "input.shape", x.shape))
+    training = check_bool(training, "training", who)
+    momentum = check_number(momentum, "momentum", who, 0.0, 1.0)
+    eps = check_number(eps, "eps", who, 0.0, low_open=training)  # PyTorch: > 0 to train
+    c = (x.shape[1],)
+    rm = _per_feature(running_mean, "running_mean", c, who, in_place=True)
+    rv = _per_feature(running_var, "running_var", c, who, in_place=True)
+    if not training and (rm is None or rv is None):
+        raise ValueError(message(who, "running_mean and running_var (arrays of shape "
+                                 f"{c}) when training=False", "running_mean" if rm is None
+                                 else "running_var", None))
+    if training:
+        _check_batch_statistics(x.shape, who)
+    weight = _per_feature(weight, "weight", c, who)
+    bias = _per_feature(bias, "bias", c, who)
+    out = BatchNormFunction.apply(x, weight, bias, running_mean=rm, running_var=rv,
+                                  training=training, momentum=momentum, eps=eps)
+    if training:
+        for t in (running_mean, running_var):
+            if isinstance(t, Tensor):
+                t._bump()  # changed in place, as PyTorch's version counter sees it
+    return out
+
+
+def _normalized_shape_of(value, who: str) -> tuple[int, ...]:
+    """``normalized_shape`` (an int or a sequence of positive ints) as a non-empty tuple."""
+    dims = (value,) if is_int(value) else value
+    expected = "a positive int or a non-empty sequence of positive ints"
+    if not isinstance(dims, (tuple, list)) or not all(is_int(d) for d in dims):
+        raise TypeError(message(who, expected, "normalized_shape", ShortRepr(value)))
+    if not dims or not all(d > 0 for d in dims):
+        raise ValueError(message(who, expected, "normalized_shape", ShortRepr(value)))
+    return tuple(int(d) for d in dims)
+
+
+def _check_normalized_input(shape: tuple, normalized_shape: tuple, who: str) -> None:
+    """Raise ValueError unless ``shape`` ends with ``normalized_shape``."""
+    k = len(normalized_shape)
+    if len(shape) < k or tuple(shape[len(shape) - k:]) != normalized_shape:
+        dims = ", ".join(map(str, normalized_shape))
+        raise ValueError(message(who, f"an input of shape (*, {dims}) (normalized_shape="
+                                 f"{normalized_shape})", "input.shape", tuple(shape)))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over its last ``len(normalized_shape)`` dimensions (which must equal
+    ``normalized_shape``): (x - mean) / sqrt(var + eps) with the biased variance, then
+    ``* weight + bias`` (each of ``normalized_shape``, None: left out), as PyTorch's. One node
+    (``LayerNormFunction``) with a written-out backward."""
+    who = "layer_norm"
+    x = _float_input(input, who)
+    shape = _normalized_shape_of(normalized_shape, who)
+    eps = check_number(eps, "eps", who, 0.0)
+    _check_normalized_input(x.shape, shape, who)
+    weight = _per_feature(weight, "weight", shape, who)
+    bias = _per_feature(bias, "bias", shape, who)
+    return LayerNormFunction.apply(x, weight, bias, normalized_shape=shape, eps=eps)
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero whole channels: each (sample, channel) of ``input`` (N, C, H, W) with probability p,
+    scaling the rest by 1/(1-p), while training; identity otherwise. A 3-D input is taken as
+    (N, C, L), as PyTorch does today."""
+    return _dropout2d(input, p, training, "dropout2d")
+
+
+def _dropout2d(input, p: float, training: bool, who: str) -> Tensor:
+    check_probability(p, "p", who)
+    check_bool(training, "training", who)
+    x = _float_input(input, who)
+    if x.ndim not in (3, 4):
+        raise ValueError(message(who, "an input of shape (N, C, H, W) or (N, C, L) (dropout "
+                                 "zeroes single elements)", "input.shape", x.shape))
+    if not training or p == 0:
+        return x
+    mask = (backend.rng().random(x.shape[:2], dtype=backend.float32) >= p).astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
+    return x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2))

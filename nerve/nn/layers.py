@@ -1,4 +1,4 @@
-"""Basic layers: Linear, Flatten, Dropout, Identity."""
+"""Basic layers: Linear, Flatten, Dropout, Dropout2d, Identity, Embedding."""
 
 from __future__ import annotations
 
@@ -110,6 +110,31 @@ class Dropout(Module):
 
     def _forward_array(self, x):
         return NotImplemented if self.training and self.p else x
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Dropout2d(Module):
+    """Zero whole channels while training: each (sample, channel) map with probability p,
+    scaling the rest by 1/(1-p); identity in eval (a 3-D input is (N, C, L), as PyTorch).
+
+    Shape: (N, C, H, W) -> the same
+    """
+
+    _takes_tensor = True
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = check_probability(p, "p", "Dropout2d")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F._dropout2d(x, self.p, self.training, "Dropout2d")
+
+    def _forward_array(self, x):
+        if (self.training and self.p) or x.ndim not in (3, 4):
+            return NotImplemented  # the Tensor path draws the mask, or raises
+        return x
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -179,8 +179,7 @@ class ReLUFunction(Function):
 
     @staticmethod
     def compute(x):
-        xp = backend.array_module(x)
-        return xp.maximum(x, xp.zeros(x.shape, x.dtype))  # 2x faster than against a scalar 0
+        return backend.array_module(x).maximum(x, backend.zeros_as(x))
 
     def forward(ctx, x):
         out = ctx.compute(x)
