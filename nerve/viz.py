@@ -186,7 +186,7 @@ def plot_filters(conv_layer, path=None, *, max_filters: int | None = None,
     finite = np.abs(shown[np.isfinite(shown)])
     vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
-    title = f"{what}: {out_ch} filters of {kh}x{kw}"
+    title = f"{what}: {out_ch} filter{'s' * (out_ch != 1)} of {kh}x{kw}"
     if n_out < out_ch:
         title += f" (first {n_out} shown)"
     if in_ch == 1:
@@ -263,8 +263,9 @@ def _find_layer(model: Module, layer, who: str) -> Module:
 
 
 def _image_batch(image, model: Module, who: str) -> Tensor:
-    """``image`` (C, H, W) or (1, C, H, W) as a (1, C, H, W) Tensor, floating-point (of the
-    model's dtype when the image holds integers, as an 8-bit picture does)."""
+    """``image`` (C, H, W) or (1, C, H, W) as a (1, C, H, W) Tensor of the model's floating
+    dtype (an 8-bit picture holds integers; NumPy's images are float64, which a float32 model's
+    convolution refuses)."""
     if not isinstance(image, Tensor) and not backend.is_array(image) and not isinstance(
             image, (np.ndarray, list, tuple)):
         raise TypeError(message(who, "an image as a Tensor or an array of shape (C, H, W) or "
@@ -278,9 +279,9 @@ def _image_batch(image, model: Module, who: str) -> Tensor:
                                  "image.shape", tuple(data.shape)))
     if data.ndim == 3:
         data = data[None]
-    if data.dtype.kind != "f":
-        dtype = next((p._data.dtype for p in model.parameters() if p._data.dtype.kind == "f"),
-                     backend.get_default_dtype())
+    dtype = next((p._data.dtype for p in model.parameters() if p._data.dtype.kind == "f"),
+                 data.dtype if data.dtype.kind == "f" else backend.get_default_dtype())
+    if data.dtype != dtype:
         data = data.astype(dtype)
     return Tensor._wrap(data)
 

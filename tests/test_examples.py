@@ -44,3 +44,32 @@ def test_cli_demo_runs():
     assert "weighted sum = 6" in proc.stdout
     acc = float(proc.stdout.rsplit(":", 1)[1].strip().rstrip("%"))
     assert acc >= 90.0
+
+
+def test_example_cnn_letters_shows_the_maps_and_tells_o_from_x():
+    out = run("cnn_letters.py")
+    assert "feature map" in out and "after ReLU" in out and "after 2x2 max pooling" in out
+    assert "O centred -> O" in out and "X centred -> X" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("shifted letters right"))
+    cnn, mlp = (int(part.split()[-3]) for part in line.split(":")[1].split(","))
+    assert cnn >= mlp
+
+
+MNIST = EXAMPLES.parent.parent / "shared" / "data" / "mnist-t10k"
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist-t10k")
+def test_example_mnist_cnn_trains_one_epoch():
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "mnist_cnn.py"), "--epochs", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("seed 0: test accuracy"))
+    assert float(line.split()[-1].rstrip("%")) >= 90.0
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist-t10k")
+def test_example_cnn_shifted_mnist_prints_both_models():
+    out = run("cnn_shifted_mnist.py")
+    lines = [ln for ln in out.splitlines() if ln.startswith(("CNN", "MLP"))]
+    assert [ln[:3] for ln in lines] == ["CNN", "MLP"]
+    assert all("shifted by 1 px" in ln and "by 2 px" in ln for ln in lines)

@@ -538,7 +538,7 @@ def test_bad_functional_arguments():
         F.batch_norm(x, None, None, training=True, eps=0)
     with pytest.raises(ValueError, match=r"momentum in \[0, 1\]"):
         F.batch_norm(x, None, None, training=True, momentum=2.0)
-    with pytest.raises(TypeError, match="a floating-point running_mean"):
+    with pytest.raises(TypeError, match="running_mean of the input's dtype float32"):
         F.batch_norm(x, np.zeros(3, np.int64), np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"an input of shape \(N, C, \.\.\.\)"):
         F.batch_norm(Tensor(rand((3,))), None, None, training=True)
@@ -578,3 +578,68 @@ def test_refused_training_batch_is_not_counted():
     bn.eval()
     x = rand((3, 2, 2, 2))
     np.testing.assert_allclose(bn(Tensor(x))._data, x)  # running statistics 0 and 1
+
+
+# --- regressions (review) ----------------------------------------------------------------------
+@pytest.mark.parametrize("mean,std", [(1e5, 1e-2), (1e6, 1.0), (1e4, 1.0)])
+def test_float32_statistics_stay_accurate_for_a_large_mean_in_any_layout(mean, std):
+    """A float32 sum of x loses the spread to a large mean; NumPy sums a channels-last array's
+    channels one value after another, and the outputs were off by up to 6 standard deviations
+    (PyTorch's NCHW: 0.02-0.4). The statistics are now taken of deviations from one value."""
+    rng = np.random.default_rng(11)
+    x64 = rng.standard_normal((16, 3, 32, 32)) * std + mean
+    x = x64.astype(np.float32)
+    cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    xr = x.astype(np.float64)
+    ref = (xr - xr.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(
+        xr.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    for data in (x, cl):
+        rm, rv = np.zeros(3, np.float32), np.ones(3, np.float32)
+        out = F.batch_norm(Tensor(data), rm, rv, training=True)
+        assert out._data.strides == data.strides
+        np.testing.assert_allclose(out._data, ref, atol=1e-3)
+        np.testing.assert_allclose(rm, 0.1 * xr.mean(axis=(0, 2, 3)), rtol=1e-6)
+        np.testing.assert_allclose(rv, 0.9 + 0.1 * xr.var(axis=(0, 2, 3), ddof=1), rtol=1e-3)
+    ref = (xr - xr.mean(axis=(2, 3), keepdims=True)) / np.sqrt(
+        xr.var(axis=(2, 3), keepdims=True) + 1e-5)
+    for data in (x, cl):
+        np.testing.assert_allclose(F.layer_norm(Tensor(data), (32, 32))._data, ref, atol=1e-3)
+
+
+def test_a_double_model_refuses_a_float32_tensor_like_torch(torch):
+    """A float32 input of a .double() BatchNorm gave float32 in training but float64 in eval
+    (and a float32 gradient for a float64 LayerNorm weight); PyTorch refuses mixed dtypes."""
+    x32 = rand((4, 3))
+    for layer in (nn.BatchNorm1d(3).double(), nn.LayerNorm(3).double()):
+        for training in (True, False):
+            layer.train(training)
+            with pytest.raises(TypeError, match=r"expected an input of the layer's dtype "
+                                                r"float64"):
+                layer(Tensor(x32))
+            with pytest.raises(TypeError, match="layer's dtype float64"), nerve.no_grad():
+                nn.Sequential(layer)(Tensor(x32))  # the array path refuses it too
+            with pytest.raises(RuntimeError, match="dtype"):
+                getattr(torch.nn, type(layer).__name__)(3).double().train(training)(
+                    torch.tensor(x32))
+            out = layer(x32)  # an array is converted to the layer's dtype, as conv does
+            assert out.dtype == nerve.float64
+    assert nn.BatchNorm1d(3)(rand((4, 3)).astype(np.float64)).dtype == nerve.float32
+    assert nn.BatchNorm1d(3, affine=False, track_running_stats=False)(
+        Tensor(x32, dtype=nerve.float64)).dtype == nerve.float64  # no state: any dtype
+
+
+def test_functional_forms_refuse_mixed_dtypes():
+    x = Tensor(rand((4, 3)))
+    rm, rv = np.zeros(3), np.ones(3)  # NumPy's float64
+    for training in (True, False):
+        with pytest.raises(TypeError, match=r"batch_norm: expected running_mean of the input's "
+                                            r"dtype float32.*Received: running_mean\.dtype="
+                                            r"'float64'"):
+            F.batch_norm(x, rm, rv, training=training)
+    np.testing.assert_array_equal(rm, 0)  # nothing updated
+    with pytest.raises(TypeError, match="weight of the input's dtype float32"):
+        F.batch_norm(x, None, None, nerve.ones(3, dtype=nerve.float64), training=True)
+    with pytest.raises(TypeError, match="bias of the input's dtype float32"):
+        F.layer_norm(x, 3, None, nerve.zeros(3, dtype=nerve.float64))
+    out = F.batch_norm(x, rm.astype(np.float32), rv.astype(np.float32), training=False)
+    assert out.dtype == nerve.float32

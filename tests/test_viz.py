@@ -392,3 +392,59 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["cm.png"]
     assert plt.get_fignums() == [fig.number]  # the failed call closed its own figure
+
+
+# --- regressions (review) ----------------------------------------------------------------------
+def test_filters_of_a_single_filter():
+    fig = viz.plot_filters(nn.Conv2d(1, 1, 3))
+    assert len(_panels(fig)) == 1 and "Conv2d: 1 filter of 3x3" in _suptitle(fig)
+    fig = viz.plot_filters(nn.Conv2d(3, 1, 1))
+    assert len(_panels(fig)) == 3 and "1 filter of 1x1 over 3 input channels" in _suptitle(fig)
+
+
+def test_feature_maps_of_a_float64_image_with_batch_norm():
+    """NumPy's images are float64: they were handed to the float32 model as they were, and its
+    convolution refused them. BatchNorm's statistics stay as they were (eval)."""
+    model = nn.Sequential(nn.Conv2d(1, 1, 3), nn.BatchNorm2d(1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(9, 2))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    image = np.random.default_rng(0).standard_normal((1, 8, 8))
+    fig = viz.plot_feature_maps(model, image, 0)
+    assert len(_panels(fig)) == 3 and model.training
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    assert len(_panels(viz.plot_feature_maps(model.double(), image.astype(np.float32), 1))) == 3
+
+
+def test_history_with_validation_figures_only():
+    fig = viz.plot_history({"val_loss": [1.0, 0.5], "val_accuracy": [0.2, 0.3]})
+    panels = _panels(fig)
+    assert [ax.get_title() for ax in panels] == ["loss", "accuracy"]
+    assert [line.get_label() for line in panels[0].get_lines()] == ["validation"]
+
+
+def test_confusion_matrix_of_two_classes_one_never_predicted():
+    fig = viz.plot_confusion_matrix([0, 1, 1, 0], [0, 0, 0, 0], labels=["a", "b"],
+                                    normalize="pred")
+    ax = _panels(fig)[0]
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[0.5, 0.0], [0.5, 0.0]])
+    assert "accuracy 50.0%" in ax.get_title()
+
+
+def test_no_figure_is_left_open_by_a_failed_call(monkeypatch):
+    plt.close("all")
+    model = _cnn()
+    calls = [lambda: viz.plot_filters(nn.Conv2d(1, 2, 3)),
+             lambda: viz.plot_feature_maps(model, _image(), 0),
+             lambda: viz.plot_history({"loss": [1.0, 0.5]}),
+             lambda: viz.plot_confusion_matrix([0, 1], [1, 1])]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("colour bar failed")
+
+    monkeypatch.setattr(plt.Figure, "colorbar", broken)
+    monkeypatch.setattr(plt.Axes, "legend", broken)
+    for call in calls:
+        with pytest.raises(RuntimeError, match="colour bar failed"):
+            call()
+        assert plt.get_fignums() == []

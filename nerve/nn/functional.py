@@ -358,9 +358,11 @@ def _float_input(input, who: str) -> Tensor:
     return input
 
 
-def _per_feature(value, name: str, shape: tuple, who: str, in_place: bool = False):
-    """``value`` (a Tensor or an array of ``shape``, or None) checked; with ``in_place`` (running
-    statistics, updated where they lie) it must be floating-point and is returned as its array."""
+def _per_feature(value, name: str, shape: tuple, who: str, dtype, in_place: bool = False):
+    """``value`` (a Tensor or an array of ``shape``, or None) checked; it must have the input's
+    ``dtype``, as PyTorch requires (a float64 weight would otherwise turn a float32 output into
+    float64 in eval only, and give a float32 gradient to a float64 weight); with ``in_place``
+    (running statistics, updated where they lie) it is returned as its array."""
     if value is None:
         return None
     if not isinstance(value, Tensor) and not backend.is_array(value):
@@ -369,8 +371,10 @@ def _per_feature(value, name: str, shape: tuple, who: str, in_place: bool = Fals
     if tuple(value.shape) != shape:
         raise ValueError(message(who, f"{name} of shape {shape} (one value per feature)",
                                  f"{name}.shape", tuple(value.shape)))
-    if in_place and value.dtype.kind != "f":
-        raise TypeError(message(who, f"a floating-point {name}", f"{name}.dtype",
+    if value.dtype != dtype:
+        raise TypeError(message(who, f"{name} of the input's dtype {dtype} (PyTorch refuses "
+                                "mixed dtypes too: convert the input with .to(...) or the "
+                                "model with .float()/.double())", f"{name}.dtype",
                                 str(value.dtype)))
     return value._data if in_place and isinstance(value, Tensor) else value
 
@@ -408,17 +412,17 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     training = check_bool(training, "training", who)
     momentum = check_number(momentum, "momentum", who, 0.0, 1.0)
     eps = check_number(eps, "eps", who, 0.0, low_open=training)  # PyTorch: > 0 to train
-    c = (x.shape[1],)
-    rm = _per_feature(running_mean, "running_mean", c, who, in_place=True)
-    rv = _per_feature(running_var, "running_var", c, who, in_place=True)
+    c, dtype = (x.shape[1],), x.dtype
+    rm = _per_feature(running_mean, "running_mean", c, who, dtype, in_place=True)
+    rv = _per_feature(running_var, "running_var", c, who, dtype, in_place=True)
     if not training and (rm is None or rv is None):
         raise ValueError(message(who, "running_mean and running_var (arrays of shape "
                                  f"{c}) when training=False", "running_mean" if rm is None
                                  else "running_var", None))
     if training:
         _check_batch_statistics(x.shape, who)
-    weight = _per_feature(weight, "weight", c, who)
-    bias = _per_feature(bias, "bias", c, who)
+    weight = _per_feature(weight, "weight", c, who, dtype)
+    bias = _per_feature(bias, "bias", c, who, dtype)
     out = BatchNormFunction.apply(x, weight, bias, running_mean=rm, running_var=rv,
                                   training=training, momentum=momentum, eps=eps)
     if training:
@@ -458,8 +462,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     shape = _normalized_shape_of(normalized_shape, who)
     eps = check_number(eps, "eps", who, 0.0)
     _check_normalized_input(x.shape, shape, who)
-    weight = _per_feature(weight, "weight", shape, who)
-    bias = _per_feature(bias, "bias", shape, who)
+    weight = _per_feature(weight, "weight", shape, who, x.dtype)
+    bias = _per_feature(bias, "bias", shape, who, x.dtype)
     return LayerNormFunction.apply(x, weight, bias, normalized_shape=shape, eps=eps)
 
 

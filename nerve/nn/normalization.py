@@ -13,6 +13,26 @@ from nerve.nn.parameter import Parameter
 from nerve.ops.fused import BatchNormFunction, LayerNormFunction
 
 
+def _layer_dtype(*tensors):
+    """The dtype of a layer's first parameter or buffer given (None when it has none)."""
+    return next((t._data.dtype for t in tensors if t is not None), None)
+
+
+def _input_of(x, dtype, who: str) -> Tensor:
+    """The input as a Tensor of the layer's ``dtype`` (None: any): an array is converted, as
+    the conv layers convert it; a Tensor of another dtype is refused, as PyTorch refuses it
+    (a float32 input of a .double() model would give float32 in training but float64 in eval)."""
+    if not isinstance(x, Tensor):
+        x = backend.ensure_array(x)
+        return Tensor._wrap(x if dtype is None or x.dtype.kind not in "biuf"
+                            else x.astype(dtype, copy=False))
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(message(who, f"an input of the layer's dtype {dtype} (convert with "
+                                f".to({dtype}) or the model with .double()/.float())",
+                                "input.dtype", x.dtype))
+    return x
+
+
 class _BatchNorm(Module):
     """What BatchNorm1d and BatchNorm2d share: parameters, buffers, the update of the running
     statistics and the choice between batch and running statistics (PyTorch's rules)."""
@@ -80,8 +100,12 @@ class _BatchNorm(Module):
                                      + self._layout.format(C=self.num_features), "input.shape",
                                      tuple(shape)))
 
+    def _dtype(self):
+        return _layer_dtype(self.weight, self.bias, self.running_mean, self.running_var)
+
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input.shape)
+        input = _input_of(input, self._dtype(), self._who())
         factor = 0.0 if self.momentum is None else self.momentum
         tracked = self.num_batches_tracked
         count = self.training and self.track_running_stats and tracked is not None
@@ -99,7 +123,7 @@ class _BatchNorm(Module):
 
     def _forward_array(self, x):
         mean, var = self.running_mean, self.running_var
-        if (self.training or mean is None or var is None or x.dtype.kind != "f"
+        if (self.training or mean is None or var is None or x.dtype != self._dtype()
                 or len(x.shape) not in self._ndims or x.shape[1] != self.num_features):
             return NotImplemented  # the Tensor path trains, or raises
         xp = backend.array_module(x)
@@ -183,13 +207,16 @@ class LayerNorm(Module):
                 p._bump()
 
     def forward(self, input: Tensor) -> Tensor:
-        F._check_normalized_input(input.shape, self.normalized_shape, f"LayerNorm("
-                                  f"{self.normalized_shape})")
+        who = f"LayerNorm({self.normalized_shape})"
+        F._check_normalized_input(input.shape, self.normalized_shape, who)
+        input = _input_of(input, _layer_dtype(self.weight, self.bias), who)
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def _forward_array(self, x):
         k = len(self.normalized_shape)
-        if x.dtype.kind != "f" or tuple(x.shape[-k:]) != self.normalized_shape:
+        dtype = _layer_dtype(self.weight, self.bias)
+        if (x.dtype.kind != "f" or (dtype is not None and x.dtype != dtype)
+                or tuple(x.shape[-k:]) != self.normalized_shape):
             return NotImplemented  # the Tensor path raises
         w, b = self.weight, self.bias
         return LayerNormFunction().forward(x, None if w is None else w._data,

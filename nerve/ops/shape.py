@@ -32,7 +32,9 @@ class ReshapeFunction(ViewFunction):
 
 @register(methods=("reshape", "view"))
 def reshape(input, *shape) -> Tensor:
-    """The same elements in another shape (one dimension may be -1: inferred)."""
+    """The same elements in another shape (one dimension may be -1: inferred). As ``view``, it
+    shares memory where the layout allows and copies otherwise (a transposed tensor, a
+    convolution's channels-last output), where PyTorch's view would refuse or share."""
     return ReshapeFunction.apply(as_tensor(input), shape=_shape_args(shape))
 
 

@@ -63,6 +63,7 @@ class ConvFunction(Function):
             g = g[:, :, None, :]
         needs = ctx.needs_input_grad
         xp = backend.array_module(g)
+        g = g.astype(cols[0].dtype if cols else w.dtype, copy=False)  # the output's dtype
         n, o, ho, wo = g.shape
         gh = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
         groups = opts["groups"]

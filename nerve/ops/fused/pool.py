@@ -18,6 +18,7 @@ from nerve.autograd import Tensor
 from nerve.checks import check_bool, is_int, message
 from nerve.function import Function
 from nerve.ops._common import register
+from nerve.ops.fused import scratch
 from nerve.ops.fused.window import as_tuple, disjoint, out_size, taps
 
 
@@ -54,10 +55,15 @@ class MaxPoolFunction(Function):
     """
 
     def forward(ctx, x, *, kernel, stride, dilation, pads, out):
-        xpad = _padded(backend.array_module(x), _channels_last(x), pads, -math.inf)
+        xp = backend.array_module(x)
+        xpad = _padded(xp, _channels_last(x), pads, -math.inf)
         y = _max(xpad, kernel, stride, dilation, out)
-        ctx.save_for_backward(x, y)
+        ctx.save_for_backward(x)
         ctx.xpad = xpad if xpad.base is None else None  # padded copy (not the input's memory)
+        # backward compares with a copy of y, so that the output may change in place (a
+        # ReLU(inplace) after the pooling), as in PyTorch, which keeps indices instead
+        ctx.y = scratch.take(xp, y.shape, y.dtype)
+        ctx.y[...] = y
         return _channels_first(y, x.ndim == 3)
 
     @staticmethod
@@ -66,18 +72,21 @@ class MaxPoolFunction(Function):
         return _channels_first(_max(xpad, kernel, stride, dilation, out), x.ndim == 3)
 
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
+        (x,), y = ctx.saved_tensors, ctx.y
         o = ctx.options
         xpad = ctx.xpad if ctx.xpad is not None else _channels_last(x)
-        ctx.xpad = None
         xp = backend.array_module(g)
-        gh = _channels_last(g)
-        dx = xp.zeros(xpad.shape, g.dtype)
+        gh = _channels_last(g).astype(y.dtype, copy=False)
+        dx = xp.zeros(xpad.shape, y.dtype)
         ours = disjoint(o["kernel"], o["stride"], o["dilation"])
         windows = taps(o["kernel"], o["stride"], o["dilation"], o["out"])
+        odd = not xp.isfinite(y).all()  # NaN or -inf maxima: PyTorch's rules below
+        inside = _inside(xp, x, o["pads"]) if odd and ctx.xpad is not None else None
         taken = None  # the windows whose maximum an earlier tap already took
         for i, (rows, cols) in enumerate(windows):
             hit = xpad[:, rows, cols] == y
+            if inside is not None:  # an all -inf window: the padding never wins a tie
+                hit &= inside[:, rows, cols]
             if taken is None:
                 taken = hit
             else:
@@ -88,9 +97,30 @@ class MaxPoolFunction(Function):
                 xp.multiply(gh, hit, out=dx[:, rows, cols])
             else:
                 dx[:, rows, cols] += gh * hit
+        if odd and xp.isnan(y).any():  # NaN is the maximum; PyTorch takes the window's last
+            taken = xp.zeros(y.shape, bool)
+            for rows, cols in reversed(windows):
+                hit = xp.isnan(xpad[:, rows, cols]) > taken
+                taken |= hit
+                dx[:, rows, cols] += gh * hit
         top, _, left, _ = o["pads"]
         h, w = _hw(x.shape)
         return (_channels_first(dx[:, top:top + h, left:left + w], x.ndim == 3),)
+
+    def release(ctx) -> None:
+        if getattr(ctx, "y", None) is not None:
+            scratch.give(ctx.y)
+        ctx.xpad = ctx.y = None
+        super().release()
+
+
+def _inside(xp, x, pads):
+    """(1, Hp, Wp, 1): True on the input, False on its padding."""
+    top, bottom, left, right = pads
+    h, w = _hw(x.shape)
+    inside = xp.zeros((1, h + top + bottom, w + left + right, 1), bool)
+    inside[:, top:top + h, left:left + w] = True
+    return inside
 
 
 def _max(xpad, kernel, stride, dilation, out):
@@ -199,7 +229,8 @@ def pool_args(x_shape, kernel_size, stride, padding, dilation, ceil_mode, who: s
         raise ValueError(message(who, f"a {nd + 2}-D input {dims}{single}", "input.shape",
                                  tuple(x_shape)))
     kernel = as_tuple(kernel_size, nd, "kernel_size", who, 1)
-    stride = kernel if stride is None or stride == [] else as_tuple(stride, nd, "stride", who, 1)
+    empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+    stride = kernel if empty else as_tuple(stride, nd, "stride", who, 1)
     padding = as_tuple(padding, nd, "padding", who, 0)
     dilation = as_tuple(dilation, nd, "dilation", who, 1)
     check_bool(ceil_mode, "ceil_mode", who)
@@ -210,13 +241,13 @@ def pool_args(x_shape, kernel_size, stride, padding, dilation, ceil_mode, who: s
     pads, outs = [], []
     for n, k, s, p, d in zip(x_shape[2:], kernel, stride, padding, dilation):
         span = d * (k - 1) + 1
-        if n + 2 * p < span:
-            raise ValueError(message(who, f"an input at least as large as the window (kernel_size "
-                                     f"{kernel}, dilation {dilation}, padding {padding})",
-                                     "input.shape", tuple(x_shape)))
         m = out_size(n, k, s, d, p, p + (s - 1 if ceil_mode else 0))
         if ceil_mode and (m - 1) * s >= n + p:  # the last window must start inside
             m -= 1
+        if m < 1:  # ceil_mode pools a partial window, as PyTorch does
+            raise ValueError(message(who, f"an input at least as large as the window (kernel_size "
+                                     f"{kernel}, dilation {dilation}, padding {padding})",
+                                     "input.shape", tuple(x_shape)))
         pads.append((p, max(p, (m - 1) * s + span - n - p)))
         outs.append(m)
     if nd == 1:
