@@ -384,3 +384,41 @@ def test_summary_shows_shapes_and_counts():
                           (-1, 32, 14, 14), (-1, 32, 14, 14), (-1, 32, 7, 7)]
     assert [row[3] for row in info["layers"]][:4] == [160, 0, 0, 4640]
     assert info["total_params"] == 160 + 4640 + 1568 * 128 + 128 + 1290
+
+
+@pytest.mark.parametrize("layers", [
+    lambda: [nn.ReLU()], lambda: [nn.Flatten(), nn.ReLU()], lambda: [nn.Identity(), nn.ReLU()],
+    lambda: [nn.Dropout(0.5), nn.ReLU()], lambda: [nn.Flatten(0), nn.Identity(), nn.ReLU()]])
+def test_inference_relu_never_writes_into_the_callers_array(layers):
+    """Under no_grad, Sequential's array chain applies ReLU in place only to arrays it made."""
+    model = nn.Sequential(*layers()).eval()
+    x = data((3, 4), 0, np.float32)
+    before = x.copy()
+    with nerve.no_grad():
+        y = model(nerve.from_numpy(x)).numpy()  # the tensor shares x's memory
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(y.reshape(x.shape), np.maximum(before, 0))
+
+
+def test_inference_relu_in_place_after_a_layer_gives_the_graph_result():
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.ReLU(),
+                          nn.Linear(27, 4), nn.ReLU())
+    x = nerve.tensor(data((2, 1, 5, 5), 0, np.float32))
+    with nerve.no_grad():
+        fast = model(x).numpy()
+    np.testing.assert_array_equal(fast, model(x).detach().numpy())
+
+
+def test_relu_inplace_as_pytorch(record_op):
+    """nn.ReLU(inplace=True), a PyTorch habit: it writes into its input, and a CNN with it
+    trains as PyTorch's."""
+    a = nerve.tensor([-1.0, 2.0])
+    with nerve.no_grad():
+        nn.Sequential(nn.ReLU(inplace=True))(a)
+    assert a.tolist() == [0.0, 2.0]
+    torch.manual_seed(0)
+    make = lambda m: m.Sequential(m.Conv2d(2, 3, 3), m.ReLU(inplace=True), m.MaxPool2d(2))  # noqa: E731
+    ours, theirs = twins(make(nn), make(torch.nn))
+    assert repr(ours) == repr(theirs)
+    _layer_parity(ours, theirs, data((2, 2, 8, 8), 4, np.float32))
+    record_op("parity", "ReLU(inplace=True)")

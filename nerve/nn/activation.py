@@ -3,9 +3,9 @@ LeakyReLU, Softmax and LogSoftmax. Shape: any -> the same."""
 
 from __future__ import annotations
 
-from nerve import ops
+from nerve import backend, ops
 from nerve.autograd import Tensor
-from nerve.checks import check_int, check_number
+from nerve.checks import check_bool, check_int, check_number
 from nerve.nn import functional as F
 from nerve.nn.module import Module
 from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
@@ -38,13 +38,26 @@ class Sigmoid(Module):
 
 
 class ReLU(Module):
-    """max(0, x)."""
+    """max(0, x). ``inplace=True`` writes the result into the input, as PyTorch's does."""
 
     _takes_tensor = True
     _forward_array = staticmethod(ReLUFunction.compute)
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace", "ReLU")
+        if self.inplace:  # the array path would leave the caller's input as it was
+            object.__setattr__(self, "_forward_array", None)
+
+    @staticmethod
+    def _forward_array_inplace(x):
+        return backend.array_module(x).maximum(x, backend.zeros_as(x), out=x)
+
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        return x.relu_() if self.inplace else ops.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(Module):

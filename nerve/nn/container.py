@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
-from nerve import autograd
+from nerve import autograd, backend
 from nerve.autograd import Tensor
 from nerve.checks import ShortRepr, is_int, message
 from nerve.nn.module import Module, global_hooks_set
@@ -16,13 +16,19 @@ from nerve.nn.module import Module, global_hooks_set
 def _forward_arrays(modules, x: Tensor) -> Tensor:
     """Inference through the layers' array paths (see ``Module``), wrapping once at the end;
     the first layer without one (or with a hook) gets the Tensor, and ``modules`` goes on
-    from the layer after it."""
+    from the layer after it. Once an array is the chain's own (no layer handed back the
+    caller's memory), a layer with an in-place array path (ReLU) works in it: no new array."""
     data = x._data
+    owned = False
     for m in modules:
         step = m._forward_array
+        if owned and m._forward_array_inplace is not None and not m._hooked:
+            data = m._forward_array_inplace(data)
+            continue
         out = NotImplemented if step is None or m._hooked else step(data)
         if out is NotImplemented:
             return m(Tensor._wrap(data))
+        owned = owned or not backend.array_module(out).may_share_memory(out, x._data)
         data = out
     return Tensor._wrap(data)
 

@@ -87,12 +87,14 @@ class Module:
 
     _hooked = False  # True while this module has a hook of its own
     _forward_array = None
+    _forward_array_inplace = None  # the same, writing into its input (Sequential's own arrays)
     _takes_tensor = False  # True: the first argument must be a Tensor (layers, activations)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "forward" in vars(cls) and "_forward_array" not in vars(cls):
             cls._forward_array = None  # a new forward: an inherited array path would skip it
+            cls._forward_array_inplace = None
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
