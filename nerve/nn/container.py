@@ -28,9 +28,18 @@ def _forward_arrays(modules, x: Tensor) -> Tensor:
         out = NotImplemented if step is None or m._hooked else step(data)
         if out is NotImplemented:
             return m(Tensor._wrap(data))
-        owned = owned or not backend.array_module(out).may_share_memory(out, x._data)
+        owned = owned or _apart(out, x._data)
         data = out
     return Tensor._wrap(data)
+
+
+def _apart(out, given) -> bool:
+    """True when the array ``out`` shares no memory with the caller's array ``given``."""
+    if out is given:
+        return False
+    if out.base is None and given.base is None:  # two arrays, each owning its memory
+        return True
+    return not backend.array_module(out).may_share_memory(out, given)
 
 
 class Sequential(Module):
