@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from benchmarks import cases_cnn, cases_core, cases_mlp, cases_sweep  # noqa: F401 - registers the cases
+from benchmarks import cases_cnn, cases_core, cases_mlp, cases_rnn, cases_sweep  # noqa: F401 - registers the cases
 from benchmarks.harness import CASES, environment, format_environment, format_table, run_case
 
 TORCH_THREADS = 2

@@ -362,3 +362,40 @@ register_layer(nn.AvgPool2d, "kernel_size", "stride", "padding", "ceil_mode",
                "count_include_pad", "divisor_override", state_shapes=no_state)
 register_layer(nn.AdaptiveAvgPool1d, "output_size", state_shapes=no_state)
 register_layer(nn.AdaptiveAvgPool2d, "output_size", state_shapes=no_state)
+
+
+def _recurrent_state(gates: int, who: str, cell: bool = False):
+    def shapes(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n_in = check_positive_int(args.get("input_size"), "input_size", who)
+        hidden = check_positive_int(args.get("hidden_size"), "hidden_size", who)
+        bias = args.get("bias", True)
+        if cell:
+            return {"weight_ih": (gates * hidden, n_in), "weight_hh": (gates * hidden, hidden),
+                    **({"bias_ih": (gates * hidden,), "bias_hh": (gates * hidden,)}
+                       if bias else {})}
+        layers = check_positive_int(args.get("num_layers", 1), "num_layers", who)
+        dirs = ("", "_reverse") if args.get("bidirectional", False) else ("",)
+        out = {}
+        for k in range(layers):
+            width = n_in if k == 0 else hidden * len(dirs)
+            for s in dirs:
+                out[f"weight_ih_l{k}{s}"] = (gates * hidden, width)
+                out[f"weight_hh_l{k}{s}"] = (gates * hidden, hidden)
+                if bias:
+                    out[f"bias_ih_l{k}{s}"] = out[f"bias_hh_l{k}{s}"] = (gates * hidden,)
+        return out
+
+    return shapes
+
+
+_RNN_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+             "bidirectional")
+register_layer(nn.RNN, *_RNN_ARGS, "nonlinearity", state_shapes=_recurrent_state(1, "RNN"))
+register_layer(nn.LSTM, *_RNN_ARGS, state_shapes=_recurrent_state(4, "LSTM"))
+register_layer(nn.GRU, *_RNN_ARGS, state_shapes=_recurrent_state(3, "GRU"))
+register_layer(nn.RNNCell, "input_size", "hidden_size", "bias", "nonlinearity",
+               state_shapes=_recurrent_state(1, "RNNCell", True))
+register_layer(nn.LSTMCell, "input_size", "hidden_size", "bias",
+               state_shapes=_recurrent_state(4, "LSTMCell", True))
+register_layer(nn.GRUCell, "input_size", "hidden_size", "bias",
+               state_shapes=_recurrent_state(3, "GRUCell", True))

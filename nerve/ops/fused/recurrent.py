@@ -1,0 +1,225 @@
+"""Recurrent layers, one direction of one layer as one node: RNN (tanh or ReLU), LSTM, GRU,
+with PyTorch's gate order and equations, and backpropagation through time written out.
+
+The input's projection for every time step is one product before the loop, (T N, I) by
+(I, G H) with the bias added once; each step then does one product with the recurrent weights
+for all the gates together, in one contiguous (N, G H) block. The gate values of every step are
+kept for the backward pass, which runs the loop in reverse (one product per step for the
+gradient of the previous state) and then computes the weight gradients as one product each
+over all the steps. Inputs are time-major, (T, N, I); the layers in ``nerve.nn`` arrange
+batch_first, several layers and the reverse direction around it.
+"""
+
+from __future__ import annotations
+
+from nerve import backend
+from nerve.function import Function
+from nerve.ops.elementwise import sigmoid_array
+from nerve.ops.fused import scratch
+
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class RecurrentFunction(Function):
+    """y = the hidden states h_1..h_T of one recurrent layer, and its final state(s):
+    RNN h' = tanh(W_ih x + b_ih + W_hh h + b_hh); LSTM (gates i, f, g, o) c' = f c + i g,
+    h' = o tanh(c'); GRU (r, z, n) n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
+    h' = (1 - z) n + z h;  d/dW = sum over the steps of (dL/dgates)^T inputs, through time in
+    reverse (dL/dh_{t-1} = (dL/dgates_t) W_hh + ...)
+
+    Arguments: x (T, N, I), h0 (N, H), c0 (N, H) for an LSTM (else None), w_ih (G H, I),
+    w_hh (G H, H), b_ih and b_hh (G H) or None; ``reverse=True`` reads the sequence from its
+    end (a bidirectional layer's second direction). Returns (out (T, N, H), in the input's time
+    order, h_T) and, for an LSTM, c_T as a third output.
+    """
+
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, mode, reverse=False):
+        xp = backend.array_module(x)
+        if reverse:  # the sequence read from its end; the output stays in the input's order
+            x = x[::-1]
+        t_len, n = x.shape[:2]
+        hidden = w_hh.shape[1]
+        xw = scratch.take(xp, (t_len * n, w_ih.shape[0]), x.dtype)  # reused: no page faults
+        x.reshape(t_len * n, -1).dot(w_ih.T, out=xw)
+        xw = xw.reshape(t_len, n, -1)
+        if b_ih is not None:
+            xw += b_ih if mode == "GRU" else b_ih + b_hh
+        hs = xp.empty((t_len + 1, n, hidden), x.dtype)  # h_0 .. h_T
+        hs[0] = h0
+        keep = {}
+        if mode == "LSTM":
+            keep.update(_lstm_forward(xp, xw, hs, c0, w_hh))
+        elif mode == "GRU":
+            acts = scratch.take(xp, (t_len, n, 3 * hidden), x.dtype)  # r, z, n activated
+            hn = scratch.take(xp, (t_len, n, hidden), x.dtype)  # W_hn h + b_hn, which r scales
+            for t in range(t_len):
+                hw = hs[t].dot(w_hh.T)
+                if b_hh is not None:
+                    hw += b_hh
+                a = acts[t]
+                a[:, :2 * hidden] = sigmoid_array(xw[t, :, :2 * hidden] + hw[:, :2 * hidden])
+                hn[t] = hw[:, 2 * hidden:]
+                r, z = a[:, :hidden], a[:, hidden:2 * hidden]
+                new = a[:, 2 * hidden:]
+                xp.tanh(xw[t, :, 2 * hidden:] + r * hn[t], out=new)
+                xp.subtract(hs[t], new, out=hs[t + 1])  # h' = n + z (h - n)
+                hs[t + 1] *= z
+                hs[t + 1] += new
+            keep.update(acts=acts, hn=hn)
+        else:
+            relu = mode == "RNN_RELU"
+            for t in range(t_len):
+                pre = xw[t] + hs[t].dot(w_hh.T)
+                if relu:
+                    xp.maximum(pre, 0, out=hs[t + 1])
+                else:
+                    xp.tanh(pre, out=hs[t + 1])
+        scratch.give(xw.reshape(t_len * n, -1))
+        out = hs[:0:-1] if reverse else hs[1:]
+        result = (out, hs[t_len].copy())
+        if mode == "LSTM":
+            result += (keep["cs"][t_len].copy(),)
+        if any(getattr(ctx, "needs_input_grad", ())):  # hs: the output is a view of it, so
+            ctx.save_for_backward(x, w_ih, w_hh, hs)  # a change in place is caught
+            ctx.keep = keep
+        else:
+            for a in keep.values():
+                scratch.give(a)
+        return result
+
+    def backward(ctx, g_out, g_h, g_c=None):
+        x, w_ih, w_hh, hs = ctx.saved_tensors
+        mode, keep = ctx.options["mode"], ctx.keep
+        reverse = ctx.options.get("reverse", False)  # x was saved in the order it was read
+        if reverse and g_out is not None:
+            g_out = g_out[::-1]
+        xp = backend.array_module(hs)
+        t_len, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        zeros = xp.zeros((n, hidden), hs.dtype)
+        dh = zeros.copy() if g_h is None else g_h.astype(hs.dtype, copy=True)
+        dc = None
+        gates = GATES[mode]
+        dxw = scratch.take(xp, (t_len, n, gates * hidden), hs.dtype)  # dL/d(x W_ih^T + b_ih)
+        dhw = dxw if mode != "GRU" else scratch.take(xp, dxw.shape, hs.dtype)  # d(h W_hh^T..)
+        if mode == "LSTM":
+            dc = zeros.copy() if g_c is None else g_c.astype(hs.dtype, copy=True)
+            _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh)
+        for t in range(t_len - 1, -1, -1) if mode != "LSTM" else ():
+            if g_out is not None:
+                dh += g_out[t]
+            d = dxw[t]
+            if mode == "GRU":
+                a = keep["acts"][t]
+                r, z, new = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:]
+                dn = dh * (1 - z) * (1 - new * new)  # d n_pre
+                d[:, 2 * hidden:] = dn
+                dhn = dn * r
+                d[:, :hidden] = dn * keep["hn"][t] * r * (1 - r)  # d r_pre
+                d[:, hidden:2 * hidden] = dh * (hs[t] - new) * z * (1 - z)  # d z_pre
+                e = dhw[t]
+                e[:, :2 * hidden] = d[:, :2 * hidden]
+                e[:, 2 * hidden:] = dhn
+                dh = dh * z + e.dot(w_hh)
+            else:
+                h = hs[t + 1]
+                if mode == "RNN_RELU":
+                    xp.multiply(dh, h > 0, out=d)
+                else:
+                    xp.multiply(dh, 1 - h * h, out=d)
+                dh = d.dot(w_hh)
+        needs = ctx.needs_input_grad
+        flat = dxw.reshape(t_len * n, -1)
+        flat_h = dhw.reshape(t_len * n, -1)
+        gx = flat.dot(w_ih).reshape(x.shape) if needs[0] else None
+        if gx is not None and reverse:
+            gx = gx[::-1]
+        gw_ih = flat.T.dot(x.reshape(t_len * n, -1)) if needs[3] else None
+        gw_hh = flat_h.T.dot(hs[:-1].reshape(t_len * n, hidden)) if needs[4] else None
+        gb_ih = flat.sum(axis=0) if len(needs) > 5 and needs[5] else None
+        gb_hh = flat_h.sum(axis=0) if len(needs) > 6 and needs[6] else None
+        scratch.give(dxw)
+        if dhw is not dxw:
+            scratch.give(dhw)
+        return gx, dh, dc, gw_ih, gw_hh, gb_ih, gb_hh
+
+    def release(ctx) -> None:
+        for a in (getattr(ctx, "keep", None) or {}).values():
+            scratch.give(a)
+        ctx.keep = None
+        super().release()
+
+
+def _sigmoid_(xp, a):
+    """a = 1 / (1 + e^-a) in place (e^-a may overflow to inf: then 0, as it should)."""
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    a += 1
+    xp.reciprocal(a, out=a)
+
+
+def _lstm_forward(xp, xw, hs, c0, w_hh) -> dict:
+    """The LSTM's steps, in place in preallocated arrays. The g gate's tanh is computed as
+    2 sigmoid(2 x) - 1, so one exponential serves all four gates: its rows of the weights (and
+    of xw, which holds the biases) are doubled first."""
+    t_len, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    g = slice(2 * hidden, 3 * hidden)
+    cs = scratch.take(xp, hs.shape, hs.dtype)
+    cs[0] = c0
+    acts = scratch.take(xp, (t_len, n, 4 * hidden), hs.dtype)  # i, f, g, o activated
+    tanh_c = scratch.take(xp, (t_len, n, hidden), hs.dtype)
+    tmp = xp.empty((n, hidden), hs.dtype)
+    xw[..., g] *= 2
+    wt = w_hh.T.copy()
+    wt[:, g] *= 2
+    with backend.errstate(over="ignore"):
+        for t in range(t_len):
+            a = acts[t]
+            hs[t].dot(wt, out=a)
+            a += xw[t]
+            _sigmoid_(xp, a)
+            a[:, g] *= 2
+            a[:, g] -= 1
+            c = cs[t + 1]
+            xp.multiply(a[:, hidden:2 * hidden], cs[t], out=c)  # f c
+            xp.multiply(a[:, :hidden], a[:, g], out=tmp)  # i g
+            c += tmp
+            xp.tanh(c, out=tanh_c[t])
+            xp.multiply(a[:, 3 * hidden:], tanh_c[t], out=hs[t + 1])  # o tanh(c)
+    return {"cs": cs, "acts": acts, "tanh_c": tanh_c}
+
+
+def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh) -> None:
+    """Through time in reverse, writing dL/d(gates before activation) into dxw; dh and dc end
+    as the gradients of h_0 and c_0. What does not depend on the incoming gradient (the
+    activations' derivatives, the factors of dc) is computed for all steps at once."""
+    cs, acts, tanh_c = keep["cs"], keep["acts"], keep["tanh_c"]
+    t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 4
+    gates = acts.reshape(t_len, n, 4, hidden)
+    i, f, g, o = (gates[:, :, k] for k in range(4))
+    deriv = scratch.take(xp, acts.shape, acts.dtype)  # sigmoid' of i, f, o ...
+    xp.subtract(1, acts, out=deriv)
+    deriv *= acts
+    g_deriv = deriv.reshape(t_len, n, 4, hidden)[:, :, 2]  # ... and tanh' of g
+    xp.multiply(g, g, out=g_deriv)
+    xp.subtract(1, g_deriv, out=g_deriv)
+    k_c = scratch.take(xp, tanh_c.shape, acts.dtype)  # dc += dh k_c, k_c = o (1 - tanh(c)^2)
+    xp.multiply(tanh_c, tanh_c, out=k_c)
+    xp.subtract(1, k_c, out=k_c)
+    k_c *= o
+    factors = scratch.take(xp, (t_len, n, 3, hidden), hs.dtype)  # dL/d(i, f, g) / dc
+    factors[:, :, 0], factors[:, :, 1], factors[:, :, 2] = g, cs[:-1], i
+    tmp = xp.empty((n, hidden), hs.dtype)
+    for t in range(t_len - 1, -1, -1):
+        if g_out is not None:
+            dh += g_out[t]
+        xp.multiply(dh, k_c[t], out=tmp)
+        dc += tmp
+        d = dxw[t]
+        d4 = d.reshape(n, 4, hidden)  # d is contiguous: a view
+        xp.multiply(factors[t], dc[:, None, :], out=d4[:, :3])
+        xp.multiply(dh, tanh_c[t], out=d4[:, 3])
+        d *= deriv[t]
+        dc *= f[t]
+        d.dot(w_hh, out=dh)
+    for a in (deriv, k_c, factors):
+        scratch.give(a)
