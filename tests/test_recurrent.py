@@ -292,3 +292,65 @@ def test_a_sequence_model_trains_through_fit():
     history = nerve.fit(model, x, y, loss="mse", optimizer=nerve.optim.Adam(
         model.parameters(), 1e-2), epochs=15, batch_size=32, seed=0, verbose=0)
     assert history["loss"][-1] < 0.1 * history["loss"][0]
+
+
+# --- sequences of different lengths ------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_packed_sequences_match_pytorch(record_op, kind, bidirectional):
+    """Padded steps change neither the outputs nor the final states (PyTorch's packing)."""
+    from torch.nn.utils import rnn as trnn
+
+    from nerve.nn.utils import rnn
+
+    ours, theirs = twins(kind, 3, 4, num_layers=2, bidirectional=bidirectional)
+    lengths = [6, 4, 1]
+    x = data((6, 3, 3))
+    xn, xt = nerve.tensor(x, dtype=F64, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_n, state_n = ours(rnn.pack_padded_sequence(xn, lengths))
+    out_t, state_t = theirs(trnn.pack_padded_sequence(xt, lengths))
+    pad_n, len_n = rnn.pad_packed_sequence(out_n)
+    pad_t, len_t = trnn.pad_packed_sequence(out_t)
+    assert len_n.tolist() == len_t.tolist() == lengths
+    outs_n, outs_t = [pad_n] + _flat(state_n), [pad_t] + _flat(state_t)
+    loss_n = loss_t = 0
+    for k, (a, b) in enumerate(zip(outs_n, outs_t)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+        w = data(tuple(b.shape), 20 + k)
+        loss_n = loss_n + (a * nerve.tensor(w, dtype=F64)).sum()
+        loss_t = loss_t + (b * torch.tensor(w)).sum()
+    loss_n.backward()
+    loss_t.backward()
+    np.testing.assert_allclose(xn.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    tp = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
+    record_op("parity", f"{kind}(packed)")
+
+
+def test_pad_and_pack_helpers_match_pytorch():
+    from torch.nn.utils import rnn as trnn
+
+    from nerve.nn.utils import rnn
+
+    seqs = [data((4, 2)), data((2, 2), 1), data((1, 2), 2)]
+    for batch_first in (False, True):
+        ours = rnn.pad_sequence([nerve.tensor(s) for s in seqs], batch_first, 7.0)
+        theirs = trnn.pad_sequence([torch.tensor(s) for s in seqs], batch_first, 7.0)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    packed = rnn.pack_sequence([nerve.tensor(s) for s in seqs])
+    padded, lengths = rnn.pad_packed_sequence(packed, batch_first=True, padding_value=-1.0,
+                                              total_length=5)
+    tpadded, tlengths = trnn.pad_packed_sequence(
+        trnn.pack_sequence([torch.tensor(s) for s in seqs]), batch_first=True,
+        padding_value=-1.0, total_length=5)
+    np.testing.assert_allclose(padded.numpy(), tpadded.numpy(), rtol=1e-6)
+    assert lengths.tolist() == tlengths.tolist()
+    with pytest.raises(ValueError, match="decreasing order"):
+        rnn.pack_padded_sequence(nerve.zeros(4, 3, 2), [2, 4, 1])
+    rnn.pack_padded_sequence(nerve.zeros(4, 3, 2), [2, 4, 1], enforce_sorted=False)
+    with pytest.raises(ValueError, match=r"lengths in \[1, 4\]"):
+        rnn.pack_padded_sequence(nerve.zeros(4, 3, 2), [5, 4, 1])

@@ -19,6 +19,7 @@ from nerve.nn import functional as F
 from nerve.nn import init
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
+from nerve.nn.utils.rnn import PackedSequence
 from nerve.ops._common import operands
 from nerve.ops.fused.recurrent import GATES, RecurrentFunction
 
@@ -27,7 +28,7 @@ class _RNNBase(Module):
     """What RNN, LSTM and GRU share; ``mode`` is one of ``GATES``."""
 
     mode = "RNN_TANH"
-    _takes_tensor = True
+    _takes_tensor = False  # a Tensor or a PackedSequence: checked in _input
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -105,7 +106,11 @@ class _RNNBase(Module):
         return h.unsqueeze(1) if unbatched else h
 
     def forward(self, input, hx=None):
-        x, unbatched = self._input(input)
+        packed = isinstance(input, PackedSequence)
+        lengths = input.lengths if packed else None
+        x, unbatched = self._input(input.padded) if packed else self._input(input)
+        if packed and self.batch_first and not unbatched:
+            x = x.transpose(0, 1)  # a PackedSequence is time-major already
         n = x.shape[1]
         lstm = self.mode == "LSTM"
         if lstm and hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -124,7 +129,8 @@ class _RNNBase(Module):
                 args = (x, h0[k], c0[k] if lstm else None, w_ih, w_hh)
                 if b_ih is not None:
                     args += (b_ih, b_hh)
-                result = RecurrentFunction.apply(*args, mode=self.mode, reverse=d == 1)
+                result = RecurrentFunction.apply(*args, mode=self.mode, reverse=d == 1,
+                                                 lengths=lengths)
                 outs.append(result[0])
                 hs.append(result[1])
                 if lstm:
@@ -134,7 +140,9 @@ class _RNNBase(Module):
                 x = F.dropout(x, self.dropout, True)
         h_n = ops.stack(hs, 0)
         out = x
-        if unbatched:
+        if packed:
+            out = PackedSequence(out, lengths)
+        elif unbatched:
             out, h_n = out.squeeze(1), h_n.squeeze(1)
         elif self.batch_first:
             out = out.transpose(0, 1)

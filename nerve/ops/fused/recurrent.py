@@ -29,15 +29,19 @@ class RecurrentFunction(Function):
 
     Arguments: x (T, N, I), h0 (N, H), c0 (N, H) for an LSTM (else None), w_ih (G H, I),
     w_hh (G H, H), b_ih and b_hh (G H) or None; ``reverse=True`` reads the sequence from its
-    end (a bidirectional layer's second direction). Returns (out (T, N, H), in the input's time
-    order, h_T) and, for an LSTM, c_T as a third output.
+    end (a bidirectional layer's second direction). ``lengths`` (one per sequence, or None)
+    marks the steps after a sequence's end as padding: they change no state and output zeros,
+    as a PyTorch PackedSequence. Returns (out (T, N, H), in the input's time order, h_T) and,
+    for an LSTM, c_T as a third output.
     """
 
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, mode, reverse=False):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, mode, reverse=False,
+                lengths=None):
         xp = backend.array_module(x)
         if reverse:  # the sequence read from its end; the output stays in the input's order
             x = x[::-1]
         t_len, n = x.shape[:2]
+        valid = _valid(xp, lengths, t_len, reverse, x.dtype)  # (T, N, 1) in reading order
         hidden = w_hh.shape[1]
         xw = scratch.take(xp, (t_len * n, w_ih.shape[0]), x.dtype)  # reused: no page faults
         x.reshape(t_len * n, -1).dot(w_ih.T, out=xw)
@@ -48,7 +52,7 @@ class RecurrentFunction(Function):
         hs[0] = h0
         keep = {}
         if mode == "LSTM":
-            keep.update(_lstm_forward(xp, xw, hs, c0, w_hh))
+            keep.update(_lstm_forward(xp, xw, hs, c0, w_hh, valid))
         elif mode == "GRU":
             acts = scratch.take(xp, (t_len, n, 3 * hidden), x.dtype)  # r, z, n activated
             hn = scratch.take(xp, (t_len, n, hidden), x.dtype)  # W_hn h + b_hn, which r scales
@@ -65,6 +69,8 @@ class RecurrentFunction(Function):
                 xp.subtract(hs[t], new, out=hs[t + 1])  # h' = n + z (h - n)
                 hs[t + 1] *= z
                 hs[t + 1] += new
+                if valid is not None:
+                    xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
             keep.update(acts=acts, hn=hn)
         else:
             relu = mode == "RNN_RELU"
@@ -74,8 +80,11 @@ class RecurrentFunction(Function):
                     xp.maximum(pre, 0, out=hs[t + 1])
                 else:
                     xp.tanh(pre, out=hs[t + 1])
+                if valid is not None:
+                    xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
         scratch.give(xw.reshape(t_len * n, -1))
-        out = hs[:0:-1] if reverse else hs[1:]
+        out = hs[1:] if valid is None else hs[1:] * valid  # padding: zeros
+        out = out[::-1] if reverse else out
         result = (out, hs[t_len].copy())
         if mode == "LSTM":
             result += (keep["cs"][t_len].copy(),)
@@ -95,6 +104,9 @@ class RecurrentFunction(Function):
             g_out = g_out[::-1]
         xp = backend.array_module(hs)
         t_len, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        valid = _valid(xp, ctx.options.get("lengths"), t_len, reverse, hs.dtype)
+        if valid is not None and g_out is not None:
+            g_out = g_out * valid  # the padding's outputs are constant zeros
         zeros = xp.zeros((n, hidden), hs.dtype)
         dh = zeros.copy() if g_h is None else g_h.astype(hs.dtype, copy=True)
         dc = None
@@ -103,10 +115,13 @@ class RecurrentFunction(Function):
         dhw = dxw if mode != "GRU" else scratch.take(xp, dxw.shape, hs.dtype)  # d(h W_hh^T..)
         if mode == "LSTM":
             dc = zeros.copy() if g_c is None else g_c.astype(hs.dtype, copy=True)
-            _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh)
+            _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid)
         for t in range(t_len - 1, -1, -1) if mode != "LSTM" else ():
             if g_out is not None:
                 dh += g_out[t]
+            if valid is not None:  # a padded step passes dh straight to the previous state
+                passed = dh * (1 - valid[t])
+                dh = dh * valid[t]
             d = dxw[t]
             if mode == "GRU":
                 a = keep["acts"][t]
@@ -127,6 +142,8 @@ class RecurrentFunction(Function):
                 else:
                     xp.multiply(dh, 1 - h * h, out=d)
                 dh = d.dot(w_hh)
+            if valid is not None:
+                dh += passed
         needs = ctx.needs_input_grad
         flat = dxw.reshape(t_len * n, -1)
         flat_h = dhw.reshape(t_len * n, -1)
@@ -157,7 +174,16 @@ def _sigmoid_(xp, a):
     xp.reciprocal(a, out=a)
 
 
-def _lstm_forward(xp, xw, hs, c0, w_hh) -> dict:
+def _valid(xp, lengths, t_len: int, reverse: bool, dtype):
+    """(T, N, 1): 1 where a step is inside its sequence, 0 on the padding, in reading order;
+    None without lengths."""
+    if lengths is None:
+        return None
+    steps = xp.arange(t_len)[::-1] if reverse else xp.arange(t_len)
+    return (steps[:, None] < xp.asarray(lengths)[None, :]).astype(dtype)[:, :, None]
+
+
+def _lstm_forward(xp, xw, hs, c0, w_hh, valid=None) -> dict:
     """The LSTM's steps, in place in preallocated arrays. The g gate's tanh is computed as
     2 sigmoid(2 x) - 1, so one exponential serves all four gates: its rows of the weights (and
     of xw, which holds the biases) are doubled first."""
@@ -185,10 +211,13 @@ def _lstm_forward(xp, xw, hs, c0, w_hh) -> dict:
             c += tmp
             xp.tanh(c, out=tanh_c[t])
             xp.multiply(a[:, 3 * hidden:], tanh_c[t], out=hs[t + 1])  # o tanh(c)
+            if valid is not None:  # padding: the state stays
+                xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
+                xp.copyto(c, cs[t], where=valid[t] == 0)
     return {"cs": cs, "acts": acts, "tanh_c": tanh_c}
 
 
-def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh) -> None:
+def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
     """Through time in reverse, writing dL/d(gates before activation) into dxw; dh and dc end
     as the gradients of h_0 and c_0. What does not depend on the incoming gradient (the
     activations' derivatives, the factors of dc) is computed for all steps at once."""
@@ -212,6 +241,10 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh) -> None:
     for t in range(t_len - 1, -1, -1):
         if g_out is not None:
             dh += g_out[t]
+        if valid is not None:  # a padded step passes dh and dc straight to the previous state
+            passed_h, passed_c = dh * (1 - valid[t]), dc * (1 - valid[t])
+            dh *= valid[t]
+            dc *= valid[t]
         xp.multiply(dh, k_c[t], out=tmp)
         dc += tmp
         d = dxw[t]
@@ -221,5 +254,8 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh) -> None:
         d *= deriv[t]
         dc *= f[t]
         d.dot(w_hh, out=dh)
+        if valid is not None:
+            dh += passed_h
+            dc += passed_c
     for a in (deriv, k_c, factors):
         scratch.give(a)

@@ -106,3 +106,6 @@ def vector_to_parameters(vec, parameters: Tensor | Iterable[Tensor]) -> None:
         p._data[...] = arr[start:start + p._data.size].reshape(p._data.shape)
         p._bump()
         start += p._data.size
+
+
+from nerve.nn.utils import rnn  # noqa: E402, F401 - nn.utils.rnn, PyTorch's path
