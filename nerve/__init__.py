@@ -66,7 +66,8 @@ _LAZY = {"data": "nerve.data", "io": "nerve.io", "train": "nerve.train", "cli": 
          "viz": "nerve.viz", "utils": "nerve.utils",
          "save": "nerve.io", "load": "nerve.io", "load_weights": "nerve.io",
          "fit": "nerve.train", "evaluate": "nerve.train", "predict": "nerve.train",
-         "predict_classes": "nerve.train", "predict_proba": "nerve.train"}
+         "predict_classes": "nerve.train", "predict_proba": "nerve.train",
+         "forecast": "nerve.train"}
 
 
 def __getattr__(name: str):

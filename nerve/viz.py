@@ -6,7 +6,8 @@
 - ``plot_feature_maps(model, image, layer)``: what each filter of ``layer`` makes of one image,
   and what the activation and the pooling that follow it make of that;
 - ``plot_history(history)``: loss and metrics per epoch, training and validation;
-- ``plot_confusion_matrix(y_true, y_pred)``: which classes are taken for which.
+- ``plot_confusion_matrix(y_true, y_pred)``: which classes are taken for which;
+- ``plot_forecast(series, forecast, start)``: a series, a forecast of it, the training part.
 
 Each returns the matplotlib Figure (pyplot's: ``plt.show()`` shows it, ``plt.close(fig)``
 frees it) and, given ``path``, also writes it atomically, as PNG unless the path ends in
@@ -31,7 +32,8 @@ from nerve.nn import activation as _activation_module
 from nerve.nn.container import Sequential
 from nerve.nn.module import Module
 
-__all__ = ["plot_filters", "plot_feature_maps", "plot_history", "plot_confusion_matrix"]
+__all__ = ["plot_filters", "plot_feature_maps", "plot_history", "plot_confusion_matrix",
+           "plot_forecast"]
 
 _MISSING = ('nerve.viz needs matplotlib, which is not installed: pip install "matplotlib>=3.6" '
             '(or, in a checkout of nerve, pip install ".[viz]")')
@@ -654,5 +656,89 @@ def plot_confusion_matrix(y_true, y_pred, labels=None, normalize=False, path=Non
         if k > 30:
             title += f"\n({k} classes: counts not written in the cells)"
         ax.set_title(title)
+        _save(fig, path)
+    return fig
+
+
+# --- forecast --------------------------------------------------------------------------------
+def _curve(values, name: str, who: str) -> np.ndarray:
+    """One curve: a 1-D series of numbers ((T, 1) is read as (T,))."""
+    arr = _numbers(_host(values, name, who), name, who)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(message(who, "a non-empty series of one feature, shape (T,) or (T, 1)",
+                                 f"{name}.shape", arr.shape))
+    return arr
+
+
+def _position(value, name: str, low: int, high: int, who: str) -> int:
+    if not is_int(value):
+        raise TypeError(message(who, "a position in the series (an int)", name,
+                                ShortRepr(value)))
+    if not low <= value <= high:
+        raise ValueError(message(who, f"a position in [{low}, {high}]", name, value))
+    return int(value)
+
+
+def plot_forecast(series, forecast, start, path=None, train_end=None, *, index=None,
+                  xlabel: str = "time step", ylabel: str = "value", title: str | None = None):
+    """Draw a series, a forecast of it, and the part the model was trained on.
+
+    ``series`` holds the actual values (T,); ``forecast`` the forecast values (H,), or a dict
+    of them by label (a model's and a baseline's) drawn in turn; ``start`` is the position in
+    ``series`` of the first forecast value (``len(series)`` for a forecast of the future; a
+    forecast may run past the series' end). ``train_end``, when given, is the position of the
+    last training step: the training part is shaded up to it. ``index`` gives the time of each
+    step (years, say) for the horizontal axis: positions stay positions in the series, and a
+    forecast past its end goes on at its last spacing. Returns the Figure; writes it to
+    ``path`` if given.
+    """
+    who = "plot_forecast"
+    actual = _curve(series, "series", who)
+    n = len(actual)
+    if isinstance(forecast, Mapping):
+        if not forecast:
+            raise ValueError(message(who, "at least one forecast", "forecast", dict(forecast)))
+        curves = {str(k): _curve(v, f"forecast[{k!r}]", who) for k, v in forecast.items()}
+    else:
+        curves = {"forecast": _curve(forecast, "forecast", who)}
+    start = _position(start, "start", 0, n, who)
+    if train_end is not None:
+        train_end = _position(train_end, "train_end", 0, n - 1, who)
+    for label, values in curves.items():
+        if not np.isfinite(values).all():
+            raise ValueError(f"{who}: the forecast {label!r} holds NaN or infinite values")
+    if index is None:
+        times = np.arange(n, dtype=np.float64)
+    else:
+        times = _host(index, "index", who)
+        if times.dtype.kind not in "biufM" or times.shape != (n,):
+            raise ValueError(message(who, f"an index of numbers or datetime64, shape ({n},)",
+                                     "index.shape", (times.shape, str(times.dtype))))
+    longest = max(len(v) for v in curves.values())
+    step = times[-1] - times[-2] if n > 1 else (times[0] - times[0]) + 1
+    ahead = np.arange(1, max(0, start + longest - n) + 1)
+    x_all = np.concatenate([times, times[-1] + ahead * step]) if len(ahead) else times
+    path = _check_path(path, who)
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(layout="constrained", figsize=(9.0, 4.0))
+    with _figure_or_nothing(plt, fig):
+        if train_end is not None:
+            ax.axvspan(x_all[0], x_all[train_end], color="0.85", alpha=0.6,
+                       label="training part", zorder=0)
+            ax.axvline(x_all[train_end], color="0.4", linestyle=":", linewidth=1)
+        ax.plot(times, actual, color="black", linewidth=1.2, label="actual")
+        for i, (label, values) in enumerate(curves.items()):
+            ax.plot(x_all[start:start + len(values)], values, color=f"C{i}",
+                    linewidth=1.6 if i == 0 else 1.1, linestyle="-" if i == 0 else "--",
+                    label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        horizon = f"{longest} step{'s' * (longest != 1)}"
+        ax.set_title(title if title is not None else f"forecast of {horizon}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
         _save(fig, path)
     return fig

@@ -448,3 +448,48 @@ def test_no_figure_is_left_open_by_a_failed_call(monkeypatch):
         with pytest.raises(RuntimeError, match="colour bar failed"):
             call()
         assert plt.get_fignums() == []
+
+
+# --- plot_forecast ------------------------------------------------------------------------------
+def test_forecast_actual_forecast_and_training_part(tmp_path):
+    series = np.sin(np.arange(40) * 0.4)
+    fig = viz.plot_forecast(series, series[30:] + 0.1, 30, tmp_path / "forecast.png",
+                            train_end=29, xlabel="year", ylabel="spots")
+    _check_png(tmp_path / "forecast.png")
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "year" and ax.get_ylabel() == "spots"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "training part", "actual", "forecast"]
+    actual, forecast = ax.get_lines()[-2:]
+    assert list(forecast.get_xdata()) == list(range(30, 40))
+    assert list(forecast.get_ydata()) == pytest.approx(series[30:] + 0.1)
+    assert len(ax.patches) == 1  # the shaded training part
+    assert "10 steps" in ax.get_title()
+
+
+def test_forecast_past_the_end_on_an_index_and_several_curves():
+    years = np.arange(1990, 2000)
+    fig = viz.plot_forecast(np.arange(10.0), {"model": [10.0, 11.0, 12.0], "naive": [9.0] * 3},
+                            10, index=years, title="ahead")
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == ["actual", "model", "naive"]
+    assert list(lines[1].get_xdata()) == [2000, 2001, 2002]  # goes on at the index's spacing
+    assert ax.get_title() == "ahead" and ax.get_xlabel() == "time step"
+    assert not ax.patches  # no train_end: nothing shaded
+
+
+def test_forecast_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"start=11"):
+        viz.plot_forecast(np.arange(10.0), [1.0], 11)
+    with pytest.raises(TypeError, match="start=2.5"):
+        viz.plot_forecast(np.arange(10.0), [1.0], 2.5)
+    with pytest.raises(ValueError, match=r"forecast.shape=\(2, 2\)"):
+        viz.plot_forecast(np.arange(10.0), np.ones((2, 2)), 3)
+    with pytest.raises(ValueError, match="train_end=10"):
+        viz.plot_forecast(np.arange(10.0), [1.0], 3, train_end=10)
+    with pytest.raises(ValueError, match=r"index.shape"):
+        viz.plot_forecast(np.arange(10.0), [1.0], 3, index=np.arange(5))
+    with pytest.raises(ValueError, match="NaN"):
+        viz.plot_forecast(np.arange(10.0), [np.nan], 3)
+    assert plt.get_fignums() == []  # refused before any figure was made

@@ -10,11 +10,16 @@ from nerve.data.download import download, sha256sum
 from nerve.data.loader import DataLoader
 from nerve.data.mnist import load_mnist, mnist_t10k_split, read_idx
 from nerve.data.synthetic import make_blobs, make_moons, make_spirals, make_xor
-from nerve.data.timeseries import load_csv, make_windows
+from nerve.data.timeseries import (
+    StandardScaler,
+    chronological_split,
+    load_csv,
+    make_windows,
+)
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "collate",
     "make_xor", "make_spirals", "make_moons", "make_blobs", "load_digits",
     "read_idx", "load_mnist", "mnist_t10k_split", "download", "sha256sum",
-    "load_csv", "make_windows",
+    "load_csv", "make_windows", "chronological_split", "StandardScaler",
 ]

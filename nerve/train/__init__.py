@@ -1,5 +1,6 @@
 """Training made easy and safe: fit / evaluate / predict over one callback list, callbacks
-(History and the progress bar among them), metrics, and find_lr."""
+(History and the progress bar among them), metrics, find_lr, and forecasting (``forecast``,
+the naive baselines it must beat, ``mae``, ``rmse`` and ``skill``)."""
 
 from nerve.train import metrics
 from nerve.train.callbacks import (
@@ -11,6 +12,14 @@ from nerve.train.callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
+)
+from nerve.train.forecasting import (
+    forecast,
+    mae,
+    naive_forecast,
+    rmse,
+    seasonal_naive_forecast,
+    skill,
 )
 from nerve.train.history import History
 from nerve.train.loop import (
@@ -47,4 +56,5 @@ __all__ = [
     "mean_absolute_error", "r2_score", "decision_threshold", "output_kind", "default_metrics",
     "LOSSES",
     "OPTIMIZERS", "get_loss", "get_optimizer", "find_lr", "LRFinderResult",
+    "forecast", "naive_forecast", "seasonal_naive_forecast", "mae", "rmse", "skill",
 ]
