@@ -43,16 +43,21 @@ class RecurrentFunction(Function):
         t_len, n = x.shape[:2]
         valid = _valid(xp, lengths, t_len, reverse, x.dtype)  # (T, N, 1) in reading order
         hidden = w_hh.shape[1]
-        xw = scratch.take(xp, (t_len * n, w_ih.shape[0]), x.dtype)  # reused: no page faults
-        x.reshape(t_len * n, -1).dot(w_ih.T, out=xw)
+        w_in, bias, w_rec = w_ih, b_ih, None
+        if mode == "LSTM":  # the gates as the loop computes them (see _lstm_weights)
+            w_in, bias, w_rec = _lstm_weights(xp, w_ih, w_hh, b_ih, b_hh)
+        elif mode != "GRU" and b_ih is not None:
+            bias = b_ih + b_hh
+        xw = scratch.take(xp, (t_len * n, w_in.shape[0]), x.dtype)  # reused: no page faults
+        x.reshape(t_len * n, -1).dot(w_in.T, out=xw)
         xw = xw.reshape(t_len, n, -1)
-        if b_ih is not None:
-            xw += b_ih if mode == "GRU" else b_ih + b_hh
+        if bias is not None:
+            xw += bias
         hs = xp.empty((t_len + 1, n, hidden), x.dtype)  # h_0 .. h_T
         hs[0] = h0
         keep = {}
         if mode == "LSTM":
-            keep.update(_lstm_forward(xp, xw, hs, c0, w_hh, valid))
+            keep.update(_lstm_forward(xp, xw, hs, c0, w_rec, valid))
         elif mode == "GRU":
             acts = scratch.take(xp, (t_len, n, 3 * hidden), x.dtype)  # r, z, n activated
             hn = scratch.take(xp, (t_len, n, hidden), x.dtype)  # W_hn h + b_hn, which r scales
@@ -113,7 +118,10 @@ class RecurrentFunction(Function):
         gates = GATES[mode]
         dxw = scratch.take(xp, (t_len, n, gates * hidden), hs.dtype)  # dL/d(x W_ih^T + b_ih)
         dhw = dxw if mode != "GRU" else scratch.take(xp, dxw.shape, hs.dtype)  # d(h W_hh^T..)
-        if mode == "LSTM":
+        rows = None
+        if mode == "LSTM":  # dxw in the loops' gate order: the weights' rows in it too
+            rows = _lstm_rows(xp, hidden)
+            w_ih, w_hh = w_ih[rows], w_hh[rows]
             dc = zeros.copy() if g_c is None else g_c.astype(hs.dtype, copy=True)
             _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid)
         for t in range(t_len - 1, -1, -1) if mode != "LSTM" else ():
@@ -154,6 +162,10 @@ class RecurrentFunction(Function):
         gw_hh = flat_h.T.dot(hs[:-1].reshape(t_len * n, hidden)) if needs[4] else None
         gb_ih = flat.sum(axis=0) if len(needs) > 5 and needs[5] else None
         gb_hh = flat_h.sum(axis=0) if len(needs) > 6 and needs[6] else None
+        if rows is not None:  # back to PyTorch's order of the gates' rows
+            back = xp.argsort(rows)
+            gw_ih, gw_hh, gb_ih, gb_hh = (None if a is None else a[back]
+                                          for a in (gw_ih, gw_hh, gb_ih, gb_hh))
         scratch.give(dxw)
         if dhw is not dxw:
             scratch.give(dhw)
@@ -166,14 +178,6 @@ class RecurrentFunction(Function):
         super().release()
 
 
-def _sigmoid_(xp, a):
-    """a = 1 / (1 + e^-a) in place (e^-a may overflow to inf: then 0, as it should)."""
-    xp.negative(a, out=a)
-    xp.exp(a, out=a)
-    a += 1
-    xp.reciprocal(a, out=a)
-
-
 def _valid(xp, lengths, t_len: int, reverse: bool, dtype):
     """(T, N, 1): 1 where a step is inside its sequence, 0 on the padding, in reading order;
     None without lengths."""
@@ -183,37 +187,52 @@ def _valid(xp, lengths, t_len: int, reverse: bool, dtype):
     return (steps[:, None] < xp.asarray(lengths)[None, :]).astype(dtype)[:, :, None]
 
 
-def _lstm_forward(xp, xw, hs, c0, w_hh, valid=None) -> dict:
-    """The LSTM's steps, in place in preallocated arrays. The g gate's tanh is computed as
-    2 sigmoid(2 x) - 1, so one exponential serves all four gates: its rows of the weights (and
-    of xw, which holds the biases) are doubled first."""
+def _lstm_rows(xp, hidden: int):
+    """PyTorch's gate rows (i, f, g, o) in the order the loops use, o, i, f, g: the three
+    sigmoids side by side for the forward, the three gates that dc multiplies side by side for
+    the backward."""
+    return xp.concatenate([xp.arange(k * hidden, (k + 1) * hidden) for k in (3, 0, 1, 2)])
+
+
+def _lstm_weights(xp, w_ih, w_hh, b_ih, b_hh):
+    """The weights as the forward loop uses them: gate rows in ``_lstm_rows``' order and the
+    sigmoids' rows halved, so that one tanh over all four gates gives g and, as sigmoid(x) =
+    (1 + tanh(x / 2)) / 2, the other three. Returns the input weights, the summed biases (or
+    None) and the recurrent weights transposed, (H, 4 H)."""
+    hidden = w_hh.shape[1]
+    rows = _lstm_rows(xp, hidden)
+    scale = xp.ones((4 * hidden, 1), w_hh.dtype)
+    scale[:3 * hidden] = 0.5
+    bias = None if b_ih is None else (b_ih + b_hh)[rows] * scale[:, 0]
+    return w_ih[rows] * scale, bias, (w_hh[rows] * scale).T.copy()
+
+
+def _lstm_forward(xp, xw, hs, c0, wt, valid=None) -> dict:
+    """The LSTM's steps, in place in preallocated arrays; xw and wt as ``_lstm_weights`` makes
+    them. The kept activations are in the order o, i, f, g."""
     t_len, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    g = slice(2 * hidden, 3 * hidden)
     cs = scratch.take(xp, hs.shape, hs.dtype)
     cs[0] = c0
-    acts = scratch.take(xp, (t_len, n, 4 * hidden), hs.dtype)  # i, f, g, o activated
+    acts = scratch.take(xp, (t_len, n, 4 * hidden), hs.dtype)  # o, i, f, g activated
     tanh_c = scratch.take(xp, (t_len, n, hidden), hs.dtype)
     tmp = xp.empty((n, hidden), hs.dtype)
-    xw[..., g] *= 2
-    wt = w_hh.T.copy()
-    wt[:, g] *= 2
-    with backend.errstate(over="ignore"):
-        for t in range(t_len):
-            a = acts[t]
-            hs[t].dot(wt, out=a)
-            a += xw[t]
-            _sigmoid_(xp, a)
-            a[:, g] *= 2
-            a[:, g] -= 1
-            c = cs[t + 1]
-            xp.multiply(a[:, hidden:2 * hidden], cs[t], out=c)  # f c
-            xp.multiply(a[:, :hidden], a[:, g], out=tmp)  # i g
-            c += tmp
-            xp.tanh(c, out=tanh_c[t])
-            xp.multiply(a[:, 3 * hidden:], tanh_c[t], out=hs[t + 1])  # o tanh(c)
-            if valid is not None:  # padding: the state stays
-                xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
-                xp.copyto(c, cs[t], where=valid[t] == 0)
+    for t in range(t_len):
+        a = acts[t]
+        hs[t].dot(wt, out=a)
+        a += xw[t]
+        xp.tanh(a, out=a)
+        sig = a[:, :3 * hidden]  # (1 + tanh(x / 2)) / 2
+        sig *= 0.5
+        sig += 0.5
+        c = cs[t + 1]
+        xp.multiply(a[:, 2 * hidden:3 * hidden], cs[t], out=c)  # f c
+        xp.multiply(a[:, hidden:2 * hidden], a[:, 3 * hidden:], out=tmp)  # i g
+        c += tmp
+        xp.tanh(c, out=tanh_c[t])
+        xp.multiply(a[:, :hidden], tanh_c[t], out=hs[t + 1])  # o tanh(c)
+        if valid is not None:  # padding: the state stays
+            xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
+            xp.copyto(c, cs[t], where=valid[t] == 0)
     return {"cs": cs, "acts": acts, "tanh_c": tanh_c}
 
 
@@ -224,11 +243,11 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
     cs, acts, tanh_c = keep["cs"], keep["acts"], keep["tanh_c"]
     t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 4
     gates = acts.reshape(t_len, n, 4, hidden)
-    i, f, g, o = (gates[:, :, k] for k in range(4))
-    deriv = scratch.take(xp, acts.shape, acts.dtype)  # sigmoid' of i, f, o ...
+    o, i, f, g = (gates[:, :, k] for k in range(4))  # the loops' order
+    deriv = scratch.take(xp, acts.shape, acts.dtype)  # sigmoid' = s (1 - s) for o, i, f ...
     xp.subtract(1, acts, out=deriv)
     deriv *= acts
-    g_deriv = deriv.reshape(t_len, n, 4, hidden)[:, :, 2]  # ... and tanh' of g
+    g_deriv = deriv.reshape(t_len, n, 4, hidden)[:, :, 3]  # ... and tanh' = 1 - g^2
     xp.multiply(g, g, out=g_deriv)
     xp.subtract(1, g_deriv, out=g_deriv)
     k_c = scratch.take(xp, tanh_c.shape, acts.dtype)  # dc += dh k_c, k_c = o (1 - tanh(c)^2)
@@ -249,8 +268,8 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
         dc += tmp
         d = dxw[t]
         d4 = d.reshape(n, 4, hidden)  # d is contiguous: a view
-        xp.multiply(factors[t], dc[:, None, :], out=d4[:, :3])
-        xp.multiply(dh, tanh_c[t], out=d4[:, 3])
+        xp.multiply(factors[t], dc[:, None, :], out=d4[:, 1:])
+        xp.multiply(dh, tanh_c[t], out=d4[:, 0])
         d *= deriv[t]
         dc *= f[t]
         d.dot(w_hh, out=dh)
