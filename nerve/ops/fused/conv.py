@@ -21,7 +21,7 @@ from nerve.checks import check_positive_int, message
 from nerve.function import Function
 from nerve.ops._common import register
 from nerve.ops.fused import scratch
-from nerve.ops.fused.window import as_tuple, out_size, taps
+from nerve.ops.fused.window import as_tuple, check_batched, out_size, taps
 
 
 class ConvFunction(Function):
@@ -218,12 +218,7 @@ def _input_grad(xp, gh, w, x_shape, xpad_shape, opts, out):
 def conv_args(x_shape, w_shape, stride, padding, dilation, groups, who: str, nd: int):
     """Check a convolution's shapes and arguments; return (stride, padding as (top, bottom,
     left, right), dilation, groups) for the 2-D computation (a 1-D one as height 1)."""
-    if len(x_shape) != nd + 2:
-        dims = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
-        single = " (for a single sample, add the batch dimension: x.unsqueeze(0))" if \
-            len(x_shape) == nd + 1 else ""
-        raise ValueError(message(who, f"a {nd + 2}-D input {dims}{single}", "input.shape",
-                                 tuple(x_shape)))
+    check_batched(x_shape, nd, who)
     if len(w_shape) != nd + 2:
         raise ValueError(message(who, f"a {nd + 2}-D weight (out_channels, in_channels / "
                                  "groups, *kernel_size)", "weight.shape", tuple(w_shape)))

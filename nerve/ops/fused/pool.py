@@ -19,7 +19,7 @@ from nerve.checks import check_bool, is_int, message
 from nerve.function import Function
 from nerve.ops._common import register
 from nerve.ops.fused import scratch
-from nerve.ops.fused.window import as_tuple, disjoint, out_size, taps
+from nerve.ops.fused.window import as_tuple, check_batched, disjoint, out_size, taps
 
 
 def _channels_last(x):
@@ -225,12 +225,7 @@ def _bins(xp, n: int, m: int, dtype):
 def pool_args(x_shape, kernel_size, stride, padding, dilation, ceil_mode, who: str, nd: int):
     """Check a pooling's arguments against its input; return (kernel, stride, dilation,
     pads as (top, bottom, left, right), out) for the 2-D computation (1-D as height 1)."""
-    if len(x_shape) != nd + 2:
-        dims = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
-        single = " (for a single sample, add the batch dimension: x.unsqueeze(0))" if \
-            len(x_shape) == nd + 1 else ""
-        raise ValueError(message(who, f"a {nd + 2}-D input {dims}{single}", "input.shape",
-                                 tuple(x_shape)))
+    check_batched(x_shape, nd, who)
     kernel = as_tuple(kernel_size, nd, "kernel_size", who, 1)
     empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)
     stride = kernel if empty else as_tuple(stride, nd, "stride", who, 1)

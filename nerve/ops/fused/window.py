@@ -25,6 +25,16 @@ def as_tuple(value, n: int, name: str, who: str, minimum: int) -> tuple[int, ...
     return tuple(int(v) for v in values)
 
 
+def check_batched(x_shape, nd: int, who: str) -> None:
+    """Refuse an input that is not a batch (N, C, *spatial) of ``nd`` spatial dimensions."""
+    if len(x_shape) != nd + 2:
+        dims = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
+        single = " (for a single sample, add the batch dimension: x.unsqueeze(0))" if \
+            len(x_shape) == nd + 1 else ""
+        raise ValueError(message(who, f"a {nd + 2}-D input {dims}{single}", "input.shape",
+                                 tuple(x_shape)))
+
+
 def out_size(n: int, k: int, s: int, d: int, lo: int, hi: int) -> int:
     """The number of windows over ``n`` values padded by ``lo`` and ``hi``."""
     return (lo + n + hi - d * (k - 1) - 1) // s + 1
