@@ -41,10 +41,30 @@ def main(argv=None) -> int:
         p.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    explain = sub.add_parser("explain", help="the seed's arithmetic, step by step, computed by "
+                             "nerve (nerve explain lists the topics)")
+    explain.add_argument("topic", nargs="?", help="neuron, gradient-descent, backprop, softmax, "
+                         "convolution or rnn")
     args = parser.parse_args(argv)
+    if args.command == "explain":
+        return _explain(parser, args.topic)
     if args.epochs <= 0:
         parser.error(f"--epochs must be a positive integer, got {args.epochs}")
     return _demo(args)
+
+
+def _explain(parser, topic) -> int:
+    from nerve.explain import TOPICS, explain
+
+    if topic is None:
+        print("nerve explain TOPIC, where TOPIC is one of:")
+        for name, what in TOPICS.items():
+            print(f"  {name:17} {what}")
+        return 0
+    if topic not in TOPICS:
+        parser.error(f"unknown topic {topic!r}; the topics are: {', '.join(TOPICS)}")
+    print("\n".join(explain(topic)))
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ FLOORS = [
     ["nn"],
     ["optim", "io"],
     ["train"],
-    ["cli", "__main__", "viz"],
+    ["cli", "__main__", "viz", "explain"],
 ]
 FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 
