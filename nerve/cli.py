@@ -45,16 +45,24 @@ def main(argv=None) -> int:
                              "nerve (nerve explain lists the topics)")
     explain.add_argument("topic", nargs="?", help="neuron, gradient-descent, backprop, softmax, "
                          "convolution or rnn")
+    explain.add_argument("--plot", metavar="FILE", help="also draw the topic as a PNG "
+                         "(gradient-descent, softmax, convolution, rnn; needs matplotlib)")
+    parser.add_argument("--version", action="store_true", help="print nerve's version")
     args = parser.parse_args(argv)
+    if args.version:
+        import nerve
+
+        print(f"nerve {nerve.__version__}")
+        return 0
     if args.command == "explain":
-        return _explain(parser, args.topic)
+        return _explain(parser, args.topic, args.plot)
     if args.epochs <= 0:
         parser.error(f"--epochs must be a positive integer, got {args.epochs}")
     return _demo(args)
 
 
-def _explain(parser, topic) -> int:
-    from nerve.explain import TOPICS, explain
+def _explain(parser, topic, plot_path=None) -> int:
+    from nerve.explain import PICTURES, TOPICS, explain, plot
 
     if topic is None:
         print("nerve explain TOPIC, where TOPIC is one of:")
@@ -64,6 +72,15 @@ def _explain(parser, topic) -> int:
     if topic not in TOPICS:
         parser.error(f"unknown topic {topic!r}; the topics are: {', '.join(TOPICS)}")
     print("\n".join(explain(topic)))
+    if plot_path is not None:
+        if topic not in PICTURES:
+            parser.error(f"no picture for {topic!r}; --plot draws {', '.join(PICTURES)}")
+        try:
+            plot(topic, plot_path)
+        except (ImportError, OSError, ValueError, TypeError) as e:
+            print(f"nerve explain: {e}", file=sys.stderr)
+            return 1
+        print(f"picture written to {plot_path}")
     return 0
 
 

@@ -230,3 +230,91 @@ def rnn() -> list[str]:
 _TOPIC_FUNCTIONS = {"neuron": neuron, "gradient-descent": gradient_descent,
                     "backprop": backprop, "softmax": softmax, "convolution": convolution,
                     "rnn": rnn}
+
+
+# --- pictures (matplotlib, the viz extra) ------------------------------------------------------
+PICTURES = ("gradient-descent", "softmax", "convolution", "rnn")
+
+
+def plot(topic: str, path=None):
+    """Draw a topic as a picture (for the topics in ``PICTURES``); return the figure and write
+    it to ``path`` (a PNG, atomically) when given."""
+    from nerve import viz
+
+    if topic not in PICTURES:
+        raise ValueError(f"explain: a picture exists for {', '.join(PICTURES)}. Received: "
+                         f"topic={topic!r}")
+    path = viz._check_path(path, "explain")
+    plt = viz._pyplot()
+    fig = plt.figure(figsize=(11, 2.8) if topic == "convolution" else (7, 4))
+    with viz._figure_or_nothing(plt, fig):
+        _DRAW[topic](fig)
+        fig.tight_layout()
+        viz._save(fig, path)
+    return fig
+
+
+def _draw_gradient_descent(fig) -> None:
+    x, y = np.array([0.5, 2.3, 2.9]), np.array([1.4, 1.9, 3.2])
+    ssr = (lambda b: ((y - (b + 0.64 * x)) ** 2).sum())  # noqa: E731
+    steps = [float(ln.split()[1]) for ln in gradient_descent() if ln[:6].strip().isdigit()]
+    grid = np.linspace(-0.3, 2.0, 200)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(grid, [ssr(b) for b in grid], color="0.4", label="sum of squared residuals")
+    ax.plot(steps, [ssr(b) for b in steps], "o-", color="tab:red", label="gradient descent steps")
+    ax.set_xlabel("intercept")
+    ax.set_ylabel("sum of squared residuals")
+    ax.set_title("gradient descent: step size = 0.1 x slope, until it is at most 0.001")
+    ax.legend()
+
+
+def _draw_softmax(fig) -> None:
+    raw = np.array([1.43, -0.4, 0.23])
+    p = np.exp(raw) / np.exp(raw).sum()
+    names = ["setosa", "versicolor", "virginica"]
+    for k, (values, title) in enumerate(((raw, "raw outputs"), (p, "softmax probabilities"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        ax.bar(names, values, color=["tab:blue", "tab:orange", "tab:green"])
+        for i, v in enumerate(values):
+            ax.annotate(f"{v:.2f}", (i, v), ha="center", va="bottom")
+        ax.set_title(title)
+        ax.set_ylabel("value" if k == 0 else "probability")
+        ax.axhline(0, color="0.5", linewidth=0.8)
+
+
+def _draw_convolution(fig) -> None:
+    lines = convolution()
+    img = np.array([[float(v) for v in ln.split()] for ln in lines[1:7]])
+    kernel = np.array([[float(v) for v in ln.split()] for ln in lines[8:11]])
+    at = lines.index("the feature map (every overlay's dot product plus the bias), 4x4:")
+    fmap = np.array([[float(v) for v in ln.split()] for ln in lines[at + 1:at + 5]])
+    relu = np.maximum(fmap, 0)
+    pooled = np.array([[float(v) for v in ln.split()] for ln in lines[-2:]])
+    panels = [(img, "6x6 image"), (kernel, "3x3 filter (bias -2)"), (fmap, "feature map"),
+              (relu, "after ReLU"), (pooled, "after 2x2 max pooling")]
+    for k, (values, title) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        ax.imshow(values, cmap="RdBu_r", vmin=-2, vmax=2)
+        for (i, j), v in np.ndenumerate(values):
+            ax.annotate(f"{v:g}", (j, i), ha="center", va="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def _draw_rnn(fig) -> None:
+    seq = [0.5, 1.0, -0.5, 0.2]
+    states = [float(ln.rsplit("= ", 1)[1]) for ln in rnn() if ln.startswith("  t=")]
+    ax = fig.add_subplot(1, 1, 1)
+    t = np.arange(1, len(seq) + 1)
+    ax.plot(t, seq, "s--", label="input x_t")
+    ax.plot(t, states, "o-", label="state h_t = tanh(1.2 x_t + 0.5 h_(t-1) - 0.3)")
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("value")
+    ax.set_xticks(t)
+    ax.set_title("one recurrent unit: the state carries the past forward")
+    ax.legend()
+
+
+_DRAW = {"gradient-descent": _draw_gradient_descent, "softmax": _draw_softmax,
+         "convolution": _draw_convolution, "rnn": _draw_rnn}

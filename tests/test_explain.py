@@ -3,6 +3,7 @@ listing and errors."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -94,3 +95,39 @@ def test_the_command_lists_topics_and_refuses_an_unknown_one():
     assert ok.returncode == 0 and "go surfing" in ok.stdout
     with pytest.raises(ValueError, match="expected one of"):
         explain("magic")
+
+
+@pytest.mark.parametrize("topic,panels", [("gradient-descent", 1), ("softmax", 2),
+                                          ("convolution", 5), ("rnn", 1)])
+def test_pictures_are_written(tmp_path, topic, panels):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nerve.explain import plot
+
+    path = tmp_path / f"{topic}.png"
+    fig = plot(topic, path)
+    try:
+        assert len(fig.axes) == panels and all(ax.get_title() for ax in fig.axes)
+        image = plt.imread(path)
+        assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="a picture exists for"):
+        plot("neuron")
+
+
+def test_the_command_draws_and_gives_its_version(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    run = [sys.executable, "-m", "nerve"]
+    out = subprocess.run(run + ["explain", "softmax", "--plot", str(tmp_path / "s.png")],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0 and (tmp_path / "s.png").stat().st_size > 1000
+    no = subprocess.run(run + ["explain", "neuron", "--plot", str(tmp_path / "n.png")],
+                        capture_output=True, text=True, timeout=60, env=env)
+    assert no.returncode == 2 and "no picture for 'neuron'" in no.stderr
+    import nerve
+
+    version = subprocess.run(run + ["--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout.strip() == f"nerve {nerve.__version__}"
