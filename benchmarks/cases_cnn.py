@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import nerve
-from benchmarks.cases_mlp import BATCH, _data
+from benchmarks.cases_mlp import BATCH, _data, _torch_epoch
 from benchmarks.harness import Pair, case
 from nerve import nn, optim
 from nerve.data import DataLoader, TensorDataset
@@ -44,16 +44,6 @@ def nerve_epoch(model, opt, loader):
         opt.step()
 
 
-def torch_epoch(model, opt, X, Y):
-    perm = torch.randperm(len(X))
-    for i in range(0, len(X), BATCH):
-        idx = perm[i:i + BATCH]
-        loss = torch.nn.functional.cross_entropy(model(X[idx]), Y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-
 @case("cnn_epoch", "MNIST 8000, CNN 2 conv + 2 dense, Adam, batch 64: one epoch, plain loop")
 def cnn_epoch() -> Pair:
     x, y = images()
@@ -62,7 +52,7 @@ def cnn_epoch() -> Pair:
     topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
     loader = DataLoader(TensorDataset(x, y), BATCH, shuffle=True)
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    return Pair(lambda: nerve_epoch(nm, nopt, loader), lambda: torch_epoch(tm, topt, X, Y))
+    return Pair(lambda: nerve_epoch(nm, nopt, loader), lambda: _torch_epoch(tm, topt, X, Y))
 
 
 @case("cnn_predict_256", "a batch of 256 images through the same CNN under no_grad")

@@ -39,14 +39,22 @@ def child(library: str) -> dict:
             "epoch_peak_mb": round(_peak_mb() - base, 1)}
 
 
-def main() -> int:
+def in_children(module: str, child, args) -> list[dict]:
+    """Run ``child(arg)`` in a fresh process of ``python -m module --child arg`` for each arg
+    (when this process is such a child: run it and print its JSON); return the results."""
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2])))
-        return 0
-    for library in ("nerve", "torch"):
-        out = subprocess.run([sys.executable, "-m", "benchmarks.cnn_memory", "--child", library],
+        sys.exit(0)
+    results = []
+    for arg in args:
+        out = subprocess.run([sys.executable, "-m", module, "--child", str(arg)],
                              capture_output=True, text=True, check=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def main() -> int:
+    for r in in_children("benchmarks.cnn_memory", child, ("nerve", "torch")):
         print(f"{r['library']:6} peak RSS during an epoch: {r['epoch_peak_mb']:7.1f} MB above a "
               f"baseline of {r['baseline_mb']:.1f} MB (data, weights, libraries)")
     return 0

@@ -6,11 +6,9 @@ the hidden and cell states and the four gates of each step)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
-from benchmarks.cnn_memory import _peak_mb, _rss_mb
+from benchmarks.cnn_memory import _peak_mb, _rss_mb, in_children
 
 LENGTHS = (250, 500, 1000, 2000)
 
@@ -34,13 +32,7 @@ def child(length: int) -> dict:
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        print(json.dumps(child(int(sys.argv[2]))))
-        return 0
-    for length in LENGTHS:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.rnn_memory", "--child",
-                              str(length)], capture_output=True, text=True, check=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+    for r in in_children("benchmarks.rnn_memory", lambda arg: child(int(arg)), LENGTHS):
         print(f"T = {r['length']:5}: peak RSS of one training step {r['peak_mb']:7.1f} MB "
               f"(the states and gates it keeps: {r['states_mb']:.1f} MB)")
     return 0

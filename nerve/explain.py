@@ -48,37 +48,44 @@ def neuron() -> list[str]:
     ]
 
 
-def gradient_descent() -> list[str]:
+_GD_X, _GD_Y, _GD_SLOPE = (0.5, 2.3, 2.9), (1.4, 1.9, 3.2), 0.64
+
+
+def _descent_steps() -> tuple[list[tuple[float, float]], float]:
+    """The seed's gradient descent on the intercept, run by nerve's GradientDescent: (intercept
+    before, slope) of each step, and the final intercept."""
     import nerve
     from nerve import optim
 
-    x = nerve.tensor([0.5, 2.3, 2.9], dtype=nerve.float64)
-    y = nerve.tensor([1.4, 1.9, 3.2], dtype=nerve.float64)
-    slope = 0.64
+    x = nerve.tensor(_GD_X, dtype=nerve.float64)
+    y = nerve.tensor(_GD_Y, dtype=nerve.float64)
     intercept = nerve.tensor(0.0, dtype=nerve.float64, requires_grad=True)
     opt = optim.GradientDescent([intercept], lr=0.1, tolerance=0.001, max_steps=1000)
+    steps = []
+    while not opt.converged and len(steps) < 1000:
+        ssr = ((y - (intercept + _GD_SLOPE * x)) ** 2).sum()
+        opt.zero_grad()
+        ssr.backward()
+        steps.append((intercept.item(), intercept.grad.item()))
+        opt.step()
+    return steps, intercept.item()
+
+
+def gradient_descent() -> list[str]:
+    steps, final = _descent_steps()
     lines = ["Fitting the intercept of y = intercept + 0.64 x to three points, (0.5, 1.4),",
              "(2.3, 1.9), (2.9, 3.2), by gradient descent on the sum of squared residuals:",
              "  slope = d SSR / d intercept = sum of -2 (y - (intercept + 0.64 x))",
              "  step size = learning rate (0.1) x slope; new intercept = old - step size",
              "  stop when the step size is at most 0.001, or after 1,000 steps",
              "  step  intercept      slope  step size"]
-    for step in range(1, 1001):
-        ssr = ((y - (intercept + slope * x)) ** 2).sum()
-        opt.zero_grad()
-        ssr.backward()
-        grad = intercept.grad.item()
-        before = intercept.item()
-        opt.step()
-        size = 0.1 * grad
-        if step <= 8 or opt.converged:
-            lines.append(f"  {step:4}  {before:9.4f}  {grad:9.4f}  {size:9.4f}")
-        elif step == 9:
+    for k, (before, grad) in enumerate(steps, start=1):
+        if k <= 8 or k == len(steps):
+            lines.append(f"  {k:4}  {before:9.4f}  {grad:9.4f}  {0.1 * grad:9.4f}")
+        elif k == 9:
             lines.append("   ...")
-        if opt.converged:
-            break
-    lines.append(f"stopped after {step} steps: the step size {abs(size):.5f} is at most 0.001; "
-                 f"intercept = {intercept.item():.4f}")
+    lines.append(f"stopped after {len(steps)} steps: the step size {abs(0.1 * steps[-1][1]):.5f} "
+                 f"is at most 0.001; intercept = {final:.4f}")
     return lines
 
 
@@ -172,22 +179,32 @@ def softmax() -> list[str]:
     return lines
 
 
-def convolution() -> list[str]:
+_CONV_BIAS = -2.0
+
+
+def _convolution_maps() -> dict:
+    """The 6x6 X, the diagonal filter, and what nerve's Conv2d, ReLU and max pooling make."""
     import nerve
     from nerve import nn
 
     img = np.zeros((6, 6))
     for i in range(4):  # an X
         img[1 + i, 1 + i] = img[1 + i, 4 - i] = 1
-    kernel = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # a diagonal
-    bias = -2.0
+    kernel = np.eye(3)  # a diagonal
     conv = nn.Conv2d(1, 1, 3).double()
     with nerve.no_grad():
         conv.weight.copy_(nerve.tensor(kernel[None, None], dtype=nerve.float64))
-        conv.bias.copy_(nerve.tensor([bias], dtype=nerve.float64))
+        conv.bias.copy_(nerve.tensor([_CONV_BIAS], dtype=nerve.float64))
         fmap = conv(nerve.tensor(img[None, None], dtype=nerve.float64))
         relu = nn.functional.relu(fmap)
         pooled = nn.functional.max_pool2d(relu, 2)
+    return {"image": img, "filter": kernel, "feature map": fmap.numpy()[0, 0],
+            "after ReLU": relu.numpy()[0, 0], "after pooling": pooled.numpy()[0, 0]}
+
+
+def convolution() -> list[str]:
+    m = _convolution_maps()
+    img, kernel, bias = m["image"], m["filter"], _CONV_BIAS
     patch = img[1:4, 1:4]
     terms = " + ".join(f"{a:g}x{b:g}" for a, b in zip(patch.ravel(), kernel.ravel()))
     lines = ["A 6x6 image of an X:"] + _grid(img)
@@ -195,30 +212,38 @@ def convolution() -> list[str]:
     lines.append("overlay at row 1, column 1: " + terms + f" + ({bias:g}) = "
                  f"{(patch * kernel).sum() + bias:g}")
     lines += ["the feature map (every overlay's dot product plus the bias), 4x4:"]
-    lines += _grid(fmap.numpy()[0, 0])
-    lines += ["after ReLU (negative values become 0):"] + _grid(relu.numpy()[0, 0])
+    lines += _grid(m["feature map"])
+    lines += ["after ReLU (negative values become 0):"] + _grid(m["after ReLU"])
     lines += ["after 2x2 max pooling (the largest value of each 2x2 block):"]
-    lines += _grid(pooled.numpy()[0, 0])
+    lines += _grid(m["after pooling"])
     return lines
 
 
-def rnn() -> list[str]:
+_RNN_SEQ, _RNN_W = (0.5, 1.0, -0.5, 0.2), (1.2, 0.5, -0.3)  # inputs; w_x, w_h, b
+
+
+def _rnn_states() -> list[float]:
+    """h_1..h_T of nerve's RNN(1, 1) with the weights of ``_RNN_W`` on ``_RNN_SEQ``."""
     import nerve
     from nerve import nn
 
     cell = nn.RNN(1, 1).double()
-    w_x, w_h, b = 1.2, 0.5, -0.3
+    w_x, w_h, b = _RNN_W
     with nerve.no_grad():
         cell.weight_ih_l0.copy_(nerve.tensor([[w_x]], dtype=nerve.float64))
         cell.weight_hh_l0.copy_(nerve.tensor([[w_h]], dtype=nerve.float64))
         cell.bias_ih_l0.copy_(nerve.tensor([b], dtype=nerve.float64))
         cell.bias_hh_l0.copy_(nerve.tensor([0.0], dtype=nerve.float64))
-        seq = [0.5, 1.0, -0.5, 0.2]
-        out, _ = cell(nerve.tensor(np.array(seq)[:, None, None], dtype=nerve.float64))
+        out, _ = cell(nerve.tensor(np.array(_RNN_SEQ)[:, None, None], dtype=nerve.float64))
+    return out.numpy()[:, 0, 0].tolist()
+
+
+def rnn() -> list[str]:
+    w_x, w_h, b = _RNN_W
     lines = ["One recurrent unit: h_t = tanh(w_x x_t + w_h h_(t-1) + b), with w_x = 1.2, "
              "w_h = 0.5 (the feedback loop), b = -0.3, h_0 = 0:"]
     h = 0.0
-    for t, (xv, o) in enumerate(zip(seq, out.numpy()[:, 0, 0]), start=1):
+    for t, (xv, o) in enumerate(zip(_RNN_SEQ, _rnn_states()), start=1):
         pre = w_x * xv + w_h * h + b
         lines.append(f"  t={t}: tanh({w_x} x {xv} + {w_h} x {h:.4f} + ({b})) = tanh({pre:.4f}) "
                      f"= {o:.4f}")
@@ -255,9 +280,9 @@ def plot(topic: str, path=None):
 
 
 def _draw_gradient_descent(fig) -> None:
-    x, y = np.array([0.5, 2.3, 2.9]), np.array([1.4, 1.9, 3.2])
-    ssr = (lambda b: ((y - (b + 0.64 * x)) ** 2).sum())  # noqa: E731
-    steps = [float(ln.split()[1]) for ln in gradient_descent() if ln[:6].strip().isdigit()]
+    x, y = np.array(_GD_X), np.array(_GD_Y)
+    ssr = (lambda b: ((y - (b + _GD_SLOPE * x)) ** 2).sum())  # noqa: E731
+    steps = [before for before, _ in _descent_steps()[0]]
     grid = np.linspace(-0.3, 2.0, 200)
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(grid, [ssr(b) for b in grid], color="0.4", label="sum of squared residuals")
@@ -283,28 +308,21 @@ def _draw_softmax(fig) -> None:
 
 
 def _draw_convolution(fig) -> None:
-    lines = convolution()
-    img = np.array([[float(v) for v in ln.split()] for ln in lines[1:7]])
-    kernel = np.array([[float(v) for v in ln.split()] for ln in lines[8:11]])
-    at = lines.index("the feature map (every overlay's dot product plus the bias), 4x4:")
-    fmap = np.array([[float(v) for v in ln.split()] for ln in lines[at + 1:at + 5]])
-    relu = np.maximum(fmap, 0)
-    pooled = np.array([[float(v) for v in ln.split()] for ln in lines[-2:]])
-    panels = [(img, "6x6 image"), (kernel, "3x3 filter (bias -2)"), (fmap, "feature map"),
-              (relu, "after ReLU"), (pooled, "after 2x2 max pooling")]
-    for k, (values, title) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), k + 1)
+    titles = {"image": "6x6 image", "filter": "3x3 filter (bias -2)",
+              "after pooling": "after 2x2 max pooling"}
+    maps = _convolution_maps()
+    for k, (name, values) in enumerate(maps.items()):
+        ax = fig.add_subplot(1, len(maps), k + 1)
         ax.imshow(values, cmap="RdBu_r", vmin=-2, vmax=2)
         for (i, j), v in np.ndenumerate(values):
             ax.annotate(f"{v:g}", (j, i), ha="center", va="center", fontsize=8)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(titles.get(name, name), fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
 
 
 def _draw_rnn(fig) -> None:
-    seq = [0.5, 1.0, -0.5, 0.2]
-    states = [float(ln.rsplit("= ", 1)[1]) for ln in rnn() if ln.startswith("  t=")]
+    seq, states = _RNN_SEQ, _rnn_states()
     ax = fig.add_subplot(1, 1, 1)
     t = np.arange(1, len(seq) + 1)
     ax.plot(t, seq, "s--", label="input x_t")

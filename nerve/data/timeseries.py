@@ -98,18 +98,25 @@ def make_windows(series, window: int, horizon: int = 1) -> tuple[np.ndarray, np.
 
 
 # --- chronological split ---------------------------------------------------------------------
-def _series(series, who: str, name: str = "series") -> np.ndarray:
-    """``series`` (a Tensor, an array, a list) as a NumPy array of numbers, one step per row."""
+def host_numbers(x, name: str, who: str, what: str = "an array") -> np.ndarray:
+    """``x`` (a Tensor, an array, a list) as a NumPy array of numbers on the host; TypeError
+    naming ``what`` was expected otherwise (also used by ``nerve.train``'s forecasting)."""
     try:
-        data = as_array(series)
+        data = as_array(x)
     except (TypeError, ValueError) as err:
-        raise TypeError(message(who, "a series of numbers (array, Tensor or list)", name,
-                                ShortRepr(series))) from err
+        raise TypeError(message(who, f"{what} of numbers (array, Tensor or list)", name,
+                                ShortRepr(x))) from err
     if not isinstance(data, np.ndarray):
         data = data.get() if hasattr(data, "get") else np.asarray(data)  # CuPy: to the host
     if data.dtype.kind not in "biuf":
         raise TypeError(message(who, "numbers (bool, int or float)", f"{name}.dtype",
                                 data.dtype))
+    return data
+
+
+def _series(series, who: str, name: str = "series") -> np.ndarray:
+    """``series`` (a Tensor, an array, a list) as a NumPy array of numbers, one step per row."""
+    data = host_numbers(series, name, who, "a series")
     if data.ndim == 0:
         raise ValueError(message(who, "a series of shape (T,) or (T, F)", f"{name}.shape",
                                  data.shape))

@@ -17,29 +17,17 @@ import math
 import numpy as np
 
 from nerve.autograd import Tensor, no_grad
-from nerve.checks import ShortRepr, as_array, check_positive_int, message
+from nerve.checks import ShortRepr, check_positive_int, message
+from nerve.data.timeseries import host_numbers
 from nerve.nn.module import Module
 from nerve.train.loop import check_model, kept_modes, model_dtype
 
 __all__ = ["forecast", "naive_forecast", "seasonal_naive_forecast", "mae", "rmse", "skill"]
 
 
-def _host(x, name: str, who: str) -> np.ndarray:
-    try:
-        arr = as_array(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(message(who, "an array of numbers (array, Tensor or list)", name,
-                                ShortRepr(x))) from err
-    if not isinstance(arr, np.ndarray):
-        arr = arr.get() if hasattr(arr, "get") else np.asarray(arr)  # CuPy: to the host
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(message(who, "numbers (bool, int or float)", f"{name}.dtype", arr.dtype))
-    return arr
-
-
 def _histories(history, who: str, min_length: int = 1) -> tuple[np.ndarray, int]:
     """``history`` as a batch (N, T, F) of finite values, and its original number of axes."""
-    data = _host(history, "history", who)
+    data = host_numbers(history, "history", who)
     if data.ndim not in (1, 2, 3):
         raise ValueError(message(who, "a history of shape (T,), (T, F) or (N, T, F)",
                                  "history.shape", data.shape))
@@ -99,7 +87,7 @@ def forecast(model: Module, history, steps: int, scaler=None, *, window: int | N
             if not isinstance(pred, Tensor):
                 raise TypeError(message(who, "a model returning a Tensor (N, F)",
                                         "type(model(x))", type(pred).__name__))
-            values = _host(pred._data, "model(x)", who)
+            values = host_numbers(pred._data, "model(x)", who)
             if values.size != n * features:
                 raise ValueError(f"{who}: expected the model to return the next step, shape "
                                  f"({n}, {features}) for windows {inputs.shape}. Received: "
@@ -136,8 +124,8 @@ def seasonal_naive_forecast(history, steps: int = 1, season: int = 11) -> np.nda
 
 # --- errors ----------------------------------------------------------------------------------
 def _pair(actual, predicted, who: str) -> tuple[np.ndarray, np.ndarray]:
-    a = _host(actual, "actual", who).astype(np.float64)
-    p = _host(predicted, "predicted", who).astype(np.float64)
+    a = host_numbers(actual, "actual", who).astype(np.float64)
+    p = host_numbers(predicted, "predicted", who).astype(np.float64)
     if a.shape != p.shape:
         if a.size != p.size or np.squeeze(a).shape != np.squeeze(p).shape:
             raise ValueError(f"{who}: expected actual and predicted values of one shape. "

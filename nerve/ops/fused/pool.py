@@ -58,12 +58,13 @@ class MaxPoolFunction(Function):
         xp = backend.array_module(x)
         xpad = _padded(xp, _channels_last(x), pads, -math.inf)
         y = _max(xpad, kernel, stride, dilation, out)
-        ctx.save_for_backward(x)
-        ctx.xpad = xpad if xpad.base is None else None  # padded copy (not the input's memory)
-        # backward compares with a copy of y, so that the output may change in place (a
-        # ReLU(inplace) after the pooling), as in PyTorch, which keeps indices instead
-        ctx.y = scratch.take(xp, y.shape, y.dtype)
-        ctx.y[...] = y
+        if hasattr(ctx, "needs_input_grad"):  # recorded: keep what backward reads
+            ctx.save_for_backward(x)
+            ctx.xpad = xpad if xpad.base is None else None  # a padded copy, not x's memory
+            # backward compares with a copy of y, so that the output may change in place (a
+            # ReLU(inplace) after the pooling), as in PyTorch, which keeps indices instead
+            ctx.y = scratch.take(xp, y.shape, y.dtype)
+            ctx.y[...] = y
         return _channels_first(y, x.ndim == 3)
 
     @staticmethod
