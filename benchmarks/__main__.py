@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from benchmarks import cases_cnn, cases_core, cases_mlp, cases_rnn, cases_sweep  # noqa: F401 - registers the cases
+from benchmarks import cases_cnn, cases_core, cases_mlp, cases_rnn, cases_sweep, startup  # noqa: F401 - registers the cases
 from benchmarks.harness import CASES, environment, format_environment, format_table, run_case
 
 TORCH_THREADS = 2
@@ -34,16 +34,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def selected(name: str, patterns) -> bool:
+    """Whether ``--case`` patterns (None: all cases) select the case ``name``."""
+    return not patterns or any(s in name for s in patterns)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cases = [c for c in CASES.values()
-             if not args.case or any(s in c.name for s in args.case)]
+    cases = [c for c in CASES.values() if selected(c.name, args.case)]
+    run_startup = selected(startup.NAME, args.case)  # timed apart: fresh processes, no pair
     if args.list:
         for c in CASES.values():
             print(f"{c.name:24} {c.description}")
+        print(f"{startup.NAME:24} {startup.DESCRIPTION}")
         return 0
-    if not cases:
-        print(f"no case matches {args.case}; cases: {', '.join(CASES)}", file=sys.stderr)
+    if not cases and not run_startup:
+        print(f"no case matches {args.case}; cases: {', '.join([*CASES, startup.NAME])}",
+              file=sys.stderr)
         return 2
     torch.set_num_threads(TORCH_THREADS)
     env = environment()
@@ -61,11 +68,17 @@ def main(argv=None) -> int:
     sweep = cases_sweep.sweep_table(results)
     if sweep:
         print("\n" + sweep)
+    startup_rows = []
+    if run_startup:
+        print(f"timing {startup.NAME} ...", file=sys.stderr, flush=True)
+        startup_rows = startup.measure()
+        print(("\n" if results else "") + startup.format_startup(startup_rows))
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"environment": env,
-                       "results": [r.as_dict() for r in results]}, f, indent=2)
+                       "results": [r.as_dict() for r in results],
+                       "startup": [r.as_dict() for r in startup_rows]}, f, indent=2)
         os.replace(tmp, args.json)
         print(f"\nwrote {args.json}")
     return 0

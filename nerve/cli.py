@@ -1,53 +1,134 @@
-"""The ``nerve`` command. ``nerve`` (or ``python -m nerve``) alone runs the built-in demo."""
+"""The ``nerve`` command: a table of subcommands, each importing what it needs when it runs.
+
+    nerve                        train the default preset (spirals) and print where the run is
+    nerve train [SPEC]           a preset name, a TOML spec or a run folder's config.toml
+    nerve evaluate RUN           a run's model on its validation examples again
+    nerve predict RUN INPUT      a CSV, .npy or picture in, predictions with probabilities out
+    nerve summary SPEC|RUN       layers, output shapes, parameter counts
+    nerve explain [TOPIC]        the seed's arithmetic, step by step, computed by nerve
+    nerve export RUN --onnx FILE the run's model as an ONNX file
+
+Exit codes: 0 on success, 2 for bad usage (arguments, a spec that cannot run), 1 for a run
+that failed (missing data, a download that did not check out, ...).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+COMMANDS = ("train", "evaluate", "predict", "summary", "explain", "export")
 
 
-def _demo(args) -> int:
-    import nerve
-    from nerve import data, nn, optim
+class UsageError(Exception):
+    """Bad usage found after parsing (a spec that cannot run): exit code 2."""
 
-    print("1. One neuron, the seed's surfing perceptron: inputs (1, 0, 1), weights (5, 2, 4), "
-          "threshold 3")
-    surf = nn.Perceptron(weights=[5, 2, 4], threshold=3)
-    decision = "go" if surf.predict([1, 0, 1]) else "stay"
-    print(f"   weighted sum = {surf.weighted_sum([1, 0, 1]):g} -> output "
-          f"{surf.predict([1, 0, 1])}: {decision}\n")
-    print("2. A multi-layer perceptron learns two interleaved spirals (not linearly separable)")
-    nerve.manual_seed(args.seed)
-    x, y = data.make_spirals(n_samples=600, n_classes=2, noise=0.1, seed=args.seed)
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
-                          nn.Linear(32, 2))
-    nn.summary(model, (2,))
-    opt = optim.Adam(model.parameters(), lr=0.01)
-    hist = nerve.fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=args.epochs,
-                     batch_size=32, validation_split=0.2, seed=args.seed,
-                     verbose=0 if args.quiet else 2)
-    print(f"\n   validation accuracy after {len(hist['loss'])} epochs: "
-          f"{hist['val_accuracy'][-1]:.1%}")
-    return 0
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from nerve.runs.presets import DEFAULT, PRESETS  # plain data: no layers are imported
+
+    parser = argparse.ArgumentParser(
+        prog="nerve", description="nerve: neural networks from the single neuron to deep "
+        "networks, on NumPy. Without a command, `nerve` runs `nerve train` on the default "
+        f"preset ({DEFAULT}).")
+    parser.add_argument("--version", action="store_true", help="print nerve's version")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    presets = "; ".join(f"{name}: {p['description']}" for name, p in PRESETS.items())
+    train = sub.add_parser("train", help="train from a preset or a TOML spec; write a run "
+                           "folder", description=f"Train and write a run folder. Presets: "
+                           f"{presets}.")
+    train.add_argument("spec", nargs="?", default=DEFAULT, metavar="SPEC",
+                       help=f"a preset ({', '.join(PRESETS)}), a TOML file or a run folder "
+                       f"(default {DEFAULT})")
+    train.add_argument("--out", metavar="DIR", help="the run folder (default "
+                       "runs/<name>-<time>)")
+    train.add_argument("--runs-dir", default="runs", metavar="DIR",
+                       help="where run folders go without --out (default runs)")
+    train.add_argument("--epochs", type=_positive_int, help="training epochs (or steps of "
+                       "gradient descent: max_steps)")
+    train.add_argument("--seed", type=_seed, help="the random seed (an integer >= 0)")
+    train.add_argument("--lr", type=_positive_float, help="the learning rate")
+    train.add_argument("--batch-size", type=_positive_int, help="examples per mini-batch")
+    train.add_argument("--data", metavar="DIR", help="MNIST's folder (t10k-*-ubyte.gz)")
+    train.add_argument("--download", action="store_true", help="fetch MNIST (checked "
+                       "against its published SHA-256) into --data or data/mnist")
+    train.add_argument("--base-url", metavar="URL", help="where --download fetches from")
+    train.add_argument("--checksums", metavar="FILE", help="a sha256sum file for a mirror "
+                       "that serves other bytes than the original files")
+    train.add_argument("--csv", metavar="FILE", help="your series for forecast-lstm")
+    train.add_argument("--column", metavar="NAME", help="the CSV column that holds it")
+    train.add_argument("--quiet", action="store_true", help="print only errors")
+
+    evaluate = sub.add_parser("evaluate", help="a run's model on its validation examples")
+    evaluate.add_argument("run", metavar="RUN", help="a run folder")
+    evaluate.add_argument("--data", metavar="PATH", help="MNIST's folder or the CSV file, "
+                          "if it moved")
+    evaluate.add_argument("--quiet", action="store_true")
+
+    predict = sub.add_parser("predict", help="predictions of a run's model for new inputs")
+    predict.add_argument("run", metavar="RUN", help="a run folder")
+    predict.add_argument("input", metavar="INPUT", help="a .csv (rows of features, or a "
+                         "series), a .npy, or a picture (.png) for image models")
+    predict.add_argument("--steps", type=_positive_int, default=1,
+                         help="values to forecast after a series (default 1)")
+    predict.add_argument("--column", metavar="NAME", help="the CSV column of a series")
+    predict.add_argument("--out", metavar="FILE", help="also write the predictions as CSV")
+    predict.add_argument("--quiet", action="store_true")
+
+    summary = sub.add_parser("summary", help="layers, output shapes and parameter counts")
+    summary.add_argument("spec", metavar="SPEC|RUN", help="a preset, a TOML spec or a run "
+                         "folder")
+
+    explain = sub.add_parser("explain", help="the seed's arithmetic, step by step, computed "
+                             "by nerve (nerve explain lists the topics)")
+    explain.add_argument("topic", nargs="?", help="neuron, gradient-descent, backprop, "
+                         "softmax, convolution or rnn")
+    explain.add_argument("--plot", metavar="FILE", help="also draw the topic as a PNG "
+                         "(gradient-descent, softmax, convolution, rnn; needs matplotlib)")
+
+    export = sub.add_parser("export", help="a run's model as ONNX (needs onnx)")
+    export.add_argument("run", metavar="RUN", help="a run folder")
+    export.add_argument("--onnx", metavar="FILE", required=True, help="the .onnx file")
+    export.add_argument("--opset", type=_positive_int, default=17)
+    return parser
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="nerve", description="nerve: neural networks from "
-                                     "the single neuron to deep networks, on NumPy.")
-    sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="the surfing perceptron, then an MLP on spirals "
-                          "(the default)")
-    for p in (parser, demo):
-        p.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    explain = sub.add_parser("explain", help="the seed's arithmetic, step by step, computed by "
-                             "nerve (nerve explain lists the topics)")
-    explain.add_argument("topic", nargs="?", help="neuron, gradient-descent, backprop, softmax, "
-                         "convolution or rnn")
-    explain.add_argument("--plot", metavar="FILE", help="also draw the topic as a PNG "
-                         "(gradient-descent, softmax, convolution, rnn; needs matplotlib)")
-    parser.add_argument("--version", action="store_true", help="print nerve's version")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["train", *argv]  # `nerve` and `nerve --epochs 5` train the default preset
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.version:
         import nerve
@@ -56,9 +137,95 @@ def main(argv=None) -> int:
         return 0
     if args.command == "explain":
         return _explain(parser, args.topic, args.plot)
-    if args.epochs <= 0:
-        parser.error(f"--epochs must be a positive integer, got {args.epochs}")
-    return _demo(args)
+    from nerve.runs.spec import SpecError
+
+    run = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary,
+           "export": _export}[args.command]
+    try:
+        run(args)
+    except (SpecError, UsageError) as e:
+        print(f"nerve {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nerve {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, TypeError, ImportError, RuntimeError, ArithmeticError) as e:
+        print(f"nerve {args.command}: failed: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _train(args) -> None:
+    from nerve.runs import run
+
+    spec, path = run.load_spec(args.spec)
+    data_path = args.data or args.csv
+    if data_path is None and args.download:
+        data_path = run.sources.MNIST_FOLDER
+    if data_path is not None:  # absolute: the run's config.toml repeats it from anywhere
+        data_path = str(Path(data_path).resolve())
+    changes = {"seed": args.seed, "data.path": data_path, "data.column": args.column,
+               "data.base_url": args.base_url, "data.checksums": args.checksums,
+               "train.lr": args.lr, "train.batch_size": args.batch_size}
+    if args.download:
+        changes["data.download"] = True
+    if args.epochs is not None:
+        key = {"gradient-descent": "max_steps"}.get(spec["train"]["method"], "epochs")
+        changes[f"train.{key}"] = args.epochs
+    source_keys = _source_keys(spec)
+    for option, key in (("--data", "path"), ("--csv", "path"), ("--column", "column"),
+                        ("--download", "download"), ("--base-url", "base_url"),
+                        ("--checksums", "checksums")):
+        given = getattr(args, option[2:].replace("-", "_"))
+        if given and key not in source_keys:
+            raise UsageError(f"{option} does not apply to {spec['name']!r}, whose data source "
+                             f"is {spec['data']['source']!r}")
+    if args.batch_size is not None and spec["train"]["method"] != "fit":
+        raise UsageError(f"--batch-size does not apply to {spec['name']!r}, trained by "
+                         f"{spec['train']['method']}")
+    spec = run.override(spec, path, **changes)
+    run.train(spec, path, out=args.out, runs_dir=args.runs_dir, quiet=args.quiet)
+
+
+def _source_keys(spec: dict) -> dict:
+    from nerve.runs import sources
+
+    return sources.get(spec["data"]["source"]).keys
+
+
+def _evaluate(args) -> None:
+    from nerve.runs import run
+
+    run.evaluate(args.run, data_path=args.data, quiet=args.quiet)
+
+
+def _predict(args) -> None:
+    from nerve.runs import run
+
+    run.predict(args.run, args.input, steps=args.steps, column=args.column, out=args.out,
+                quiet=args.quiet)
+
+
+def _summary(args) -> None:
+    from nerve.runs import run
+
+    run.summary(args.spec)
+
+
+def _export(args) -> None:
+    from nerve.runs import run
+
+    _, folder, model, info = run.open_run(args.run)
+    try:
+        from nerve import onnx as nerve_onnx
+    except ImportError as e:
+        raise ImportError("ONNX export needs the onnx package: pip install onnx (or, in a "
+                          f'checkout of nerve, pip install ".[onnx]") ({e})') from None
+    import nerve
+
+    example = nerve.zeros((1, *info["input_shape"]))
+    nerve_onnx.export(model, args.onnx, example, opset=args.opset)
+    print(f"ONNX model written to {args.onnx}")
 
 
 def _explain(parser, topic, plot_path=None) -> int:

@@ -7,7 +7,9 @@
   and what the activation and the pooling that follow it make of that;
 - ``plot_history(history)``: loss and metrics per epoch, training and validation;
 - ``plot_confusion_matrix(y_true, y_pred)``: which classes are taken for which;
-- ``plot_forecast(series, forecast, start)``: a series, a forecast of it, the training part.
+- ``plot_forecast(series, forecast, start)``: a series, a forecast of it, the training part;
+- ``plot_decision_boundary(model, x, y)``: the class a model decides at every point of a
+  plane, with the examples on it.
 
 Each returns the matplotlib Figure (pyplot's: ``plt.show()`` shows it, ``plt.close(fig)``
 frees it) and, given ``path``, also writes it atomically, as PNG unless the path ends in
@@ -33,7 +35,7 @@ from nerve.nn.container import Sequential
 from nerve.nn.module import Module
 
 __all__ = ["plot_filters", "plot_feature_maps", "plot_history", "plot_confusion_matrix",
-           "plot_forecast"]
+           "plot_forecast", "plot_decision_boundary"]
 
 _MISSING = ('nerve.viz needs matplotlib, which is not installed: pip install "matplotlib>=3.6" '
             '(or, in a checkout of nerve, pip install ".[viz]")')
@@ -742,3 +744,91 @@ def plot_forecast(series, forecast, start, path=None, train_end=None, *, index=N
         ax.legend(loc="best")
         _save(fig, path)
     return fig
+
+
+# --- decision boundary -----------------------------------------------------------------------
+def _decide(model: Module, points: np.ndarray) -> np.ndarray:
+    """The class ``model`` decides for each point: the largest output, or output > 0.5 for a
+    single output (a probability; give ``predict`` for a single logit)."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        with no_grad():
+            dtype = next((p.dtype for p in model.parameters()), backend.get_default_dtype())
+            out = model(Tensor._wrap(backend.array_module().asarray(points, dtype=dtype)))
+    finally:
+        for m, mode in modes:
+            object.__setattr__(m, "training", mode)
+    scores = _host(out, "model(x)", "plot_decision_boundary")
+    scores = scores.reshape(len(points), -1)
+    return (scores[:, 0] > 0.5).astype(np.int64) if scores.shape[1] == 1 else scores.argmax(1)
+
+
+def plot_decision_boundary(model: Module, x, y, path=None, *, predict=None, labels=None,
+                           resolution: int = 200, title: str | None = None):
+    """Draw the class a model decides at every point of the plane around 2-D examples.
+
+    ``x`` (N, 2) and their classes ``y`` (N,) are drawn as points over the regions of the
+    plane that ``model`` assigns to each class (on a ``resolution`` x ``resolution`` grid
+    reaching 10% beyond the examples). The model decides by its largest output, or by
+    output > 0.5 when it has one output; ``predict``, a function from an (M, 2) array to M
+    classes, replaces that rule (for a single logit, say). ``labels`` names the classes.
+    Returns the Figure; writes it to ``path`` if given.
+    """
+    who = "plot_decision_boundary"
+    if not isinstance(model, Module) and predict is None:
+        raise TypeError(message(who, "a Module as model (or a predict function)", "model",
+                                ShortRepr(model)))
+    points = _numbers(_host(x, "x", who), "x", who)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise ValueError(message(who, "examples of shape (N, 2), N > 0", "x.shape",
+                                 points.shape))
+    classes = _host(y, "y", who).reshape(-1)
+    if len(classes) != len(points) or classes.dtype.kind not in "biu":
+        raise ValueError(message(who, f"{len(points)} integer classes", "y",
+                                 (classes.shape, str(classes.dtype))))
+    if not is_int(resolution) or not 2 <= resolution <= 2000:
+        raise ValueError(message(who, "an integer resolution in [2, 2000]", "resolution",
+                                 resolution))
+    path = _check_path(path, who)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.1 * np.maximum(hi - lo, 1e-6)
+    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    decided = np.asarray(predict(grid) if predict is not None else _decide(model, grid))
+    decided = decided.reshape(resolution, resolution)
+    k = int(max(decided.max(), classes.max())) + 1
+    names = list(labels) if labels is not None else [str(i) for i in range(k)]
+
+    plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+
+    colours = [plt.get_cmap("tab10")(i % 10) for i in range(k)]
+    fig, ax = plt.subplots(layout="constrained", figsize=(5.5, 5.0))
+    with _figure_or_nothing(plt, fig):
+        ax.contourf(gx, gy, decided, levels=np.arange(k + 1) - 0.5,
+                    cmap=ListedColormap(colours), alpha=0.25)
+        ax.contour(gx, gy, decided, levels=np.arange(k) + 0.5, colors="0.3", linewidths=0.8)
+        for c in range(k):
+            mine = classes == c
+            if mine.any():
+                ax.scatter(points[mine, 0], points[mine, 1], s=12, color=colours[c],
+                           edgecolors="white", linewidths=0.4,
+                           label=names[c] if c < len(names) else str(c))
+        right = float((decided[_cells(gx, gy, points)] == classes).mean())
+        ax.set_title(title if title is not None else
+                     f"decision boundary ({right:.0%} of the examples on their side)")
+        ax.set_xlabel("x[0]")
+        ax.set_ylabel("x[1]")
+        ax.legend(loc="best", fontsize="small")
+        _save(fig, path)
+    return fig
+
+
+def _cells(gx: np.ndarray, gy: np.ndarray, points: np.ndarray) -> tuple:
+    """The grid cell nearest each point, as an index into the grid's arrays."""
+    xs, ys = gx[0], gy[:, 0]
+    col = np.clip(np.searchsorted(xs, points[:, 0]), 0, len(xs) - 1)
+    row = np.clip(np.searchsorted(ys, points[:, 1]), 0, len(ys) - 1)
+    return row, col

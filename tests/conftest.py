@@ -7,12 +7,48 @@ each way.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import importlib.metadata
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 _CHECKED: dict[str, set[str]] = {"gradcheck": set(), "parity": set()}
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-t10k"
+
+
+class _Counting(http.server.SimpleHTTPRequestHandler):
+    requests: list  # set per server: the paths asked for
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def mnist_server(monkeypatch):
+    """(base URL, the list of paths requested so far) of a server on 127.0.0.1 of the shared
+    MNIST t10k files (skips where ../shared/data/mnist-t10k is absent)."""
+    if not SHARED_MNIST.is_dir():
+        pytest.skip(f"shared MNIST t10k files not found at {SHARED_MNIST}")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    requests = []
+    handler = type("Handler", (_Counting,), {"requests": requests})
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(SHARED_MNIST)))
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 """The benchmark report's arithmetic (no timing is asserted: speed is a benchmark, not a test)."""
 
+import json
+
+import pytest
+
 from benchmarks.__main__ import epoch_shares
 from benchmarks.cases_sweep import IN, OUT, flops
 from benchmarks.harness import Result
@@ -29,3 +33,75 @@ def test_nerve_only_times_registered_cases():
     from benchmarks.nerve_only import PLAN
 
     assert set(PLAN) <= set(CASES)
+
+
+# --- the start-up case: fresh processes, timed apart from the pairs ---------------------------
+def _rows(**medians):
+    from benchmarks.startup import COMMANDS, StartupRow
+
+    argv = dict(COMMANDS)
+    return [StartupRow(name, list(argv[name]), ms, [ms * 0.9, ms, ms * 1.2])
+            for name, ms in medians.items()]
+
+
+def test_startup_runs_fresh_processes_and_reports_each_row():
+    from benchmarks import startup
+
+    cheap = [c for c in startup.COMMANDS if c[0] != startup.REFERENCE]  # import torch: seconds
+    rows = startup.measure(runs=1, warmup=0, commands=cheap)
+    assert [r.name for r in rows] == ["python -c pass", "nerve --help", "import nerve"]
+    assert all(r.median_ms > 0 and len(r.samples_ms) == 1 for r in rows)
+    table = startup.format_startup(rows, warmup=0)
+    assert "python -m nerve --help" in table and "python -c 'import nerve'" in table
+    assert "nerve --help: " in table and "/ import torch" in table
+
+
+def test_startup_times_torch_only_when_installed(monkeypatch):
+    from benchmarks import startup
+
+    calls = []
+    monkeypatch.setattr(startup, "wall_ms", lambda argv, runs, warmup: calls.append(argv) or
+                        [3.0, 1.0, 2.0])
+    rows = startup.measure()
+    assert [r.name for r in rows][-1] == "import torch" and rows[0].median_ms == 2.0
+    monkeypatch.setattr(startup, "torch_installed", lambda: False)
+    assert "import torch" not in [r.name for r in startup.measure()]
+    assert ("-m", "nerve", "--help") in calls
+
+
+def test_startup_table_gives_the_ratio_to_import_torch_and_the_target():
+    from benchmarks.startup import format_startup
+
+    text = format_startup(_rows(**{"nerve --help": 600.0, "import nerve": 200.0,
+                                   "import torch": 2000.0}))
+    assert "import nerve / import torch: 0.10x" in text
+    assert "nerve --help: 600 ms, ABOVE the 500 ms target" in text
+    assert "0.30x" in text and "1.00x" in text
+    alone = format_startup(_rows(**{"import nerve": 200.0}))  # no torch: no ratio
+    assert "import nerve" in alone and "/ import torch:" not in alone
+    assert format_startup([]) == ""
+
+
+def test_startup_failure_shows_the_command_and_its_stderr():
+    from benchmarks.startup import wall_ms
+
+    with pytest.raises(RuntimeError, match="-c 'import sys; .*' exited with 3:\nboom"):
+        wall_ms(["-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], runs=1, warmup=0)
+
+
+def test_case_startup_selects_and_prints_it(monkeypatch, capsys, tmp_path):
+    from benchmarks import __main__ as bench
+    from benchmarks import startup
+
+    assert bench.selected("startup", ["start"]) and bench.selected("startup", None)
+    assert not bench.selected("startup", ["mlp"])
+    monkeypatch.setattr(startup, "measure", lambda: _rows(**{"import nerve": 200.0,
+                                                             "import torch": 2000.0}))
+    out = tmp_path / "startup.json"
+    assert bench.main(["--case", "startup", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "import nerve / import torch: 0.10x" in printed and "case " not in printed
+    saved = json.loads(out.read_text())
+    assert saved["results"] == [] and [r["name"] for r in saved["startup"]] == [
+        "import nerve", "import torch"]
+    assert bench.main(["--list"]) == 0 and "startup " in capsys.readouterr().out

@@ -19,9 +19,10 @@ FLOORS = [
     ["function", "creation", "gradcheck", "data", "utils"],
     ["ops"],
     ["nn"],
-    ["optim", "io"],
-    ["train"],
-    ["cli", "__main__", "viz", "explain"],
+    ["optim", "io", "onnx"],
+    ["train", "distributed"],
+    ["runs", "viz", "explain", "sklearn"],
+    ["cli", "__main__"],
 ]
 FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 

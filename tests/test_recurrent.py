@@ -354,3 +354,32 @@ def test_pad_and_pack_helpers_match_pytorch():
     rnn.pack_padded_sequence(nerve.zeros(4, 3, 2), [2, 4, 1], enforce_sorted=False)
     with pytest.raises(ValueError, match=r"lengths in \[1, 4\]"):
         rnn.pack_padded_sequence(nerve.zeros(4, 3, 2), [5, 4, 1])
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_last_time_step_takes_the_last_output_of_a_recurrent_layer(batch_first):
+    lstm = nn.LSTM(3, 5, batch_first=batch_first)
+    x = nerve.randn(4, 6, 3) if batch_first else nerve.randn(6, 4, 3)
+    with nerve.no_grad():
+        out, (h_n, _) = lstm(x)
+        last = nn.LastTimeStep(batch_first=batch_first)(lstm(x))
+    assert last.shape == (4, 5)
+    np.testing.assert_array_equal(last.numpy(), h_n.numpy()[0])  # one layer: h_n is it
+    np.testing.assert_array_equal(nn.LastTimeStep(batch_first)(out).numpy(), last.numpy())
+    unbatched = nn.LastTimeStep(batch_first)(nerve.randn(6, 5))
+    assert unbatched.shape == (5,)
+
+
+def test_last_time_step_in_a_sequential_trains_saves_and_refuses_bad_input(tmp_path):
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.GRU(1, 8, batch_first=True), nn.LastTimeStep(), nn.Linear(8, 1))
+    x = nerve.randn(5, 7, 1)
+    model(x).sum().backward()
+    assert model[0].weight_ih_l0.grad is not None
+    nerve.save(model, tmp_path / "m.safetensors")
+    again = nerve.load(tmp_path / "m.safetensors")
+    assert isinstance(again[1], nn.LastTimeStep)
+    with nerve.no_grad():
+        np.testing.assert_array_equal(again(x).numpy(), model(x).numpy())
+    with pytest.raises(ValueError, match=r"LastTimeStep: expected a recurrent layer's output"):
+        nn.LastTimeStep()(nerve.randn(2, 3, 4, 5))

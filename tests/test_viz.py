@@ -493,3 +493,32 @@ def test_forecast_refuses_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         viz.plot_forecast(np.arange(10.0), [np.nan], 3)
     assert plt.get_fignums() == []  # refused before any figure was made
+
+
+def test_decision_boundary_draws_the_regions_and_counts_the_examples_on_their_side(tmp_path):
+    x, y = nerve.data.make_spirals(200, noise=0.0, seed=0)
+    line = nn.Linear(2, 2)  # a linear model: its boundary is the line w0.x + b0 = w1.x + b1
+    path = tmp_path / "boundary.png"
+    fig = viz.plot_decision_boundary(line, x, y, path, labels=["arm 0", "arm 1"])
+    with nerve.no_grad():
+        right = (line(nerve.tensor(x)).numpy().argmax(1) == y).mean()
+    title = fig.axes[0].get_title()
+    assert title == f"decision boundary ({right:.0%} of the examples on their side)"
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["arm 0", "arm 1"]
+    assert mpimg.imread(path).shape[0] > 100
+    # a predict function replaces the model's rule: everything on one side
+    fig = viz.plot_decision_boundary(None, x, y, predict=lambda p: np.zeros(len(p), int))
+    assert f"({(y == 0).mean():.0%} of the examples" in fig.axes[0].get_title()
+
+
+@pytest.mark.parametrize("x, y, error, words", [
+    (np.zeros((4, 3)), np.zeros(4, int), ValueError, ["(N, 2)", "(4, 3)"]),
+    (np.zeros((4, 2)), np.zeros(3, int), ValueError, ["4 integer classes"]),
+    (np.zeros((4, 2)), np.zeros(4), ValueError, ["integer classes"]),
+])
+def test_decision_boundary_refuses_bad_examples(x, y, error, words):
+    with pytest.raises(error) as e:
+        viz.plot_decision_boundary(nn.Linear(2, 2), x, y)
+    assert all(w in str(e.value) for w in words)
+    with pytest.raises(TypeError, match="a Module"):
+        viz.plot_decision_boundary("model", np.zeros((4, 2)), np.zeros(4, int))

@@ -1,14 +1,22 @@
 """Datasets, the DataLoader, and data to learn from (synthetic, digits, MNIST, CSV).
 
-Nothing here downloads unless asked (``download``), and scikit-learn is imported only by
-``load_digits``.
+Nothing here downloads unless asked (``download``, ``download_mnist``), and scikit-learn is
+imported only by ``load_digits``.
 """
 
 from nerve.data.dataset import Dataset, Subset, TensorDataset, collate, random_split
 from nerve.data.digits import load_digits
 from nerve.data.download import download, sha256sum
 from nerve.data.loader import DataLoader
-from nerve.data.mnist import load_mnist, mnist_t10k_split, read_idx
+from nerve.data.mnist import (
+    MNIST_BASE_URL,
+    MNIST_SHA256,
+    download_mnist,
+    load_mnist,
+    mnist_t10k_split,
+    read_checksums,
+    read_idx,
+)
 from nerve.data.synthetic import make_blobs, make_moons, make_spirals, make_xor
 from nerve.data.timeseries import (
     StandardScaler,
@@ -18,8 +26,10 @@ from nerve.data.timeseries import (
 )
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "collate",
+    "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split",
+    "collate",
     "make_xor", "make_spirals", "make_moons", "make_blobs", "load_digits",
     "read_idx", "load_mnist", "mnist_t10k_split", "download", "sha256sum",
+    "download_mnist", "read_checksums", "MNIST_BASE_URL", "MNIST_SHA256",
     "load_csv", "make_windows", "chronological_split", "StandardScaler",
 ]

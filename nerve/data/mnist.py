@@ -1,4 +1,5 @@
-"""MNIST in IDX format: reading IDX files (raw or gzip) and the t10k train/evaluation split.
+"""MNIST in IDX format: reading IDX files (raw or gzip), the t10k train/evaluation split, and
+downloading the files with their published SHA-256 checksums.
 
 An IDX file is a 4-byte magic number (two zero bytes, a dtype code, the number of dimensions),
 then one big-endian uint32 per dimension, then the values in C order, big-endian.
@@ -9,17 +10,38 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import re
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from nerve import backend
-from nerve.checks import check_bool, check_choice, check_positive_int
+from nerve.checks import check_bool, check_choice, check_positive_int, message
+from nerve.data.download import download
 
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 SPLITS = ("train", "t10k")
 _CHUNK = 1 << 20
+
+# Where the original MNIST files are served (Google's mirror of Yann LeCun's files), and their
+# published SHA-256 digests (as listed by TensorFlow Datasets). Read-only: pass ``sha256`` to
+# ``download_mnist`` for a mirror that serves other bytes (recompressed files, for instance).
+MNIST_BASE_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+MNIST_SHA256 = MappingProxyType({
+    "train-images-idx3-ubyte.gz":
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz":
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz":
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz":
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+})
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_CHECKSUM_LINE = re.compile(r"([0-9a-fA-F]{64})[ \t]+\*?(\S.*)")
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -131,3 +153,72 @@ def mnist_t10k_split(root: str | os.PathLike, flatten: bool = True, n_train: int
     x = x.astype(backend.get_default_dtype())
     x /= 255.0
     return (x[:n_train], labels[:n_train]), (x[n_train:], labels[n_train:])
+
+
+# --- downloading ------------------------------------------------------------------------------
+def download_mnist(root: str | os.PathLike, split: str = "t10k", base_url: str = MNIST_BASE_URL,
+                   sha256: Mapping[str, str] | None = None) -> Path:
+    """Fetch ``<split>-images-idx3-ubyte.gz`` and ``<split>-labels-idx1-ubyte.gz`` into root.
+
+    Each file comes from ``base_url`` + "/" + its name through :func:`nerve.data.download`:
+    written atomically, kept only when its SHA-256 matches, and not fetched again when a file
+    with the right checksum is already there. The checksums are the published ones
+    (``MNIST_SHA256``); ``sha256`` (file name -> hex digest, e.g. from :func:`read_checksums`)
+    overrides them for a mirror that serves other bytes. Returns ``root`` as a Path, ready for
+    :func:`load_mnist` and :func:`mnist_t10k_split`.
+    """
+    who = "download_mnist"
+    check_choice(split, "split", who, SPLITS)
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://",
+                                                                  "file:")):
+        raise ValueError(message(who, "an http://, https:// or file: URL", "base_url", base_url))
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(message(who, "a folder path", "root", root))
+    checksums = dict(MNIST_SHA256)
+    if sha256 is not None:
+        checksums.update(_check_checksums(sha256, who))
+    root = Path(root)
+    for name in (f"{split}-images-idx3-ubyte.gz", f"{split}-labels-idx1-ubyte.gz"):
+        download(f"{base_url.rstrip('/')}/{name}", root / name, checksums[name])
+    return root
+
+
+def _check_checksums(sha256, who: str) -> dict[str, str]:
+    """Return ``sha256`` as a dict name -> lower-case digest; raise unless it is one."""
+    if not isinstance(sha256, Mapping):
+        raise TypeError(message(who, "a dict of file name -> SHA-256 hex digest", "sha256",
+                                sha256))
+    checked = {}
+    for name, digest in sha256.items():
+        if not isinstance(name, str) or not isinstance(digest, str) or not _HEX64.fullmatch(
+                digest):
+            raise ValueError(message(who, "a file name -> 64 hex digits", "sha256",
+                                     {name: digest}))
+        checked[name] = digest.lower()
+    return checked
+
+
+def read_checksums(path: str | os.PathLike) -> dict[str, str]:
+    """Return file name -> lower-case SHA-256 hex digest from a ``sha256sum``-style file.
+
+    Each line is ``<64 hex digits>  <name>`` (a ``*`` may come before the name, as
+    ``sha256sum --binary`` writes it); blank lines and lines starting with ``#`` are skipped.
+    Any other line, or a name listed twice with different digests, raises ValueError naming
+    the file and the line.
+    """
+    path = Path(path)
+    checksums: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            match = _CHECKSUM_LINE.fullmatch(text)
+            if match is None:
+                raise ValueError(f"{path}, line {number}: expected '<64 hex digits>  <file "
+                                 f"name>', a blank line or a # comment. Received: {text!r}")
+            digest, name = match.group(1).lower(), match.group(2)
+            if checksums.setdefault(name, digest) != digest:
+                raise ValueError(f"{path}, line {number}: {name} is listed twice with different "
+                                 f"digests ({checksums[name]} and {digest})")
+    return checksums

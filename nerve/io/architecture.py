@@ -399,3 +399,4 @@ register_layer(nn.LSTMCell, "input_size", "hidden_size", "bias",
                state_shapes=_recurrent_state(4, "LSTMCell", True))
 register_layer(nn.GRUCell, "input_size", "hidden_size", "bias",
                state_shapes=_recurrent_state(3, "GRUCell", True))
+register_layer(nn.LastTimeStep, "batch_first", state_shapes=no_state)

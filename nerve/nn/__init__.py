@@ -33,13 +33,13 @@ from nerve.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
-from nerve.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from nerve.nn.recurrent import GRU, LSTM, RNN, GRUCell, LastTimeStep, LSTMCell, RNNCell
 from nerve.nn.summary import summary
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Flatten",
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "AdaptiveAvgPool2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LastTimeStep",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",
     "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
     "LeakyReLU", "Softmax",

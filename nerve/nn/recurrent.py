@@ -290,4 +290,34 @@ class GRUCell(_CellBase):
         return self._step(input, hx)[0]
 
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+class LastTimeStep(Module):
+    """The output of a recurrent layer at its last time step, for a Linear head in a Sequential.
+
+    Takes what RNN, LSTM or GRU return (``output, h_n`` or ``output, (h_n, c_n)``; a tensor is
+    taken as ``output``) and returns ``output[:, -1]`` with ``batch_first=True`` (the default),
+    ``output[-1]`` otherwise: ``nn.Sequential(nn.LSTM(1, 32, batch_first=True),
+    nn.LastTimeStep(), nn.Linear(32, 1))`` forecasts the next step of a window. In PyTorch
+    this is the line ``out, _ = self.lstm(x); return self.fc(out[:, -1])`` of a custom Module;
+    Keras spells it ``return_sequences=False``. Unbatched (2-D) output gives ``output[-1]``.
+
+    Shape: (N, L, H) -> (N, H) with batch_first, (L, N, H) -> (N, H) without, (L, H) -> (H,)
+    """
+
+    def __init__(self, batch_first: bool = True):
+        super().__init__()
+        self.batch_first = check_bool(batch_first, "batch_first", "LastTimeStep")
+
+    def forward(self, x):
+        out = x[0] if isinstance(x, tuple) else x
+        if not isinstance(out, Tensor) or out.ndim not in (2, 3):
+            shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(message("LastTimeStep", "a recurrent layer's output (N, L, H), "
+                                     "(L, N, H) or (L, H), or the tuple it comes in",
+                                     "input", shape))
+        return out[:, -1] if self.batch_first and out.ndim == 3 else out[-1]
+
+    def extra_repr(self) -> str:
+        return "" if self.batch_first else "batch_first=False"
+
+
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LastTimeStep"]
