@@ -361,3 +361,19 @@ def test_schedule_and_callbacks_from_a_spec(capsys, tmp_path):
     rows = (folder / "history.csv").read_text().splitlines()
     lr = [float(r.split(",")[rows[0].split(",").index("lr")]) for r in rows[1:]]
     assert lr == pytest.approx([0.02, 0.02, 0.01, 0.01, 0.005, 0.005])
+
+
+@pytest.mark.parametrize("preset, shape", [("spirals", (7, 2)), ("sine-lstm", (7, 40, 1))])
+def test_export_writes_an_onnx_file_that_onnx_runtime_runs_like_nerve(capsys, tmp_path, preset,
+                                                                     shape):
+    ort = pytest.importorskip("onnxruntime")
+    assert nerve_cmd(capsys, "train", preset, "--epochs", 1, "--out", tmp_path / "r")[0] == 0
+    code, out, err = nerve_cmd(capsys, "export", tmp_path / "r", "--onnx", tmp_path / "m.onnx")
+    assert code == 0, err
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    model = nerve.load(tmp_path / "r" / "model.safetensors")
+    np.testing.assert_allclose(got, nerve.predict(model, x), rtol=1e-4, atol=1e-5)
+    code, _, err = nerve_cmd(capsys, "export", tmp_path / "r")
+    assert code == 2 and "--onnx" in err
