@@ -256,6 +256,8 @@ BAD_SPECS = {
                       '"Linear", in_features = 2, out_features = 2 }]\n',
                       ["3 classes need 3 outputs"]),
     "syntax": ('[data\nsource = "spirals"\n', ["not valid TOML"]),
+    "name": ('name = "../elsewhere"\n[data]\nsource = "spirals"\n[model]\nlayers = [{ type = '
+             '"ReLU" }]\n', ["name", "'../elsewhere'", "letters, digits"]),
     "missing-model": ('[data]\nsource = "spirals"\n', ["[model]", "missing"]),
     "perceptron-layers": ('[data]\nsource = "surfing"\n[model]\nlayers = [{ type = "Linear", '
                           'in_features = 3, out_features = 1 }]\n', ["one layer", "Perceptron"]),

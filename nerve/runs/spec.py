@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 from pathlib import Path
 
 
@@ -189,6 +190,9 @@ def resolve(spec: dict, path=None) -> dict:
     check_keys(path, "data", {k: v for k, v in data.items() if k != "source"}, source.keys)
     spec["data"] = {"source": source.name, **source.defaults, **data}
     spec.setdefault("name", source.name)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", spec["name"]):
+        raise fail(path, "name", "expected up to 64 letters, digits, '.', '_' or '-' (it names "
+                   f"the run folder), received {spec['name']!r}")
     _resolve_model(spec["model"], path)
     _resolve_train(spec["train"], path, source, spec["model"])
     return spec
