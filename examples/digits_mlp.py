@@ -1,6 +1,6 @@
 """A deep MLP (three hidden layers) on scikit-learn's 8x8 handwritten digits, with fit.
 
-    pip install "nerve[digits]"      # scikit-learn provides the digits
+    pip install scikit-learn         # (in a checkout of nerve: pip install ".[digits]")
     python examples/digits_mlp.py
 """
 

@@ -6,7 +6,7 @@ cross_val_score loop, each behind a MinMaxScaler in a Pipeline; the lines printe
 accuracy over the folds and the time each took. nerve computes in float32, scikit-learn in
 float64.
 
-    pip install "nerve[digits]"      # scikit-learn
+    pip install scikit-learn         # (in a checkout of nerve: pip install ".[sklearn]")
     python examples/sklearn_digits.py                      # 200 epochs, 5 folds
     python examples/sklearn_digits.py --epochs 20 --folds 3  # a quick look
 """
@@ -24,7 +24,7 @@ try:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
 except ImportError:
-    sys.exit('this example needs scikit-learn: pip install "nerve[digits]"')
+    sys.exit("this example needs scikit-learn: pip install scikit-learn")
 
 from nerve.sklearn import NerveClassifier
 

@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                        "that serves other bytes than the original files")
     train.add_argument("--csv", metavar="FILE", help="your series for forecast-lstm")
     train.add_argument("--column", metavar="NAME", help="the CSV column that holds it")
-    train.add_argument("--quiet", action="store_true", help="print only errors")
+    train.add_argument("--distributed", action="store_true", help="data-parallel on MPI: "
+                       "start with mpirun -n P nerve train ... --distributed (needs mpi4py)")
+    train.add_argument("--quiet", action="store_true", help="print the result only")
 
     evaluate = sub.add_parser("evaluate", help="a run's model on its validation examples")
     evaluate.add_argument("run", metavar="RUN", help="a run folder")
@@ -183,8 +185,12 @@ def _train(args) -> None:
     if args.batch_size is not None and spec["train"]["method"] != "fit":
         raise UsageError(f"--batch-size does not apply to {spec['name']!r}, trained by "
                          f"{spec['train']['method']}")
+    if args.distributed and spec["train"]["method"] != "fit":
+        raise UsageError(f"--distributed trains with fit on MPI; {spec['name']!r} is trained by "
+                         f"{spec['train']['method']}")
     spec = run.override(spec, path, **changes)
-    run.train(spec, path, out=args.out, runs_dir=args.runs_dir, quiet=args.quiet)
+    run.train(spec, path, out=args.out, runs_dir=args.runs_dir, quiet=args.quiet,
+              distributed=args.distributed)
 
 
 def _source_keys(spec: dict) -> dict:

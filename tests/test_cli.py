@@ -379,3 +379,24 @@ def test_export_writes_an_onnx_file_that_onnx_runtime_runs_like_nerve(capsys, tm
     np.testing.assert_allclose(got, nerve.predict(model, x), rtol=1e-4, atol=1e-5)
     code, _, err = nerve_cmd(capsys, "export", tmp_path / "r")
     assert code == 2 and "--onnx" in err
+
+
+def test_distributed_train_on_two_processes_writes_one_run_folder(tmp_path):
+    """mpirun -n 2 nerve train --distributed: process 0 writes the folder, and the model is
+    the one a single process trains on the same global batches."""
+    from test_distributed import MPIRUN, launch
+
+    if MPIRUN is None:
+        pytest.skip("needs mpirun (the mpi extra)")
+    proc = launch(2, "-m", "nerve", "train", "spirals", "--distributed", "--epochs", 3,
+                  "--batch-size", 16, "--out", tmp_path / "two", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("run folder:") == 1
+    one = subprocess.run([sys.executable, "-m", "nerve", "train", "spirals", "--epochs", "3",
+                          "--batch-size", "32", "--out", str(tmp_path / "one"), "--quiet"],
+                         capture_output=True, text=True, timeout=120)
+    assert one.returncode == 0, one.stderr
+    two, single = (nerve.load(tmp_path / d / "model.safetensors") for d in ("two", "one"))
+    for (name, a), (_, b) in zip(two.state_dict().items(), single.state_dict().items()):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)

@@ -43,7 +43,7 @@ def test_install_hints_name_the_source_checkout():
     assert hints
     for hint in hints:
         assert "nerve[" not in hint, hint
-    for path in (ROOT / "nerve").rglob("*.py"):
+    for path in [*(ROOT / "nerve").rglob("*.py"), *(ROOT / "examples").glob("*.py")]:
         for hint in re.findall(r"pip install [^\n]*", path.read_text()):
             assert "nerve[" not in hint, f"{path}: {hint}"
 

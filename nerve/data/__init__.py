@@ -17,6 +17,7 @@ from nerve.data.mnist import (
     read_checksums,
     read_idx,
 )
+from nerve.data.sampler import DistributedSampler
 from nerve.data.synthetic import make_blobs, make_moons, make_spirals, make_xor
 from nerve.data.timeseries import (
     StandardScaler,
@@ -26,7 +27,7 @@ from nerve.data.timeseries import (
 )
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split",
+    "Dataset", "TensorDataset", "Subset", "DataLoader", "DistributedSampler", "random_split",
     "collate",
     "make_xor", "make_spirals", "make_moons", "make_blobs", "load_digits",
     "read_idx", "load_mnist", "mnist_t10k_split", "download", "sha256sum",

@@ -152,14 +152,15 @@ def _callbacks(train: dict) -> list:
     return made
 
 
-def _fit(model, data: sources.Data, spec: dict, path, verbose: int):
+def _fit(model, data: sources.Data, spec: dict, path, verbose: int,
+         distributed: bool = False):
     train = spec["train"]
     opt = _optimizer(model, train, path)
     clip = {k: train[k] for k in ("clip_grad_norm", "clip_grad_value") if k in train}
     return nerve.fit(model, data.x_train, data.y_train, loss=train["loss"], optimizer=opt,
                      epochs=train["epochs"], batch_size=train["batch_size"],
                      validation_data=(data.x_val, data.y_val), callbacks=_callbacks(train),
-                     verbose=verbose, seed=spec["seed"], **clip)
+                     verbose=verbose, seed=spec["seed"], distributed=distributed, **clip)
 
 
 def _gradient_descent(model, data: sources.Data, spec: dict, quiet: bool):
@@ -385,9 +386,21 @@ class Printer:
             print(text, flush=True)
 
 
-def train(spec: dict, path=None, *, out=None, runs_dir="runs", quiet: bool = False) -> Path:
-    """Train as the spec says and write the run folder; return its path."""
-    say = Printer(quiet)
+def train(spec: dict, path=None, *, out=None, runs_dir="runs", quiet: bool = False,
+          distributed: bool = False) -> Path | None:
+    """Train as the spec says and write the run folder; return its path.
+
+    ``distributed``: data-parallel on every process of an MPI launch (``mpirun -n P nerve
+    train ... --distributed``); process 0 prints and writes the run folder, the others return
+    None.
+    """
+    main = True
+    if distributed:
+        from nerve import distributed as dist
+
+        dist.init()
+        main = dist.is_main()
+    say = Printer(quiet or not main)
     folder = _folder(out, runs_dir, spec["name"])  # checked first: a bad --out costs no training
     source = sources.get(spec["data"]["source"])
     say(f"nerve train {spec['name']}: {spec.get('description') or source.what}")
@@ -396,12 +409,14 @@ def train(spec: dict, path=None, *, out=None, runs_dir="runs", quiet: bool = Fal
     check_fits(model, spec, path, len(data.classes) if data.classes else None)
     method, start = spec["train"]["method"], time.perf_counter()
     if method == "fit":
-        history, info = _fit(model, data, spec, path, 0 if quiet else 1), {}
+        history, info = _fit(model, data, spec, path, 0 if quiet else 1, distributed), {}
     elif method == "gradient-descent":
         history, info = _gradient_descent(model, data, spec, quiet)
     else:
         history, info = _perceptron(model, data, spec)
     seconds = time.perf_counter() - start
+    if not main:  # the same model on every process: process 0 measures and writes it
+        return None
     figures, drawn = measure(model, data, spec)
     metrics = {"preset_or_spec": spec["name"], "task": data.task, "method": method,
                "train_examples": int(len(data.x_train)), "seconds": round(seconds, 3),

@@ -235,6 +235,20 @@ def _inference(model: Module):
 
 
 # --- the training loop -----------------------------------------------------------------------
+class NotFiniteLoss(Exception):
+    """Raised by a callback's ``on_after_backward`` to stop training as a NaN or infinite loss
+    does: a distributed run's processes learn of one on any of them there, and stop together
+    (``nerve.distributed.FitSync``)."""
+
+    def __init__(self, value: float, batch: int):
+        super().__init__(value, batch)
+        self.value, self.batch = value, batch
+
+
+def _not_finite(value: float, epoch: int, batch: int) -> str:
+    return f"loss is {value} at epoch {epoch + 1}, batch {batch + 1}"
+
+
 class Trainer:
     """One training run: the model, optimizer, loss, metrics and callbacks that ``run`` drives;
     callbacks see it as ``self.trainer``.
@@ -242,12 +256,15 @@ class Trainer:
     ``metrics`` are names or Metrics (fresh copies are kept for training and validation);
     ``verbose`` adds a progress bar. History and the progress bar go after ``callbacks`` in the
     one callback list, so that they see what the others log. ``who`` names the front door in
-    error messages (fit, find_lr).
+    error messages (fit, find_lr). ``sync`` is a distributed run's ``nerve.distributed.FitSync``
+    (also first among ``callbacks``): the loop asks it to add up each epoch's figures over the
+    processes and to average BatchNorm's statistics; None for a run in one process.
     """
 
     def __init__(self, model: Module, optimizer, loss_fn, metrics=(), callbacks=(),
-                 verbose: int = 0, history: History | None = None, who: str = "fit"):
-        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+                 verbose: int = 0, history: History | None = None, who: str = "fit",
+                 sync=None):
+        self.model, self.optimizer, self.loss_fn, self.sync = model, optimizer, loss_fn, sync
         self.dtype = model_dtype(model)
         threshold = decision_threshold(loss_fn, model)
         self.metrics = make_metrics(metrics, threshold)
@@ -287,7 +304,9 @@ class Trainer:
 
     def save_checkpoint(self, path) -> None:
         """Save weights, optimizer state, the next epoch, the history and the callbacks' state,
-        atomically."""
+        atomically; in a distributed run, on process 0 only."""
+        if self.sync is not None and not self.sync.main:
+            return
         extra = {"history": self.history.to_dict(), "callbacks": self.callbacks.state_dict()}
         io.save_checkpoint(path, self.model, self.optimizer, epoch=self.epoch + 1, extra=extra)
 
@@ -302,8 +321,9 @@ class Trainer:
 
         With a ``seed``, everything random in epoch k (the shuffled order, dropout) draws from
         a generator seeded by (seed, k), so a run repeats and a resumed one goes on exactly;
-        the global generator is left untouched. ``states`` (from a checkpoint) are loaded
-        into the callbacks after ``on_train_begin``. A loader that yields no batch raises.
+        the global generator is left untouched (in a distributed run, process r > 0 draws
+        from (seed, k, r): its own dropout). ``states`` (from a checkpoint) are loaded into the
+        callbacks after ``on_train_begin``. A loader that yields no batch raises.
         """
         self.check(train, val)
         self.epochs, self.steps, self.stop_training = epochs, len(train), False
@@ -311,8 +331,9 @@ class Trainer:
         if states:
             self.callbacks.load_state_dict(states)
         self._safe, self._safe_at = snapshot(self.model), "the start of training"
+        stream = () if self.sync is None or self.sync.main else (self.sync.world.rank,)
         for epoch in range(initial_epoch, epochs):
-            gen = None if seed is None else backend.generator(seed, epoch)
+            gen = None if seed is None else backend.generator(seed, epoch, *stream)
             with backend.use_generator(gen):
                 finished = self._epoch(epoch, train, val)
             if not finished or self.stop_training:
@@ -326,7 +347,13 @@ class Trainer:
         if isinstance(train, DataLoader):
             train.set_epoch(epoch)  # a seeded loader of the user's: this epoch's order
         self.callbacks.on_epoch_begin(epoch, {})
-        logs, trouble = self._train_epoch(train)
+        try:
+            logs, trouble = self._train_epoch(train)
+        except NotFiniteLoss as stop:
+            logs = {"loss": stop.value, **{m.name: m.result() for m in self.metrics}}
+            trouble = _not_finite(stop.value, epoch, stop.batch)
+        if trouble is None and self.sync is not None:
+            self.sync.average_buffers()  # BatchNorm's running statistics, before validation
         if trouble is None and not _finite(self.model):
             trouble = f"the weights are not finite at the end of epoch {epoch + 1}"
         if trouble is not None:
@@ -335,7 +362,7 @@ class Trainer:
         self._safe, self._safe_at = snapshot(self.model), f"the end of epoch {epoch + 1}"
         if val is not None:
             vlogs = _evaluate(self.model, val, self.loss_fn, self.val_metrics, self.dtype,
-                              self.who)
+                              self.who, self.sync)
             logs.update({f"val_{k}": v for k, v in vlogs.items()})
         self.callbacks.on_epoch_end(epoch, logs)
         for path in self._requested:
@@ -364,9 +391,10 @@ class Trainer:
             out = model(xb)
             loss = loss_fn(out, yb)
             value = float(loss._data)
-            if not math.isfinite(value):
+            # a distributed run goes on to the hooks, where FitSync stops every process at once
+            if not math.isfinite(value) and self.sync is None:
                 logs = {"loss": value, **{m.name: m.result() for m in metrics}}
-                return logs, f"loss is {value} at epoch {self.epoch + 1}, batch {b + 1}"
+                return logs, _not_finite(value, self.epoch, b)
             opt.zero_grad()
             loss.backward()
             logs["loss"] = value
@@ -384,6 +412,8 @@ class Trainer:
         if not count:
             raise ValueError(message(self.who, "training data that yields at least one batch",
                                      "x", loader))
+        if self.sync is not None:  # a distributed run: the figures of every process's samples
+            total, count = self.sync.sum_up(total, count, metrics)
         logs = {"loss": total / count}
         logs.update({m.name: m.result() for m in metrics})
         return logs, None
@@ -417,7 +447,7 @@ def _finite(model: Module) -> bool:
     return True
 
 
-def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str) -> dict:
+def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str, sync=None) -> dict:
     for m in metrics:
         m.reset()
     total, count = 0.0, 0
@@ -430,6 +460,8 @@ def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str) -> dict:
             count += n
             for m in metrics:
                 m.update(out._data, yb._data)
+    if sync is not None:  # a distributed run: each process evaluated its share
+        total, count = sync.sum_up(total, count, metrics)
     if not count:
         raise ValueError(message(who, "data that yields at least one batch", "loader", loader))
     logs = {"loss": total / count} if loss_fn is not None else {}
@@ -449,7 +481,7 @@ def _metric_specs(metrics, loss_fn, targets, who: str) -> tuple:
 
 
 def _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle,
-                    initial_epoch) -> None:
+                    initial_epoch, distributed) -> None:
     check_positive_int(epochs, "epochs", "fit")
     check_positive_int(batch_size, "batch_size", "fit")
     check_number(validation_split, "validation_split", "fit", 0.0, 1.0, high_open=True)
@@ -459,6 +491,7 @@ def _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle
         check_int(seed, "seed", "fit", minimum=0)
     check_bool(shuffle, "shuffle", "fit")
     check_int(initial_epoch, "initial_epoch", "fit", minimum=0)
+    check_bool(distributed, "distributed", "fit")
 
 
 def _resume(path, model, opt) -> tuple[int, History, dict]:
@@ -474,7 +507,8 @@ def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
         batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
         callbacks=(), metrics="auto", verbose: int = 1, seed: int | None = None,
         shuffle: bool = True, initial_epoch: int = 0, resume=None,
-        clip_grad_norm: float | None = None, clip_grad_value: float | None = None) -> History:
+        clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
+        distributed: bool = False) -> History:
     """Train ``model`` on (x, y) or a DataLoader for ``epochs`` epochs; return the History.
 
     Each epoch shuffles the data, trains on mini-batches of ``batch_size``, then evaluates
@@ -498,9 +532,23 @@ def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
     ``predict_classes`` read. ``resume`` is a checkpoint path (from ``ModelCheckpoint``):
     weights, optimizer and callback state, epoch and history are restored and training goes
     on up to ``epochs``.
+
+    ``distributed=True`` trains data-parallel on every process of an MPI launch (``mpirun -n 4
+    python train.py``; it needs mpi4py, see ``nerve.distributed``): the parameters and buffers
+    of process 0 go to all; each epoch's order is the same everywhere and each process takes
+    every P-th sample of it (P processes), padded with the order's first samples so that all
+    make the same number of steps (those few samples count twice in the epoch's figures; a
+    DataLoader with ``DistributedSampler(..., drop_last=True)`` leaves the last ones out
+    instead). After each backward() the gradients are averaged, so P processes with batches of
+    ``batch_size`` take the steps of one process with batches of P x ``batch_size``; the loss
+    and metrics add up every process's samples, validation data is shared out without padding,
+    BatchNorm's running statistics are averaged after each epoch, and only process 0 prints
+    and writes checkpoints. Every process returns the same History. A callback must decide to
+    stop training the same way on every process (from the epoch's logs, which are the same).
     """
     check_model(model, "fit")
-    _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle, initial_epoch)
+    _check_fit_args(epochs, batch_size, validation_split, verbose, seed, shuffle, initial_epoch,
+                    distributed)
     loss_fn, opt = get_loss(loss, "fit"), get_optimizer(optimizer, model, who="fit")
     check_optimizer(opt, model, "fit")
     dtype = model_dtype(model)
@@ -509,9 +557,16 @@ def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
     callbacks = list(callbacks)
     if clip_grad_norm is not None or clip_grad_value is not None:
         callbacks.append(GradientClipping(clip_grad_norm, clip_grad_value))
+    sync = None
+    if distributed:  # imported only when asked for: it needs mpi4py
+        from nerve.distributed import FitSync
+
+        sync = FitSync(train, val, seed)
+        train, val, callbacks = sync.train, sync.val, [sync, *callbacks]
+        verbose = verbose if sync.main else 0
     specs = _metric_specs(metrics, loss_fn, targets, "fit")
     history = History()
-    trainer = Trainer(model, opt, loss_fn, specs, callbacks, verbose, history)
+    trainer = Trainer(model, opt, loss_fn, specs, callbacks, verbose, history, sync=sync)
     trainer.check(train, val)  # everything is checked: from here on, state changes
     states = None
     if resume is not None:
@@ -521,7 +576,7 @@ def fit(model: Module, x, y=None, *, loss, optimizer="adam", epochs: int = 1,
     model.output_kind_ = loss_outputs(loss_fn)  # what predict_proba and predict_classes read
     trainer.run(train, val, epochs=epochs, initial_epoch=initial_epoch, seed=seed,
                 states=states)
-    if history.stop_reason is not None:
+    if history.stop_reason is not None and (sync is None or sync.main):
         warnings.warn(history.stop_reason, RuntimeWarning, stacklevel=2)
     return history
 
