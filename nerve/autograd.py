@@ -398,7 +398,7 @@ class Tensor:
         if self._rg:
             raise RuntimeError("numpy() on a tensor that requires grad would hand out the array "
                                "that backward reads; use tensor.detach().numpy()")
-        return self._data
+        return backend.host_only(self._data)  # a GPU tensor refuses, as in PyTorch
 
     def tolist(self):
         return self._data.tolist()
@@ -407,7 +407,8 @@ class Tensor:
         if self._rg:
             raise RuntimeError("NumPy cannot take a tensor that requires grad (it would cut the "
                                "graph); use tensor.detach() first, or nerve's operations")
-        arr = self._data if dtype is None else self._data.astype(dtype)
+        arr = backend.host_only(self._data)
+        arr = arr if dtype is None else arr.astype(dtype)
         return arr.copy() if copy and arr is self._data else arr  # NumPy 2's copy=True
 
     # --- gradient hooks -------------------------------------------------------------------
@@ -471,7 +472,7 @@ class Tensor:
 
     @property
     def device(self):
-        """Where the data lives: ``nerve.device("cpu")`` (the GPU backend is not built yet)."""
+        """Where the data lives: ``nerve.device("cpu")`` or ``nerve.device("cuda:0")``."""
         return backend.device(backend.device_of(self._data))
 
     @property
@@ -482,9 +483,10 @@ class Tensor:
         self._grad = self._grad_t = None
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", precision=4,  # host-side
-                               prefix="tensor(")
-        extra = f", dtype={self.dtype}"
+        body = np.array2string(backend.to_host(self._data), separator=", ",  # host-side
+                               precision=4, prefix="tensor(")
+        where = backend.device_of(self._data)
+        extra = f", dtype={self.dtype}" + ("" if where == "cpu" else f", device='{where}'")
         if self._node is not None:
             extra += f", grad_fn=<{self._node.name()}>"
         elif self._rg:

@@ -3,7 +3,9 @@
 Every operation takes its array module from its inputs with :func:`array_module`: NumPy for
 NumPy arrays (a GPU backend registers CuPy for CuPy arrays with :func:`register_array_module`),
 so operation code never names NumPy for arithmetic. The few places where NumPy and CuPy differ
-get one helper here (:func:`scatter_add`).
+get one helper here (:func:`scatter_add`), as do devices: :class:`device`, where an array lives
+(:func:`device_of`), copies between devices (:func:`to_device`, :func:`to_host`) and the check
+that an operation's inputs share one device (:func:`same_device`); ``nerve.cuda`` loads CuPy.
 
 Everything random in nerve draws from :func:`rng`, so ``nerve.manual_seed(n)`` makes a run
 repeatable; :func:`use_generator` lends a private generator to a block (``fit(seed=...)``) and
@@ -37,10 +39,14 @@ def array_module(x=None) -> ModuleType:
     return ARRAY_MODULES.get(type(x), np)
 
 
-def register_array_module(array_type: type, module: ModuleType) -> None:
-    """Let arrays of ``array_type`` compute with ``module`` (the GPU backend registers CuPy)."""
+def register_array_module(array_type: type, module: ModuleType | None) -> None:
+    """Let arrays of ``array_type`` compute with ``module`` (the GPU backend registers CuPy);
+    None takes the type away again (tests of a stand-in GPU)."""
     global ARRAY_TYPES
-    ARRAY_MODULES[array_type] = module
+    if module is None:
+        ARRAY_MODULES.pop(array_type, None)
+    else:
+        ARRAY_MODULES[array_type] = module
     ARRAY_TYPES = tuple(ARRAY_MODULES)
 
 
@@ -100,8 +106,8 @@ def zeros_as(x):
 def scatter_add(target, index, values) -> None:
     """``target[index] += values`` where repeated positions in ``index`` add up, in place."""
     xp = array_module(target)
-    if xp is np:
-        np.add.at(target, index, values)
+    if xp.__name__ != "cupy":
+        xp.add.at(target, index, values)
     else:  # CuPy spells it in cupyx
         import cupyx
 
@@ -110,10 +116,11 @@ def scatter_add(target, index, values) -> None:
 
 # --- devices ------------------------------------------------------------------------------
 class device:
-    """Where a tensor's data lives, in PyTorch's spelling: ``nerve.device("cpu")``.
+    """Where a tensor's data lives, in PyTorch's spelling: ``nerve.device("cpu")``,
+    ``nerve.device("cuda")`` (GPU 0), ``nerve.device("cuda", 1)``, ``nerve.device("cuda:1")``.
 
-    nerve computes on the CPU; the GPU backend (CuPy) is not built yet, so asking for
-    ``"cuda"`` raises a clear error instead of a puzzling one later.
+    Naming a device checks nothing; using one (``tensor(..., device="cuda")``, ``to``) loads the
+    GPU backend (CuPy) and raises a clear error where it is missing.
     """
 
     __slots__ = ("type", "index")
@@ -122,16 +129,21 @@ class device:
         if isinstance(spec, device):
             spec, index = spec.type, spec.index if index is None else index
         if not isinstance(spec, str):
-            raise TypeError(f"device: expected a device name such as 'cpu'. Received: "
+            raise TypeError(f"device: expected a device name such as 'cpu' or 'cuda'. Received: "
                             f"{spec!r}")
         kind, _, number = spec.partition(":")
         if kind not in ("cpu", "cuda"):
-            raise ValueError(f"device: expected 'cpu' (or 'cuda', once the GPU backend is "
-                             f"built). Received: {spec!r}")
+            raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:<index>'. Received: "
+                             f"{spec!r}")
         if number:
-            if not number.isdigit():
-                raise ValueError(f"device: expected 'cpu' or 'cuda:<index>'. Received: {spec!r}")
+            if not number.isdigit() or index is not None:
+                raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:<index>'. Received: "
+                                 f"{spec!r}" + (f", index={index!r}" if index is not None else ""))
             index = int(number)
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int)
+                                  or index < 0 or kind == "cpu" and index != 0):
+            raise ValueError(f"device: expected a GPU index >= 0 (and none for 'cpu'). "
+                             f"Received: {spec!r}, index={index!r}")
         self.type, self.index = kind, index
 
     def __eq__(self, other) -> bool:
@@ -153,17 +165,85 @@ class device:
 
 
 def device_of(array) -> str:
-    """The name of the device that holds ``array`` ('cpu' for a NumPy array)."""
-    return "cpu" if isinstance(array, np.ndarray) else "cuda"
+    """The name of the device that holds ``array``: 'cpu' for a NumPy array, 'cuda:<index>'
+    for a GPU array (CuPy's ``array.device.id``)."""
+    if ARRAY_MODULES.get(type(array), np) is np:
+        return "cpu"
+    return f"cuda:{getattr(array.device, 'id', 0)}"
 
 
 def check_device(spec, who: str) -> device:
-    """Return ``spec`` as a device nerve can use now (the CPU), or raise naming it."""
+    """Return ``spec`` as a device that nerve can use now, with its index (``cuda:0``), or
+    raise naming it: ImportError without CuPy (which package to install), RuntimeError
+    without a GPU or for an index beyond the GPUs there are."""
     dev = device(spec)
-    if dev.type != "cpu":
-        raise RuntimeError(f"{who}: device {str(dev)!r} needs the GPU backend, which nerve does "
-                           "not have yet; nerve computes on the CPU ('cpu')")
-    return dev
+    if dev.type == "cpu":
+        return dev
+    from nerve import cuda  # the same floor; loaded on first use, so `import nerve` stays light
+
+    count = cuda.require(who)
+    index = cuda.current_device() if dev.index is None else dev.index
+    if index >= count:
+        raise RuntimeError(f"{who}: expected a GPU index below {count} (the GPUs visible). "
+                           f"Received: device={str(dev)!r}")
+    return device("cuda", index)
+
+
+def device_module(dev) -> ModuleType:
+    """The array module of a device checked by ``check_device`` (NumPy for None, the CPU)."""
+    if dev is None or dev.type == "cpu":
+        return np
+    from nerve import cuda
+
+    return cuda.module()
+
+
+def use_device(dev):
+    """A block in which new arrays are made on ``dev`` (a checked device; nothing for the CPU)."""
+    if dev is None or dev.type == "cpu":
+        return contextlib.nullcontext()
+    return device_module(dev).cuda.Device(dev.index)
+
+
+def to_host(array):
+    """``array`` as a NumPy array: itself on the CPU, a copy from a GPU (CuPy's ``get()``)."""
+    return array if ARRAY_MODULES.get(type(array), np) is np else array.get()
+
+
+def host_only(array):
+    """``array`` if it lies on the CPU; a GPU's array refuses, as PyTorch's ``numpy()`` does."""
+    if ARRAY_MODULES.get(type(array), np) is not np:
+        raise TypeError(f"can't convert {device_of(array)} device type tensor to numpy. Use "
+                        "Tensor.cpu() to copy the tensor to host memory first.")
+    return array
+
+
+def to_device(array, dev):
+    """A copy of ``array`` on ``dev`` (a checked device), from any device."""
+    if dev.type == "cpu":
+        return array.copy() if device_of(array) == "cpu" else array.get()
+    xp = device_module(dev)
+    with xp.cuda.Device(dev.index):
+        return xp.array(array, copy=True)  # host -> GPU, or GPU -> GPU
+
+
+def on_device_of(array, like):
+    """``array`` on the device of the array ``like``: itself when it is there already, else a
+    copy (loading weights or optimizer state into a model on a GPU)."""
+    where = device_of(like)
+    return array if device_of(array) == where else to_device(array, device(where))
+
+
+def same_device(arrays, who) -> None:
+    """Raise RuntimeError when ``arrays`` (an operation's inputs; numbers are skipped) lie on
+    two devices, naming both as PyTorch does: nerve never copies between devices silently.
+    Called only when a GPU backend is registered, so the CPU pays nothing."""
+    kinds = {type(a) for a in arrays} & ARRAY_MODULES.keys()
+    if len(kinds) > 1:
+        found = list(dict.fromkeys(device_of(a) for a in arrays if type(a) in kinds))
+        name = getattr(who, "__name__", who)
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {found[0]} and {found[1]}! (in {name})")
 
 
 # --- dtypes -------------------------------------------------------------------------------
@@ -213,16 +293,55 @@ def _check_seed(seed) -> int:
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the one generator that everything random in nerve draws from, and return it."""
+    """Seed the one generator that everything random in nerve draws from on the CPU, and every
+    GPU's generator with the same seed (as ``torch.manual_seed`` does); return the CPU's."""
     global _rng
     _rng = np.random.default_rng(_check_seed(seed))
+    seed_devices(seed)
     return _rng
 
 
-def rng() -> np.random.Generator:
-    """Return the current random generator (replaced by ``manual_seed``, lent by
-    ``use_generator``)."""
-    return _rng
+# Each GPU draws from a generator of its own, made on first use: seeded by the seed given for
+# it (nerve.cuda.manual_seed), else the seed given for all (nerve.manual_seed,
+# nerve.cuda.manual_seed_all), else from the generator lent by use_generator, else at random.
+_device_rngs: dict = {}  # "cuda:0" -> its generator
+_device_seeds: dict = {}  # "cuda:0" -> the seed for its next generator
+_all_seed: list = [None]  # the seed for every GPU's next generator (None: none given)
+
+
+def seed_devices(seed: int, name: str | None = None) -> None:
+    """Seed the generator of the GPU ``name`` ("cuda:1"), or of every GPU when None, with
+    ``seed``; it is made on its first draw (no GPU needed here)."""
+    seed = _check_seed(seed)
+    if name is None:
+        _all_seed[0] = seed
+        _device_seeds.clear()
+        _device_rngs.clear()
+    else:
+        _device_seeds[name] = seed
+        _device_rngs.pop(name, None)
+
+
+def rng(dev=None):
+    """Return the random generator of a device (None or the CPU: the current one, replaced by
+    ``manual_seed``, lent by ``use_generator``; a GPU: that GPU's, with NumPy's method names)."""
+    if dev is None:
+        return _rng
+    name = str(dev)
+    if name == "cpu":
+        return _rng
+    gen = _device_rngs.get(name)
+    if gen is None:
+        from nerve import cuda
+
+        seed = _device_seeds.pop(name, _all_seed[0])
+        if _lent and seed is None:
+            seed = int(_rng.integers(2**63))
+        gen = _device_rngs[name] = cuda.Generator(device(name), seed)
+    return gen
+
+
+_lent: list = []  # the generators lent by use_generator, innermost last
 
 
 def generator(*entropy: int) -> np.random.Generator:
@@ -232,14 +351,26 @@ def generator(*entropy: int) -> np.random.Generator:
 
 @contextlib.contextmanager
 def use_generator(gen: np.random.Generator | None) -> Iterator[None]:
-    """Make ``gen`` the generator that everything random draws from inside the block, then
-    put the previous one back (None: leave things as they are)."""
+    """Make ``gen`` the generator that everything random draws from inside the block (a GPU
+    draws from generators seeded from it), then put the previous ones back (None: leave things
+    as they are)."""
     global _rng
     if gen is None:
         yield
         return
     previous, _rng = _rng, gen
+    saved = dict(_device_rngs), dict(_device_seeds), _all_seed[0]
+    _device_rngs.clear()
+    _device_seeds.clear()
+    _all_seed[0] = None
+    _lent.append(gen)
     try:
         yield
     finally:
         _rng = previous
+        _lent.pop()
+        _device_rngs.clear()
+        _device_rngs.update(saved[0])
+        _device_seeds.clear()
+        _device_seeds.update(saved[1])
+        _all_seed[0] = saved[2]

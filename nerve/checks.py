@@ -145,7 +145,8 @@ def finite_samples(x, name: str, who: str = ""):
 def device_and_dtype(args: tuple, device, dtype, who: str) -> tuple:
     """What ``to(...)`` asks for, in any of PyTorch's forms (a dtype, a device name or
     ``nerve.device``, both, a Tensor for its device and dtype, or the keywords): return
-    ``(device, dtype)``, each None when not asked; raise when one is given twice."""
+    ``(device, dtype)``, each None when not asked (the device checked: a GPU needs CuPy and
+    the GPU); raise when one is given twice."""
     if len(args) > 2:
         raise TypeError(message(who, "at most a device and a dtype", "args", ShortRepr(args)))
     for arg in args:
@@ -169,10 +170,10 @@ def device_and_dtype(args: tuple, device, dtype, who: str) -> tuple:
         try:
             dtype = backend.to_dtype(dtype)
         except TypeError:
-            raise TypeError(message(who, "a dtype (float32, float64), a device ('cpu') or "
-                                    "a Tensor", "dtype", dtype)) from None
+            raise TypeError(message(who, "a dtype (float32, float64), a device ('cpu', "
+                                    "'cuda') or a Tensor", "dtype", dtype)) from None
     if device is not None:
-        backend.check_device(device, who)
+        device = backend.check_device(device, who)  # with its index: cuda:0
     return device, dtype
 
 

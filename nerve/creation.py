@@ -13,8 +13,12 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     Floating-point data becomes float32 unless ``dtype`` says otherwise; integer and boolean
     data keep their kind (int64, bool). Only floating-point tensors can require gradients.
     """
-    _device(device, "tensor")
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)  # Tensor() always copies
+    dev = _device(device, "tensor")
+    t = Tensor(data, dtype=dtype)  # Tensor() always copies
+    if dev is not None and backend.device_of(t._data) != dev:
+        t._data = backend.to_device(t._data, dev)
+    t.requires_grad = requires_grad
+    return t
 
 
 def _shape(shape) -> tuple[int, ...]:
@@ -27,10 +31,21 @@ def _shape(shape) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def _device(device, who: str) -> None:
-    """Check a ``device=`` argument: the CPU, or a clear error until the GPU backend exists."""
-    if device is not None:
-        backend.check_device(device, who)
+def _device(device, who: str):
+    """A ``device=`` argument checked (a GPU needs CuPy and a GPU), or None when not given."""
+    return None if device is None else backend.check_device(device, who)
+
+
+def _on(device, who: str):
+    """The array module that makes arrays on ``device`` (None: the CPU), and the device."""
+    dev = _device(device, who)
+    return backend.device_module(dev), dev
+
+
+def _made(dev, make):
+    """The array ``make()`` returns, made with ``dev`` as the current GPU."""
+    with backend.use_device(dev):
+        return make()
 
 
 def _dtype(dtype):
@@ -44,88 +59,85 @@ def _make(data, requires_grad: bool) -> Tensor:
     return t
 
 
-def _like(t, dtype):
-    """The array and dtype a ``*_like`` result copies: a tensor keeps its dtype unless asked."""
+def _like(t, dtype, device, who: str):
+    """The array module, shape, dtype and device of a ``*_like`` result: those of ``t`` (its
+    dtype and device) unless ``dtype`` or ``device`` say otherwise."""
     src = t._data if isinstance(t, Tensor) else Tensor(t)._data
-    return src, backend.to_dtype(dtype) or src.dtype
+    dev = _device(device, who) or backend.device(backend.device_of(src))
+    return backend.device_module(dev), src.shape, backend.to_dtype(dtype) or src.dtype, dev
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    _device(device, "zeros")
-    return _make(backend.array_module().zeros(_shape(shape), _dtype(dtype)), requires_grad)
+    xp, dev = _on(device, "zeros")
+    return _make(_made(dev, lambda: xp.zeros(_shape(shape), _dtype(dtype))), requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    _device(device, "ones")
-    return _make(backend.array_module().ones(_shape(shape), _dtype(dtype)), requires_grad)
+    xp, dev = _on(device, "ones")
+    return _make(_made(dev, lambda: xp.ones(_shape(shape), _dtype(dtype))), requires_grad)
 
 
 def full(shape, value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    _device(device, "full")
-    return _make(backend.array_module().full(_shape((shape,)), value,
-                                                   _dtype(dtype)), requires_grad)
+    xp, dev = _on(device, "full")
+    return _make(_made(dev, lambda: xp.full(_shape((shape,)), value, _dtype(dtype))),
+                 requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    _device(device, "zeros_like")
-    src, dt = _like(t, dtype)
-    return _make(backend.array_module(src).zeros(src.shape, dt), requires_grad)
+    xp, shape, dt, dev = _like(t, dtype, device, "zeros_like")
+    return _make(_made(dev, lambda: xp.zeros(shape, dt)), requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    _device(device, "ones_like")
-    src, dt = _like(t, dtype)
-    return _make(backend.array_module(src).ones(src.shape, dt), requires_grad)
+    xp, shape, dt, dev = _like(t, dtype, device, "ones_like")
+    return _make(_made(dev, lambda: xp.ones(shape, dt)), requires_grad)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) shaped like ``t`` (its dtype unless ``dtype`` says)."""
-    _device(device, "rand_like")
-    src, dt = _like(t, dtype)
-    return _make(backend.rng().random(src.shape, dtype=backend.float64).astype(dt), requires_grad)
+    """Uniform samples in [0, 1) shaped like ``t`` (its dtype unless ``dtype`` says), from the
+    generator of its device."""
+    _, shape, dt, dev = _like(t, dtype, device, "rand_like")
+    return _make(backend.rng(dev).random(shape, dtype=backend.float64).astype(dt), requires_grad)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard-normal samples shaped like ``t`` (its dtype unless ``dtype`` says)."""
-    _device(device, "randn_like")
-    src, dt = _like(t, dtype)
-    values = backend.rng().standard_normal(src.shape, dtype=backend.float64).astype(dt)
+    _, shape, dt, dev = _like(t, dtype, device, "randn_like")
+    values = backend.rng(dev).standard_normal(shape, dtype=backend.float64).astype(dt)
     return _make(values, requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor shaped like ``t`` filled with ``fill_value``."""
-    _device(device, "full_like")
-    src, dt = _like(t, dtype)
-    return _make(backend.array_module(src).full(src.shape, fill_value, dt), requires_grad)
+    xp, shape, dt, dev = _like(t, dtype, device, "full_like")
+    return _make(_made(dev, lambda: xp.full(shape, fill_value, dt)), requires_grad)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor shaped like ``t`` whose values are not set."""
-    _device(device, "empty_like")
-    src, dt = _like(t, dtype)
-    return _make(backend.array_module(src).empty(src.shape, dt), requires_grad)
+    xp, shape, dt, dev = _like(t, dtype, device, "empty_like")
+    return _make(_made(dev, lambda: xp.empty(shape, dt)), requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard-normal samples from nerve's seeded generator."""
-    _device(device, "randn")
-    data = backend.rng().standard_normal(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
-    return _make(data, requires_grad)
+    dev = _device(device, "randn")
+    data = backend.rng(dev).standard_normal(_shape(shape), dtype=backend.float64)
+    return _make(data.astype(_dtype(dtype)), requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from nerve's seeded generator."""
-    _device(device, "rand")
-    data = backend.rng().random(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
+    dev = _device(device, "rand")
+    data = backend.rng(dev).random(_shape(shape), dtype=backend.float64).astype(_dtype(dtype))
     return _make(data, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop); floats are float32 unless ``dtype`` says."""
-    _device(device, "arange")
-    data = backend.array_module().arange(start, stop, step, dtype=backend.to_dtype(dtype))
+    xp, dev = _on(device, "arange")
+    data = _made(dev, lambda: xp.arange(start, stop, step, dtype=backend.to_dtype(dtype)))
     t = _make(data, False) if dtype is not None else Tensor(data)
     t.requires_grad = requires_grad
     return t
@@ -143,53 +155,54 @@ def from_numpy(array, requires_grad: bool = False) -> Tensor:
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a Tensor without a copy where it can: a Tensor (of the dtype asked) is
     returned as it is, an ndarray is shared (PyTorch's ``as_tensor``); other data is copied."""
-    if device is not None:
-        backend.check_device(device, "as_tensor")
+    dev = _device(device, "as_tensor")
     dt = backend.to_dtype(dtype)
     if isinstance(data, Tensor):
-        return data if dt is None or data.dtype == dt else data.to(dt)
-    if backend.is_array(data) and (dt is None or data.dtype == dt):
-        return Tensor._wrap(data)
-    return Tensor(data, dtype=dt)
+        t = data if dt is None or data.dtype == dt else data.to(dt)
+    elif backend.is_array(data) and (dt is None or data.dtype == dt):
+        t = Tensor._wrap(data)
+    else:
+        t = Tensor(data, dtype=dt)
+    return t if dev is None else t.to(dev)
 
 
 def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``shape`` whose values are whatever the memory held (fill it before use)."""
-    _device(device, "empty")
-    return _make(backend.array_module().empty(_shape(shape), _dtype(dtype)), requires_grad)
+    xp, dev = _on(device, "empty")
+    return _make(_made(dev, lambda: xp.empty(_shape(shape), _dtype(dtype))), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None,
         requires_grad: bool = False) -> Tensor:
     """The n x m identity matrix (n x n by default)."""
-    _device(device, "eye")
+    xp, dev = _on(device, "eye")
     check_int(n, "n", "eye", minimum=0)
     m = n if m is None else check_int(m, "m", "eye", minimum=0)
-    return _make(backend.array_module().eye(n, m, dtype=_dtype(dtype)), requires_grad)
+    return _make(_made(dev, lambda: xp.eye(n, m, dtype=_dtype(dtype))), requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` values evenly spaced from ``start`` to ``end``, both included."""
-    _device(device, "linspace")
+    xp, dev = _on(device, "linspace")
     check_int(steps, "steps", "linspace", minimum=0)
-    values = backend.array_module().linspace(start, end, steps, dtype=backend.float64)
+    values = _made(dev, lambda: xp.linspace(start, end, steps, dtype=backend.float64))
     return _make(values.astype(_dtype(dtype)), requires_grad)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None,
              device=None, requires_grad: bool = False) -> Tensor:
     """``steps`` values from ``base**start`` to ``base**end``, evenly spaced in the exponent."""
-    _device(device, "logspace")
+    xp, dev = _on(device, "logspace")
     check_int(steps, "steps", "logspace", minimum=0)
-    values = backend.array_module().logspace(start, end, steps, base=base, dtype=backend.float64)
+    values = _made(dev, lambda: xp.logspace(start, end, steps, base=base, dtype=backend.float64))
     return _make(values.astype(_dtype(dtype)), requires_grad)
 
 
 def randint(low: int, high: int | None = None, size=None, dtype=None, device=None) -> Tensor:
     """Integers drawn uniformly from [low, high) (from [0, low) when ``high`` is left out),
     from nerve's seeded generator: ``randint(0, 10, (3, 4))`` or ``randint(10, (3,))``."""
-    _device(device, "randint")
+    dev = _device(device, "randint")
     if size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
     if high is None:
@@ -200,7 +213,7 @@ def randint(low: int, high: int | None = None, size=None, dtype=None, device=Non
     check_int(high, "high", "randint")
     if high <= low:
         raise ValueError(f"randint: expected low < high. Received: low={low}, high={high}")
-    values = backend.rng().integers(low, high, _shape((size,)))
+    values = backend.rng(dev).integers(low, high, _shape((size,)))
     return _make(values.astype(backend.to_dtype(dtype) or backend.int64), False)
 
 
@@ -208,18 +221,20 @@ def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Samples of N(mean, std^2) from nerve's seeded generator: ``normal(0, 1, size=(3,))``, or
     one sample per element of tensor ``mean`` and/or ``std`` (PyTorch's forms)."""
-    _device(device, "normal")
+    dev = _device(device, "normal")
     mean_a = mean._data if isinstance(mean, Tensor) else mean
     std_a = std._data if isinstance(std, Tensor) else std
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    if dev is None and like is not None:
+        dev = backend.device(backend.device_of(like._data))  # a tensor's mean: its device
     shape = _shape((size,)) if size is not None else None
     if shape is None and isinstance(mean, (int, float)) and isinstance(std, (int, float)):
         raise TypeError("normal: expected a size, or mean/std given as tensors")
     if (backend.ensure_array(std_a) < 0).any():
         raise ValueError(f"normal: expected std >= 0. Received: std={std!r}")
-    values = backend.rng().normal(mean_a, std_a, shape)
-    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    values = backend.rng(dev).normal(mean_a, std_a, shape)
     dt = backend.to_dtype(dtype) or (like.dtype if like is not None else _dtype(None))
-    return _make(backend.array_module().asarray(values).astype(dt), requires_grad)
+    return _make(backend.device_module(dev).asarray(values).astype(dt), requires_grad)
 
 
 def _typed(dtype, name: str):

@@ -122,8 +122,10 @@ class Function:
         """Run ``forward`` on the arguments and, if any input requires gradients, record it."""
         ctx = cls.__new__(cls)
         if not (grad_state.enabled and cls.differentiable):  # the shortest path
-            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
-                              **options)
+            raw = [a._data if isinstance(a, Tensor) else a for a in args]
+            if len(_ARRAYS) > 1:  # a GPU backend is loaded: no operation across devices
+                backend.same_device(raw, cls)
+            out = cls.forward(ctx, *raw, **options)
             if type(out) is tuple:
                 return tuple(Tensor._wrap(backend.ensure_array(o)) for o in out)
             return Tensor._wrap(out if type(out) in _ARRAYS else backend.ensure_array(out))
@@ -137,6 +139,8 @@ class Function:
                 raw.append(a)
                 needs.append(False)
                 edges.append(None)
+        if len(_ARRAYS) > 1:
+            backend.same_device(raw, cls)
         record = True in needs
         if record:
             ctx.needs_input_grad = tuple(needs)

@@ -33,10 +33,12 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # conversions, autograd.grad and autograd.Function, max/min with indices, rounding, out=,
 # sorting and selecting, tensor hooks): about 3,400, budget 3,450. Review fixes (grad-mode
 # decorators, hooks in autograd.grad, NaN-first descending sort, gather and index_select range
-# checks, boolean where, Python bools in promotion): about 3,465, budget 3,480.
+# checks, boolean where, Python bools in promotion): about 3,465, budget 3,480. Devices (issue
+# 15): the cross-device check in Function.apply, a move to another device as an operation that
+# stays in the graph (ToDeviceFunction), numpy()/repr of a GPU tensor: about 3,490, budget 3,500.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3480
+CORE_LINE_BUDGET = 3500
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

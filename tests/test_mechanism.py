@@ -207,7 +207,8 @@ def test_operations_take_the_array_module_from_their_inputs(monkeypatch):
     assert {"exp", "tanh", "log"} <= set(calls)
     expected = nerve.tensor(data, requires_grad=True)
     (nerve.exp(expected) + nerve.tanh(expected)).log_softmax(axis=1).sum().backward()
-    np.testing.assert_allclose(x.grad, expected.grad, rtol=1e-6)
+    # the pretend device's arrays refuse NumPy's conversion, as a GPU's do: compare the memory
+    np.testing.assert_allclose(x.grad._data.view(np.ndarray), expected.grad, rtol=1e-6)
 
 
 def test_array_module_answers_numpy_for_numpy_and_for_nothing():

@@ -374,12 +374,13 @@ def test_conversions_as_pytorch():
         == np.float16
 
 
-def test_a_device_nerve_does_not_have_is_a_clear_error():
+def test_a_device_nerve_cannot_reach_is_a_clear_error():
     x = nerve.ones(2)
-    with pytest.raises(RuntimeError, match="GPU backend"):
-        x.to("cuda")
-    with pytest.raises(RuntimeError, match="GPU backend"):
-        x.cuda()
+    if not nerve.cuda.is_available():  # tests/test_devices.py checks both messages
+        with pytest.raises((ImportError, RuntimeError), match="CuPy|GPU"):
+            x.to("cuda")
+        with pytest.raises((ImportError, RuntimeError), match="CuPy|GPU"):
+            x.cuda()
     with pytest.raises(ValueError, match="expected 'cpu'"):
         nerve.device("tpu")
     assert x.device == nerve.device("cpu") == "cpu" and str(x.device) == "cpu"

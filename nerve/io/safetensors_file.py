@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import safetensors.numpy
 
+from nerve import backend
 from nerve.checks import as_array
 from nerve.files import atomic_write_bytes
 
@@ -65,7 +66,8 @@ def _fail(path, problem: str) -> FileFormatError:
 
 # --- writing ------------------------------------------------------------------------------
 def _storable(name: str, value) -> np.ndarray:
-    arr = np.asarray(as_array(value))  # host-side: the file holds NumPy's bytes
+    arr = np.asarray(backend.to_host(as_array(value)))  # host-side: the file holds NumPy's
+    # bytes (a GPU's array is copied to host memory first)
     if (arr.dtype.kind, arr.dtype.itemsize) not in CODES:
         raise TypeError(f"cannot store {name!r}: dtype {arr.dtype} has no safetensors "
                         f"equivalent (expected one of {sorted(DTYPES)})")

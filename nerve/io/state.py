@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import ShortRepr, message
 
@@ -42,6 +43,8 @@ def _unique(name: str, arrays: dict) -> str:
 def _flatten(obj, name: str, arrays: dict):
     if isinstance(obj, Tensor):
         obj = obj._data
+    if backend.is_array(obj):
+        obj = backend.to_host(obj)  # a GPU's array: written from host memory
     if isinstance(obj, np.ndarray):
         key = _unique(name, arrays)
         arrays[key] = obj

@@ -76,7 +76,8 @@ def _state_arrays(state: Mapping) -> dict:
             raise TypeError(message("save", "a Tensor or an array for each name of a state_dict "
                                     "(an optimizer's state goes in nerve.io.save_checkpoint)",
                                     f"obj[{name!r}]", ShortRepr(value)))
-        arrays[name] = as_array(value) if isinstance(value, Tensor) else np.asarray(value)
+        arrays[name] = (as_array(value) if isinstance(value, Tensor) or backend.is_array(value)
+                        else np.asarray(value))
     return arrays
 
 
@@ -217,12 +218,12 @@ def _match_dtypes(model: Module, state: dict) -> None:
             t._data = t._data.astype(stored.dtype)
 
 
-def _state_dict(path) -> OrderedDict:
+def _state_dict(path, dev) -> OrderedDict:
     arrays, _ = read_tensors(path)
-    return OrderedDict((name, from_numpy(arr)) for name, arr in arrays.items())
+    return OrderedDict((name, _tensors_in(arr, dev)) for name, arr in arrays.items())
 
 
-def _object(path, metadata: dict[str, str]):
+def _object(path, metadata: dict[str, str], dev):
     """The nested object that ``save`` wrote, its arrays as Tensors."""
     arrays, _ = read_tensors(path)
     skeleton = parse_json(path, metadata.get(OBJECT_KEY, "null"), "the object record")
@@ -230,27 +231,42 @@ def _object(path, metadata: dict[str, str]):
         obj = unflatten_state(arrays, skeleton)
     except (ValueError, RecursionError) as e:
         raise FileFormatError(f"{os.fspath(path)}: the object record: {e}") from None
-    return _tensors_in(obj)
+    return _tensors_in(obj, dev)
 
 
-def _tensors_in(obj):
+def _tensors_in(obj, dev):
+    """The arrays in ``obj`` as Tensors on ``dev`` (None: the CPU, without a copy)."""
     if backend.is_array(obj):
-        return from_numpy(obj)
+        return from_numpy(obj if dev is None else backend.to_device(obj, dev))
     if isinstance(obj, dict):
-        return type(obj)((k, _tensors_in(v)) for k, v in obj.items())
+        return type(obj)((k, _tensors_in(v, dev)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_tensors_in(v) for v in obj)
+        return type(obj)(_tensors_in(v, dev) for v in obj)
     return obj
 
 
-def load(path: str | os.PathLike, map_location=None, weights_only: bool = True,
-         **pickle_load_args) -> Module | OrderedDict:
+def _where(map_location, device, who: str):
+    """The device that ``load``'s ``map_location`` (a device, its name, or PyTorch's dict or
+    callable, which nerve takes as the CPU) or ``device`` asks for (checked); None: the CPU."""
+    if device is not None and map_location is not None:
+        raise TypeError(f"{who}: give map_location or device, not both. Received: "
+                        f"map_location={map_location!r}, device={device!r}")
+    spec = device if device is not None else map_location
+    if spec is None or callable(spec) or isinstance(spec, dict):
+        return None
+    dev = backend.check_device(spec, who)
+    return None if dev.type == "cpu" else dev
+
+
+def load(path: str | os.PathLike, map_location=None, weights_only: bool = True, *,
+         device=None, **pickle_load_args) -> Module | OrderedDict:
     """Return what ``save`` wrote to ``path``: the model, rebuilt from its architecture with
     its weights, or the state_dict (an OrderedDict of name -> Tensor). A file that another
     program wrote (``safetensors.torch.save_file``) gives its tensors as a state_dict.
 
-    ``map_location`` (a device: the CPU) and ``weights_only`` are PyTorch's arguments: nerve
-    always loads weights only, never pickles, and puts them on the CPU.
+    ``map_location`` (or ``device=``): the device to put the weights on (``"cpu"``, the
+    default, or ``"cuda"``); PyTorch's dict and callable forms are taken as the CPU.
+    ``weights_only`` is PyTorch's: nerve always loads weights only and never pickles.
 
     The tensors' names and shapes in the header are checked against the architecture before
     any layer is built, so a small file cannot ask for large weights it does not hold.
@@ -258,16 +274,14 @@ def load(path: str | os.PathLike, map_location=None, weights_only: bool = True,
     if pickle_load_args:
         raise TypeError(f"load: unexpected keyword arguments {sorted(pickle_load_args)} (nerve "
                         "never unpickles)")
-    if map_location is not None and not callable(map_location) and not isinstance(
-            map_location, dict):
-        backend.check_device(map_location, "load")
+    dev = _where(map_location, device, "load")
     path = os.fspath(path)
     header, metadata = read_header(path)
     kind = file_kind(path, metadata)
     if kind == "object":
-        return _object(path, metadata)
+        return _object(path, metadata, dev)
     if kind == "state_dict" or (kind is None and ARCH_KEY not in metadata):
-        return _state_dict(path)
+        return _state_dict(path, dev)
     arch = _architecture(path, metadata)
     try:
         shapes = expected_shapes(arch)
@@ -287,4 +301,4 @@ def load(path: str | os.PathLike, map_location=None, weights_only: bool = True,
                dtype_error=FileFormatError)
     _match_dtypes(model, state)
     model.load_state_dict(state)
-    return model
+    return model if dev is None else model.to(dev)

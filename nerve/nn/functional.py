@@ -321,7 +321,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     check_probability(p, "p", "dropout")
     if not training or p == 0:
         return x
-    mask = (backend.rng().random(x.shape, dtype=backend.float32) >= p).astype(x.dtype)
+    gen = backend.rng(backend.device_of(x._data))  # the generator of x's device
+    mask = (gen.random(x.shape, dtype=backend.float32) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask
 
@@ -483,6 +484,7 @@ def _dropout2d(input, p: float, training: bool, who: str) -> Tensor:
                                  "zeroes single elements)", "input.shape", x.shape))
     if not training or p == 0:
         return x
-    mask = (backend.rng().random(x.shape[:2], dtype=backend.float32) >= p).astype(x.dtype)
+    gen = backend.rng(backend.device_of(x._data))
+    mask = (gen.random(x.shape[:2], dtype=backend.float32) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2))

@@ -57,13 +57,15 @@ def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     a, b = check_number(a, "a", "uniform_"), check_number(b, "b", "uniform_")
     if a > b:
         raise ValueError(message("uniform_", f"b >= a={a}", "b", b))
-    return _fill(t, backend.rng().uniform(a, b, _tensor(t, "uniform_")._data.shape))
+    t = _tensor(t, "uniform_")
+    return _fill(t, backend.rng(backend.device_of(t._data)).uniform(a, b, t._data.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2); the defaults give the seed's standard normal."""
     mean, std = check_number(mean, "mean", "normal_"), check_number(std, "std", "normal_", 0.0)
-    return _fill(t, backend.rng().normal(mean, std, _tensor(t, "normal_")._data.shape))
+    t = _tensor(t, "normal_")
+    return _fill(t, backend.rng(backend.device_of(t._data)).normal(mean, std, t._data.shape))
 
 
 def zeros_(t: Tensor) -> Tensor:

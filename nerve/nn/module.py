@@ -305,33 +305,42 @@ class Module:
         return self
 
     def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
-        """Convert every parameter (and its gradient) and floating-point buffer to a floating
-        ``dtype`` in place, and return the module, as PyTorch's ``Module.to``.
+        """Move every parameter (and its gradient) and buffer to a device, and/or convert the
+        floating-point ones to a floating ``dtype``, in place, and return the module, as
+        PyTorch's ``Module.to``.
 
-        Takes a dtype, a device (``"cpu"`` or ``nerve.device("cpu")``: nerve computes on the
-        CPU, ``"cuda"`` raises until the GPU backend is built), both, a Tensor (its dtype and
-        device), or the keywords ``device=`` and ``dtype=``. Nothing changes when a check fails.
+        Takes a dtype, a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``nerve.device(...)``),
+        both, a Tensor (its dtype and device), or the keywords ``device=`` and ``dtype=``.
+        Nothing changes when a check fails (a GPU without CuPy). The parameters stay the same
+        Tensor objects, so an optimizer made before keeps them: its state follows them to the
+        new device on its next step (see ``nerve.optim.Optimizer``).
         """
         who = f"{type(self).__name__}.to"
         check_bool(non_blocking, "non_blocking", who)  # PyTorch's; nerve copies synchronously
-        _, dtype = device_and_dtype(args, device, dtype, who)
+        device, dtype = device_and_dtype(args, device, dtype, who)
         if dtype is not None:
             dtype = backend.float_dtype(dtype, who)
-            for p in self.parameters():
-                p._data = p._data.astype(dtype, copy=False)
-                if p._grad is not None:
-                    p._grad = p._grad.astype(dtype, copy=False)
-            for _, b in self.named_buffers():
-                if b._data.dtype.kind == "f":
-                    b._data = b._data.astype(dtype, copy=False)
+        for t in [*self.parameters(), *(b for _, b in self.named_buffers())]:
+            floating = t._data.dtype.kind == "f"
+            for name in ("_data", "_grad"):
+                arr = getattr(t, name)
+                if arr is None:
+                    continue
+                if dtype is not None and floating:
+                    arr = arr.astype(dtype, copy=False)
+                if device is not None and backend.device_of(arr) != device:
+                    arr = backend.to_device(arr, device)
+                    t._home = None  # an optimizer's gradient home on the old device
+                setattr(t, name, arr)
         return self
 
     def cpu(self) -> Module:
-        """Return the module: its data is on the CPU already."""
+        """Move the parameters and buffers to the CPU, in place; return the module."""
         return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        """Raise: the GPU backend is not built yet (``Module.to`` says so too)."""
+        """Move the parameters and buffers to a GPU (the current one, or ``device``: an index
+        or a name), in place; return the module."""
         if device is None or isinstance(device, int):
             device = "cuda" if device is None else f"cuda:{device}"
         return self.to(device=device)
@@ -399,7 +408,8 @@ class Module:
             error = TypeError if len(problems) == 1 and kinds else ValueError
             raise error(f"{who}: " + " | ".join(problems))
         for k, arr in arrays.items():
-            own[k]._data[...] = arr  # in place, cast to its dtype: optimizers keep working
+            own[k]._data[...] = backend.on_device_of(arr, own[k]._data)  # in place, cast to
+            # its dtype and on its device: optimizers keep working
             own[k]._bump()
         return missing, unexpected
 

@@ -96,7 +96,8 @@ class _RNNBase(Module):
         """An initial state as (layers * directions, N, H), zeros when not given."""
         shape = (self.num_layers * (2 if self.bidirectional else 1), n, self.hidden_size)
         if h is None:
-            return Tensor._wrap(backend.array_module().zeros(shape, dtype))
+            xp = backend.array_module(self.weight_ih_l0._data)  # the layer's device
+            return Tensor._wrap(xp.zeros(shape, dtype))
         if not isinstance(h, Tensor):
             h = operands(self.weight_ih_l0, h, self._name())[1]
         expected = (shape[0], shape[2]) if unbatched else shape
@@ -233,7 +234,8 @@ class _CellBase(Module):
         states = []
         for name, s in (("h", h), ("c", c)) if self.mode == "LSTM" else (("h", h),):
             if s is None:
-                s = Tensor._wrap(backend.array_module().zeros((n, self.hidden_size), x.dtype))
+                s = Tensor._wrap(backend.array_module(x._data).zeros((n, self.hidden_size),
+                                                                    x.dtype))
             else:
                 s = s if isinstance(s, Tensor) else operands(w, s, who)[1]
                 expected = (self.hidden_size,) if unbatched else (n, self.hidden_size)

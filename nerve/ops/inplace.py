@@ -165,14 +165,14 @@ def zero_(self) -> Tensor:
 def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples of N(mean, std^2) from nerve's seeded generator, in place."""
     check_number(std, "std", "normal_", 0.0)
-    values = backend.rng().normal(mean, std, self.shape)
+    values = backend.rng(backend.device_of(self._data)).normal(mean, std, self.shape)
     return apply_inplace(self, _overwrite, backend.array_module(self._data).asarray(values))
 
 
 @register(methods=("uniform_",), public=False)
 def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples of U(a, b) from nerve's seeded generator, in place."""
-    values = backend.rng().uniform(a, b, self.shape)
+    values = backend.rng(backend.device_of(self._data)).uniform(a, b, self.shape)
     return apply_inplace(self, _overwrite, backend.array_module(self._data).asarray(values))
 
 

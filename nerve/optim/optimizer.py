@@ -99,6 +99,8 @@ class Optimizer:
                 loss = closure()
         for i, group in enumerate(self.param_groups):
             params = group["params"]
+            if len(backend.ARRAY_MODULES) > 1:  # a GPU backend is loaded: did a model move?
+                self._follow_devices(params)
             flat = self._flat_group(i, params)
             if flat is not None:
                 flat.gather_grads(params)
@@ -125,9 +127,19 @@ class Optimizer:
         self._flats[i] = FlatGroup.build(params, self.state)
         return self._flats[i]
 
+    def _follow_devices(self, params: list[Tensor]) -> None:
+        """Move each parameter's state to the parameter's device where ``model.to(device)``
+        moved the parameter after the state was made (as PyTorch's ``load_state_dict`` casts
+        state to its parameter's device): the flat buffers are then built again there."""
+        for p in params:
+            state = self.state.get(p)
+            for key, value in (state or {}).items():
+                if backend.is_array(value) and type(value) is not type(p._data):
+                    state[key] = backend.on_device_of(value, p._data)
+
     def _scratch(self, like, slot: int = 0):
         """Return a reusable work array shaped like ``like`` (its contents are garbage)."""
-        key = (like.dtype, slot)
+        key = (type(like), like.dtype, slot)
         buf = self._work.get(key)
         if buf is None or buf.size < like.size:
             buf = self._work[key] = backend.array_module(like).empty(like.size, like.dtype)
@@ -235,6 +247,7 @@ def _load_value(name: str, value, p: Tensor):
     if arr.shape != p._data.shape:
         raise ValueError(f"state {name!r} has shape {arr.shape}, its parameter has shape "
                          f"{p._data.shape}")
+    arr = backend.on_device_of(arr, p._data)  # the state lives on its parameter's device
     return backend.array_module(p._data).array(arr, dtype=p._data.dtype)
 
 

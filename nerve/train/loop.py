@@ -203,16 +203,34 @@ def _validation_loader(data, batch_size: int, dtype, sample_shape, who) -> DataL
     return DataLoader(_dataset(dtype, xv, yv), batch_size=batch_size)
 
 
-def _batches(loader, dtype):
+def model_array(model: Module):
+    """An array of the model's (its first parameter's, None without one): batches go to its
+    device."""
+    return next((p._data for p in model.parameters()), None)
+
+
+def _batches(loader, dtype, like=None):
     """Yield the loader's batches as tuples, floating tensors in the model's dtype: the one
-    cast on fit's path (only a user's DataLoader of another dtype needs it)."""
+    cast on fit's path (only a user's DataLoader of another dtype needs it), on the device of
+    the array ``like`` (the model's: a copy to the GPU when the model is there)."""
+    move = like is not None and backend.device_of(like) != "cpu"
     for batch in loader:
         if not isinstance(batch, tuple):
             batch = (batch,)
         if any(t._data.dtype != dtype and t._data.dtype.kind == "f" for t in batch):
             batch = tuple(Tensor._wrap(t._data.astype(dtype)) if t._data.dtype.kind == "f" else t
                           for t in batch)
+        if move:
+            batch = tuple(Tensor._wrap(backend.on_device_of(t._data, like)) for t in batch)
         yield batch
+
+
+def _update(metrics, out, target) -> None:
+    """Add a batch to each metric, on the host (a GPU batch is copied once for all)."""
+    if metrics:
+        pred, target = backend.to_host(out._data), backend.to_host(target._data)
+        for m in metrics:
+            m.update(pred, target)
 
 
 @contextlib.contextmanager
@@ -382,7 +400,7 @@ class Trainer:
         for m in metrics:
             m.reset()
         total, count, logs = 0.0, 0, {}
-        for b, (xb, yb) in enumerate(_batches(loader, self.dtype)):
+        for b, (xb, yb) in enumerate(_batches(loader, self.dtype, model_array(model))):
             n = len(yb)
             if begin or after_backward or end:  # a logs dict only for callbacks that read it
                 logs = {"size": n}
@@ -403,8 +421,7 @@ class Trainer:
             opt.step()
             total += value * n
             count += n
-            for m in metrics:
-                m.update(out._data, yb._data)
+            _update(metrics, out, yb)
             for hook in end:
                 hook(b, logs)
             if self.stop_training:
@@ -452,14 +469,13 @@ def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str, sync=Non
         m.reset()
     total, count = 0.0, 0
     with _inference(model):
-        for xb, yb in _batches(loader, dtype):
+        for xb, yb in _batches(loader, dtype, model_array(model)):
             out = model(xb)
             n = len(yb)
             if loss_fn is not None:
                 total += float(loss_fn(out, yb)._data) * n
             count += n
-            for m in metrics:
-                m.update(out._data, yb._data)
+            _update(metrics, out, yb)
     if sync is not None:  # a distributed run: each process evaluated its share
         total, count = sync.sum_up(total, count, metrics)
     if not count:
@@ -618,7 +634,8 @@ def predict(model: Module, x, batch_size: int = 32) -> np.ndarray:
     check_model(model, "predict")
     loader, _ = _input_loader(model, x, None, batch_size, "predict")
     with _inference(model):
-        outs = [model(batch[0])._data for batch in _batches(loader, model_dtype(model))]
+        outs = [backend.to_host(model(batch[0])._data)
+                for batch in _batches(loader, model_dtype(model), model_array(model))]
     return np.concatenate(outs) if outs else np.empty((0,))
 
 
