@@ -383,3 +383,11 @@ def test_last_time_step_in_a_sequential_trains_saves_and_refuses_bad_input(tmp_p
         np.testing.assert_array_equal(again(x).numpy(), model(x).numpy())
     with pytest.raises(ValueError, match=r"LastTimeStep: expected a recurrent layer's output"):
         nn.LastTimeStep()(nerve.randn(2, 3, 4, 5))
+
+
+def test_lstm_takes_pytorchs_proj_size_zero_and_refuses_a_projection():
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.LSTM(2, 3, proj_size=0), torch.nn.LSTM(2, 3, proj_size=0)
+    assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
+    with pytest.raises(ValueError, match=r"expected proj_size=0 .* Received: proj_size=2"):
+        nn.LSTM(2, 3, proj_size=2)

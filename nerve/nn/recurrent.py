@@ -13,6 +13,7 @@ from nerve.checks import (
     check_choice,
     check_positive_int,
     check_probability,
+    is_int,
     message,
 )
 from nerve.nn import functional as F
@@ -185,9 +186,19 @@ class RNN(_RNNBase):
 class LSTM(_RNNBase):
     """Long short-term memory, PyTorch's gates i, f, g, o (rows of ``weight_ih_l0`` in that
     order): c_t = f c_(t-1) + i g, h_t = o tanh(c_t). Returns ``(output, (h_n, c_n))``;
-    ``hx`` is a pair ``(h_0, c_0)``."""
+    ``hx`` is a pair ``(h_0, c_0)``. ``proj_size`` is PyTorch's argument; only 0 (no
+    projection of h_t) is supported."""
 
     mode = "LSTM"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, dtype=None):
+        if not is_int(proj_size) or proj_size != 0:
+            raise ValueError(message("LSTM", "proj_size=0 (nerve's LSTM has no projection of "
+                                     "the hidden state)", "proj_size", proj_size))
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)
 
 
 class GRU(_RNNBase):
