@@ -461,7 +461,7 @@ def _neuron(model) -> dict:
     b = float(model.bias.numpy().reshape(-1)[0]) + 0.0  # + 0.0: no "-0" threshold
     surf = [1.0, 0.0, 1.0]
     total = sum(a * c for a, c in zip(w, surf)) + b
-    return {"weights": w, "bias": b, "threshold": -b, "seed_day": surf,
+    return {"weights": w, "bias": b, "threshold": 0.0 - b, "seed_day": surf,
             "seed_day_weighted_sum": total + 0.0,
             "seed_day_decision": "go" if total > 0 else "stay"}
 
