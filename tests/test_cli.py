@@ -198,6 +198,9 @@ def test_mnist_cnn_run_then_evaluate_predict_and_summary(capsys, tmp_path):
     assert code == 0 and out.split()[1] == str(expected[0])
     code, out, _ = nerve_cmd(capsys, "summary", folder)
     assert code == 0 and "Total params: 206,922" in out
+    np.save(tmp_path / "raw.npy", x[:2] * 255)  # raw pixels: a silent misprediction else
+    code, _, err = nerve_cmd(capsys, "predict", folder, tmp_path / "raw.npy")
+    assert code == 1 and "[0, 1]" in err and "divide them by 255" in err
 
 
 def test_summary_of_presets_and_a_spec_file(capsys, tmp_path):

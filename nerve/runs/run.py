@@ -299,6 +299,8 @@ def _history_csv(history) -> str:
 
 def _data_json(spec: dict, data: sources.Data) -> dict:
     info = {"task": data.task, "input_shape": list(input_shape(spec)), "classes": data.classes}
+    if spec["data"]["source"] in ("mnist", "digits"):  # pixels scaled to [0, 1] for training
+        info["input_range"] = [0.0, 1.0]
     if data.task == "forecast":
         scaler = data.extra["scaler"]
         info.update({"window": data.extra["window"],
@@ -641,6 +643,11 @@ def predict(folder, input_path, *, steps: int = 1, column: str | None = None, ou
         x = _examples(values, tuple(info["input_shape"]), input_path)
         if not np.isfinite(x).all():
             raise ValueError(f"{input_path}: holds NaN or infinite values")
+        low, high = info.get("input_range", (-np.inf, np.inf))
+        if x.size and (x.min() < low or x.max() > high):
+            hint = " (pixels of 0-255: divide them by 255)" if x.max() > 1.5 else ""
+            raise ValueError(f"{input_path}: the model was trained on inputs in [{low:g}, "
+                             f"{high:g}]; these range from {x.min():g} to {x.max():g}{hint}")
         result = probabilities(model, x, spec)
         names = info.get("classes") or [str(i) for i in range(result.shape[1])]
         decided = result.argmax(axis=1)
