@@ -385,12 +385,32 @@ def _shard_validation(loader: DataLoader | None, world: World) -> DataLoader | N
 
 
 def _sum_fields(metric) -> tuple[str, ...] | None:
-    """The attributes of a running metric that add up over processes (None: unknown)."""
+    """The attributes of a running metric that add up over processes (None: unknown). A
+    Metric keeps a sum of batch values times sizes and a count (``Metric.update``), whatever
+    its ``result()`` makes of them (an RMSE takes a square root): those two are summed, and
+    its own ``result()`` reads the sums."""
     if isinstance(metric, R2):
         return ("n", "s", "s2", "res")
-    if isinstance(metric, Metric) and type(metric).result is Metric.result:
+    if isinstance(metric, Metric) and all(isinstance(getattr(metric, k, None), (int, float))
+                                          for k in ("total", "count")):
         return ("total", "count")
     return None
+
+
+def _same_data_everywhere(world: World, train: DataLoader, val, who: str) -> None:
+    """Raise ValueError, on every process alike, unless each holds the same number of
+    training (and validation) samples: the processes shard one data set in lockstep, and
+    different lengths would pair one process's step with another's end of epoch."""
+    if world.size == 1:
+        return
+    mine = np.array([len(train.dataset), -1 if val is None else len(val.dataset)], np.int64)
+    every = np.empty((world.size, 2), np.int64)
+    world.comm.Allgather(mine, every)
+    if (every != every[0]).any():
+        sizes = ", ".join(f"process {r}: {t} training, {'no' if v < 0 else v} validation"
+                          for r, (t, v) in enumerate(every.tolist()))
+        raise ValueError(f"{who}(distributed=True): expected the same data on every process "
+                         f"(each trains on its share of one data set). Received: {sizes}")
 
 
 class FitSync(Callback):
@@ -409,6 +429,7 @@ class FitSync(Callback):
                  who: str = "fit") -> None:
         self.world = mpi_world(f"{who}(distributed=True)")
         self.main, self.who = self.world.rank == 0, who
+        _same_data_everywhere(self.world, train, val, who)
         self.train, self.sampler = _shard_train(train, self.world, seed, who)
         self.val = _shard_validation(val, self.world)
         self.averager = None
@@ -436,7 +457,8 @@ class FitSync(Callback):
         fields = [_sum_fields(m) for m in metrics]
         values = [total, count]
         for m, names in zip(metrics, fields):
-            values += [getattr(m, k) for k in names] if names else [m.result() * count, count]
+            values += [getattr(m, k) for k in names] if names else (
+                [m.result() * count, count] if count else [0.0, 0])  # no samples: no say
         buf = np.array(values, dtype=np.float64)
         self.world.comm.Allreduce(self.world.mpi.IN_PLACE, buf, op=self.world.mpi.SUM)
         at = 2

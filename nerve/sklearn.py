@@ -184,6 +184,7 @@ class _NerveEstimator(BaseEstimator):
             self.model_, self.n_outputs_, self._fit_seed = model, n_outputs, seed
             self._builder = self.module  # what rebuilds a network that describe cannot
             self.n_iter_, self.loss_curve_ = 0, []
+            vars(self).pop("validation_loss_curve_", None)  # of an earlier fit's early stopping
         seed = self._fit_seed  # partial_fit: epoch k draws from generator(seed, k), as in fit
         callbacks, validation_data = [], None
         if self.early_stopping and not partial:

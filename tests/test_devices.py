@@ -404,3 +404,17 @@ def test_fit_evaluate_and_predict_move_each_batch_to_the_model_device(gpu):
         np.testing.assert_allclose(h_gpu[key], h_cpu[key], rtol=1e-5, err_msg=key)
     assert e_gpu["accuracy"] == e_cpu["accuracy"]
     np.testing.assert_allclose(p_gpu, p_cpu, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: nn.functional.nll_loss(nerve.randn(4, 3, device="cuda"), nerve.tensor([0, 1, 2, 0])),
+    lambda: nn.Embedding(5, 2).cuda()(nerve.tensor([1, 2])),
+    lambda: nn.Embedding(5, 2)(nerve.tensor([1, 2], device="cuda")),
+    lambda: nerve.randn(4, 3, device="cuda").index_select(0, nerve.tensor([1, 2])),
+    lambda: nerve.randn(4, 3).index_select(0, nerve.tensor([1, 2], device="cuda")),
+])
+def test_integer_indices_on_another_device_are_refused_too(gpu, call):
+    """Found in review: targets and indices travel as options of their node, not inputs, so
+    the check in Function.apply did not see them."""
+    with pytest.raises(RuntimeError, match="same device.*cuda:0 and cpu|same device.*cpu and"):
+        call()

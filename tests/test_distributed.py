@@ -415,3 +415,22 @@ def test_benchmark_table_gives_the_speed_up_over_one_process():
                   {**row, "processes": 2, "samples_per_s": 1800.0, "outside": 0.5}])
     assert "| mlp | 2 | 128 |" in text and "| 1.80x |" in text and "0.94 MB" in text
     assert "0.50 !" in text
+
+
+def test_processes_with_data_of_different_lengths_all_get_a_clear_error():
+    """Found in review: lengths that differ paired one process's step with another's end of
+    epoch (a mixed loss, then a hang); now every process refuses before training."""
+    out = run_ok(2, PROGRAMS / "uneven.py", "lengths")
+    lines = sorted(ln for ln in out.splitlines() if ln.startswith("process"))
+    assert len(lines) == 2 and all("expected the same data on every process" in ln
+                                   for ln in lines), out
+    assert "process 0: 128 training" in lines[0] and "process 1: 96 training" in lines[0]
+
+
+def test_a_metric_with_its_own_result_and_a_process_without_validation(tmp_path):
+    """Found in review: an RMSE was averaged across processes (not root of the summed
+    squares), and a process with no validation sample made it NaN."""
+    run_ok(2, PROGRAMS / "uneven.py", "metric", tmp_path / "h.json")
+    h = json.loads((tmp_path / "h.json").read_text())
+    assert np.isfinite(h["two"]["val_rmse"]).all()
+    close(h["one"], h["two"], ["loss", "rmse", "val_loss", "val_rmse"])

@@ -356,3 +356,13 @@ def test_example_runs_both_classifiers_side_by_side():
                                                    "sklearn MLPClassifier"]
     for line in lines:
         assert float(line.split("accuracy ")[1].split("%")[0]) > 85.0 and line.endswith(" s")
+
+
+def test_a_refit_without_early_stopping_drops_the_old_validation_curve():
+    """Found in review: the curve of an earlier fit with early stopping stayed."""
+    x = np.random.default_rng(0).standard_normal((120, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    clf = NerveClassifier((8,), epochs=5, early_stopping=True, random_state=0).fit(x, y)
+    assert len(clf.validation_loss_curve_) == clf.n_iter_
+    clf.set_params(early_stopping=False, epochs=3).fit(x, y)
+    assert clf.n_iter_ == 3 and not hasattr(clf, "validation_loss_curve_")
