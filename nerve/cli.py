@@ -154,6 +154,10 @@ def main(argv=None) -> int:
     except (OSError, ValueError, TypeError, ImportError, RuntimeError, ArithmeticError) as e:
         print(f"nerve {args.command}: failed: {e}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"nerve {args.command}: failed: out of memory (a spec asking for more data or a "
+              "larger model than this machine holds?)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -174,14 +178,22 @@ def _train(args) -> None:
     if args.epochs is not None:
         key = {"gradient-descent": "max_steps"}.get(spec["train"]["method"], "epochs")
         changes[f"train.{key}"] = args.epochs
-    source_keys = _source_keys(spec)
-    for option, key in (("--data", "path"), ("--csv", "path"), ("--column", "column"),
-                        ("--download", "download"), ("--base-url", "base_url"),
-                        ("--checksums", "checksums")):
-        given = getattr(args, option[2:].replace("-", "_"))
-        if given and key not in source_keys:
+    source = spec["data"]["source"]
+    for option, sources_of in (("--data", ("mnist",)), ("--download", ("mnist",)),
+                               ("--base-url", ("mnist",)), ("--checksums", ("mnist",)),
+                               ("--csv", ("csv",)), ("--column", ("csv",))):
+        if getattr(args, option[2:].replace("-", "_")) and source not in sources_of:
             raise UsageError(f"{option} does not apply to {spec['name']!r}, whose data source "
-                             f"is {spec['data']['source']!r}")
+                             f"is {source!r}")
+    for option in ("--base-url", "--checksums"):
+        if getattr(args, option[2:].replace("-", "_")) and not args.download:
+            raise UsageError(f"{option} goes with --download (it says where and how to "
+                             "fetch MNIST)")
+    if args.base_url and not args.base_url.startswith(("http://", "https://", "file:")):
+        raise UsageError(f"--base-url: expected an http://, https:// or file: URL, got "
+                         f"{args.base_url!r}")
+    if args.checksums:
+        changes["data.checksums"] = str(Path(args.checksums).resolve())
     if args.batch_size is not None and spec["train"]["method"] != "fit":
         raise UsageError(f"--batch-size does not apply to {spec['name']!r}, trained by "
                          f"{spec['train']['method']}")
@@ -191,12 +203,6 @@ def _train(args) -> None:
     spec = run.override(spec, path, **changes)
     run.train(spec, path, out=args.out, runs_dir=args.runs_dir, quiet=args.quiet,
               distributed=args.distributed)
-
-
-def _source_keys(spec: dict) -> dict:
-    from nerve.runs import sources
-
-    return sources.get(spec["data"]["source"]).keys
 
 
 def _evaluate(args) -> None:

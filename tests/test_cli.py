@@ -95,7 +95,8 @@ def test_surfing_learns_the_seed_decision(capsys, tmp_path):
     days = np.array([[a, c, d] for a in (0, 1) for c in (0, 1) for d in (0, 1)])
     seed = days @ [5, 2, 4] - 3 > 0  # the seed's perceptron, computed here
     assert ((days @ w + b > 0) == seed).all() and m["converged"]
-    assert m["neuron"]["seed_day_decision"] == "go" and m["validation"]["accuracy"] == 1.0
+    assert m["neuron"]["seed_day_decision"] == "go" and m["training"]["accuracy"] == 1.0
+    assert m["evaluated_on"] == "training" and "training examples (none held out" in out
     assert m["neuron"]["seed_day_weighted_sum"] == pytest.approx(w @ [1, 0, 1] + b)
 
 
@@ -103,7 +104,7 @@ def test_xor_runs_the_seed_gradient_descent_to_its_stop_rule(capsys, tmp_path):
     code, out, _ = nerve_cmd(capsys, "train", "xor", "--out", tmp_path / "r")
     assert code == 0
     m = metrics(tmp_path / "r")
-    assert m["converged"] and 1 < m["steps"] < 5000 and m["validation"]["accuracy"] == 1.0
+    assert m["converged"] and 1 < m["steps"] < 5000 and m["training"]["accuracy"] == 1.0
     rows = (tmp_path / "r" / "history.csv").read_text().splitlines()
     assert rows[0] == "epoch,loss,step_size" and len(rows) == m["steps"] + 1
     sizes = [float(r.split(",")[2]) for r in rows[1:]]
@@ -403,3 +404,130 @@ def test_distributed_train_on_two_processes_writes_one_run_folder(tmp_path):
     for (name, a), (_, b) in zip(two.state_dict().items(), single.state_dict().items()):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5,
                                    err_msg=name)
+
+
+# --- found in review ------------------------------------------------------------------------
+def spec_file(tmp_path, text, name="s.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+XOR_LOGITS = ('[data]\nsource = "xor"\n[model]\nlayers = [{ type = "Linear", in_features = 2, '
+              'out_features = 8 }, { type = "Tanh" }, { type = "Linear", in_features = 8, '
+              'out_features = 1 }]\n[train]\nmethod = "fit"\nloss = "bce_with_logits"\n'
+              'lr = 0.05\nepochs = 200\nbatch_size = 4\n')
+
+
+def test_a_logit_output_is_read_through_a_sigmoid(capsys, tmp_path):
+    """One logit (bce_with_logits) was taken for a probability: 'probability 10.000'."""
+    assert nerve_cmd(capsys, "train", spec_file(tmp_path, XOR_LOGITS), "--out",
+                     tmp_path / "r")[0] == 0
+    (tmp_path / "x.csv").write_text("0,0\n0,1\n1,0\n1,1\n")
+    code, out, _ = nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / "x.csv", "--out",
+                             tmp_path / "p.csv")
+    model = nerve.load(tmp_path / "r" / "model.safetensors")
+    logits = nerve.predict(model, np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32))
+    p1 = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1, usecols=4)
+    np.testing.assert_allclose(p1, 1 / (1 + np.exp(-logits[:, 0])), rtol=1e-6)
+    assert code == 0 and all(0 <= p <= 1 for p in p1)
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[data]\nsource = "spirals"\n[model]\nlayers = [{ type = "Linear", in_features = 2, '
+     'out_features = 2 }]\n[train]\nloss = "nll"\n', ["LogSoftmax"]),
+    ('[data]\nsource = "sine"\n[model]\nlayers = [{ type = "LSTM", input_size = 1, '
+     'hidden_size = 4 }, { type = "LastTimeStep" }, { type = "Linear", in_features = 4, '
+     'out_features = 1 }]\n', ["batch_first", "(batch, time, features)"]),
+    ('[data]\nsource = "spirals"\nvalidation_split = 0.0\n[model]\nlayers = [{ type = "Linear",'
+     ' in_features = 2, out_features = 2 }]\n[train]\ncallbacks = [{ type = "EarlyStopping" }]\n',
+     ["monitor", "no validation examples"]),
+    ('[data]\nsource = "spirals"\n[model]\nlayers = [{ type = "Linear", in_features = 2, '
+     'out_features = 2 }]\n[train]\nschedule = { type = "StepLR" }\n', ["train.schedule",
+                                                                        "step_size"]),
+    ('[data]\nsource = "spirals"\n[model]\nlayers = [{ type = "Linear", in_features = 2, '
+     'out_features = 2 }]\n[train]\ncallbacks = [{ type = "EarlyStopping", monitor = "banana" '
+     '}]\n', ["monitor", "'banana'", "val_accuracy"]),
+    ('[data]\nsource = "spirals"\nn_classes = 1\n[model]\nlayers = [{ type = "Linear", '
+     'in_features = 2, out_features = 1 }]\n', ["data:", "n_classes"]),
+    ('[data]\nsource = "spirals"\nvalidation_split = 0.9999\n[model]\nlayers = [{ type = '
+     '"Linear", in_features = 2, out_features = 2 }]\n', ["validation_split"]),
+    ('[data]\nsource = "spirals"\nn_classes = 3\n[model]\nlayers = [{ type = "Perceptron", '
+     'n_inputs = 2 }]\n[train]\nmethod = "perceptron"\n', ["two classes"]),
+])
+def test_spec_problems_found_late_are_usage_errors_too(capsys, tmp_path, text, words):
+    code, _, err = nerve_cmd(capsys, "train", spec_file(tmp_path, text), "--out", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err, err
+    assert all(w in err for w in words), err
+    assert not (tmp_path / "r").exists()
+
+
+def test_options_that_would_do_nothing_are_refused(capsys, tmp_path):
+    for args, words in [(["--checksums", "x"], "goes with --download"),
+                        (["--download", "--base-url", "ftp://x"], "http://"),
+                        (["--csv", "x.csv"], "does not apply")]:
+        code, _, err = nerve_cmd(capsys, "train", "mnist-mlp", "--data", tmp_path, *args)
+        assert code == 2 and words in err, err
+
+
+def test_a_forecaster_refuses_inputs_that_are_not_one_series(capsys, tmp_path, series_csv):
+    path, values = series_csv
+    assert nerve_cmd(capsys, "train", "forecast-lstm", "--csv", path, "--column", "sales",
+                     "--epochs", 1, "--out", tmp_path / "r")[0] == 0
+    np.save(tmp_path / "two.npy", np.stack([np.arange(240.0), values], 1))
+    (tmp_path / "nohead.csv").write_text("".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    for args, words in [(["two.npy"], "one series"), (["nohead.csv"], "no header"),
+                        (["nohead.csv", "--column", "sales"], "no header row")]:
+        code, _, err = nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / args[0],
+                                 *args[1:])
+        assert code == 1 and words in err, err
+    # evaluate on another file (a shorter series) is refused, not measured on other rows
+    (tmp_path / "short.csv").write_text("".join(path.read_text().splitlines(True)[:200]))
+    code, _, err = nerve_cmd(capsys, "evaluate", tmp_path / "r", "--data", tmp_path / "short.csv")
+    assert code == 1 and "differ from the run's" in err
+
+
+def test_a_spec_file_s_relative_paths_are_kept_absolute_in_the_run(capsys, tmp_path, series_csv,
+                                                                  monkeypatch):
+    path, _ = series_csv
+    spec = spec_file(tmp_path, f'[data]\nsource = "csv"\npath = "{path.name}"\ncolumn = "sales"\n'
+                     '[model]\nlayers = [{ type = "LSTM", input_size = 1, hidden_size = 4, '
+                     'batch_first = true }, { type = "LastTimeStep" }, { type = "Linear", '
+                     'in_features = 4, out_features = 1 }]\n[train]\nepochs = 1\n')
+    monkeypatch.chdir(tmp_path.parent)  # not the spec's folder
+    assert nerve_cmd(capsys, "train", spec, "--out", tmp_path / "r")[0] == 0
+    config = tomllib.loads((tmp_path / "r" / "config.toml").read_text())
+    assert config["data"]["path"] == str(path.resolve())
+
+
+def test_a_transparent_picture_is_read_on_white_and_a_blank_one_is_refused(capsys, tmp_path):
+    from PIL import Image
+
+    pytest.importorskip("sklearn")
+    assert nerve_cmd(capsys, "train", "digits-mlp", "--epochs", 3, "--out", tmp_path / "r")[0] == 0
+    strokes = np.zeros((32, 32), np.uint8)
+    strokes[4:28, 14:18] = 255  # a "1"
+    grey = Image.fromarray(255 - strokes)  # black on white
+    rgba = Image.new("RGBA", (32, 32), (0, 0, 0, 0))  # black strokes on nothing
+    rgba.putalpha(Image.fromarray(strokes))
+    grey.save(tmp_path / "grey.png")
+    rgba.save(tmp_path / "alpha.png")
+    answers = [nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / f)[1].split()[:2]
+               for f in ("grey.png", "alpha.png")]
+    assert answers[0] == answers[1]
+    Image.new("L", (32, 32), 255).save(tmp_path / "blank.png")
+    code, _, err = nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / "blank.png")
+    assert code == 1 and "blank" in err
+
+
+def test_a_run_that_diverges_is_written_and_fails(capsys, tmp_path):
+    code, out, err = nerve_cmd(capsys, "train", "--lr", "1e300", "--epochs", 3, "--out",
+                               tmp_path / "r")
+    assert code == 1 and "stopped early" in err and (tmp_path / "r" / "model.safetensors").exists()
+    assert "stop_reason" in metrics(tmp_path / "r") and "RuntimeWarning" not in err
+
+
+def test_a_runs_folder_that_cannot_be_made_fails_before_training(capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    code, out, err = nerve_cmd(capsys, "train", "--runs-dir", tmp_path / "afile")
+    assert code == 1 and "cannot write a run folder" in err and "Epoch" not in out + err

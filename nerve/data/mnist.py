@@ -202,7 +202,8 @@ def read_checksums(path: str | os.PathLike) -> dict[str, str]:
     """Return file name -> lower-case SHA-256 hex digest from a ``sha256sum``-style file.
 
     Each line is ``<64 hex digits>  <name>`` (a ``*`` may come before the name, as
-    ``sha256sum --binary`` writes it); blank lines and lines starting with ``#`` are skipped.
+    ``sha256sum --binary`` writes it; a leading ``./`` is dropped, as ``sha256sum ./name``
+    writes it); blank lines and lines starting with ``#`` are skipped.
     Any other line, or a name listed twice with different digests, raises ValueError naming
     the file and the line.
     """
@@ -217,7 +218,7 @@ def read_checksums(path: str | os.PathLike) -> dict[str, str]:
             if match is None:
                 raise ValueError(f"{path}, line {number}: expected '<64 hex digits>  <file "
                                  f"name>', a blank line or a # comment. Received: {text!r}")
-            digest, name = match.group(1).lower(), match.group(2)
+            digest, name = match.group(1).lower(), match.group(2).removeprefix("./")
             if checksums.setdefault(name, digest) != digest:
                 raise ValueError(f"{path}, line {number}: {name} is listed twice with different "
                                  f"digests ({checksums[name]} and {digest})")

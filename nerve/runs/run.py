@@ -48,7 +48,7 @@ def load_spec(name: str | os.PathLike | None) -> tuple[dict, Path | None]:
     if path.suffix != ".toml" and not path.exists():
         raise SpecError(f"{name!r} is neither a preset nor a file; the presets are "
                         f"{', '.join(presets.PRESETS)}, or give a TOML file or a run folder")
-    return S.resolve(S.read(path), path), path
+    return S.resolve(S.absolute_paths(S.read(path), path.parent), path), path
 
 
 def override(spec: dict, path, **changes) -> dict:
@@ -127,28 +127,47 @@ def _optimizer(model, train: dict, path):
             kwargs[name] = train[name]
     try:
         return OPTIMIZERS[train["optimizer"]](model.parameters(), **kwargs)
+    except ValueError as e:
+        raise SpecError(f"{S.where(path)}: train: {e}") from None
     except TypeError:
         extra = [k for k in kwargs if k != "lr"]
         raise SpecError(f"{S.where(path)}: train.{extra[0] if extra else 'optimizer'}: not "
                         f"taken by the {train['optimizer']} optimizer") from None
 
 
-def _callbacks(train: dict) -> list:
+def _callbacks(train: dict, path, task: str) -> list:
+    """The spec's callbacks and schedule, made and checked before training: a bad argument is
+    a SpecError naming its key."""
     from nerve import train as T
 
+    logged = {"loss", "val_loss"}
+    if train["loss"] in ("cross_entropy", "nll", "bce", "bce_with_logits"):
+        logged |= {"accuracy", "val_accuracy"}
     made = []
-    for cb in train.get("callbacks", ()):
+    for i, cb in enumerate(train.get("callbacks", ())):
         args = {k: v for k, v in cb.items() if k != "type"}
-        made.append({"EarlyStopping": T.EarlyStopping,
-                     "ReduceLROnPlateau": T.ReduceLROnPlateau}[cb["type"]](**args))
+        key = f"train.callbacks[{i}]"
+        if args.get("monitor", "val_loss") not in logged:
+            raise SpecError(f"{S.where(path)}: {key}.monitor: unknown {args['monitor']!r}; "
+                            f"this run logs {', '.join(sorted(logged))}")
+        try:
+            made.append({"EarlyStopping": T.EarlyStopping,
+                         "ReduceLROnPlateau": T.ReduceLROnPlateau}[cb["type"]](**args))
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"{S.where(path)}: {key}: {e}") from None
     if "schedule" in train:
         args = {k: v for k, v in train["schedule"].items() if k != "type"}
         kind = train["schedule"]["type"]
         if kind == "CosineAnnealingLR":
             args.setdefault("T_max", train["epochs"])
-        made.append(T.LearningRateScheduler(getattr(optim.lr_scheduler, kind),
-                                            interval="batch" if kind == "OneCycleLR" else
-                                            "epoch", **args))
+        schedule = getattr(optim.lr_scheduler, kind)
+        try:  # made once on a stand-in optimizer, so that a bad argument is found now
+            probe = optim.SGD([nn.Parameter(nerve.zeros(1))], lr=train["lr"])
+            schedule(probe, **({"total_steps": 1} if kind == "OneCycleLR" else {}), **args)
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"{S.where(path)}: train.schedule: {e}") from None
+        made.append(T.LearningRateScheduler(schedule, interval="batch" if kind == "OneCycleLR"
+                                            else "epoch", **args))
     return made
 
 
@@ -156,11 +175,15 @@ def _fit(model, data: sources.Data, spec: dict, path, verbose: int,
          distributed: bool = False):
     train = spec["train"]
     opt = _optimizer(model, train, path)
+    callbacks = _callbacks(train, path, data.task)
     clip = {k: train[k] for k in ("clip_grad_norm", "clip_grad_value") if k in train}
-    return nerve.fit(model, data.x_train, data.y_train, loss=train["loss"], optimizer=opt,
-                     epochs=train["epochs"], batch_size=train["batch_size"],
-                     validation_data=(data.x_val, data.y_val), callbacks=_callbacks(train),
-                     verbose=verbose, seed=spec["seed"], distributed=distributed, **clip)
+    validation = None if data.extra.get("val_is_train") else (data.x_val, data.y_val)
+    with warnings.catch_warnings():  # a stopped run is reported by the run, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return nerve.fit(model, data.x_train, data.y_train, loss=train["loss"], optimizer=opt,
+                         epochs=train["epochs"], batch_size=train["batch_size"],
+                         validation_data=validation, callbacks=callbacks, verbose=verbose,
+                         seed=spec["seed"], distributed=distributed, **clip)
 
 
 def _gradient_descent(model, data: sources.Data, spec: dict, quiet: bool):
@@ -186,8 +209,8 @@ def _gradient_descent(model, data: sources.Data, spec: dict, quiet: bool):
         if not quiet and (opt.steps % every == 0 or opt.done):
             print(f"step {opt.steps:5d}  {train['loss']} {loss.item():.5f}  largest step size "
                   f"{opt.last_step_size:.5f}", flush=True)
-    end = ("converged: every step size at most " f"{train['tolerance']:g}" if opt.converged
-           else f"stopped after max_steps={train['max_steps']} without converging")
+    end = (f"converged (every step size at most {train['tolerance']:g})" if opt.converged
+           else f"did not converge (max_steps={train['max_steps']} reached)")
     return history, {"steps": opt.steps, "converged": opt.converged, "stopped": end}
 
 
@@ -218,11 +241,12 @@ def probabilities(model, x, spec: dict) -> np.ndarray:
     if loss == "cross_entropy":
         out = np.exp(out - out.max(axis=1, keepdims=True))
         return out / out.sum(axis=1, keepdims=True)
-    if loss == "nll":
+    if loss == "nll":  # after a LogSoftmax (the spec checks it)
         return np.exp(out)
-    if out.ndim == 2 and out.shape[1] == 1:  # one probability: of class 1
-        return np.concatenate([1 - out, out], axis=1)
-    return out
+    out = out.reshape(len(out), -1)
+    if loss == "bce_with_logits":  # one logit of class 1
+        out = 1 / (1 + np.exp(-out))
+    return np.concatenate([1 - out, out], axis=1)  # one probability (a Sigmoid's) of class 1
 
 
 def measure(model, data: sources.Data, spec: dict) -> tuple[dict, dict]:
@@ -299,8 +323,10 @@ def _history_csv(history) -> str:
 
 def _data_json(spec: dict, data: sources.Data) -> dict:
     info = {"task": data.task, "input_shape": list(input_shape(spec)), "classes": data.classes}
+    info["data_sha256"] = fingerprint(data)
     if spec["data"]["source"] in ("mnist", "digits"):  # pixels scaled to [0, 1] for training
         info["input_range"] = [0.0, 1.0]
+        info["raw_pixel_max"] = 255 if spec["data"]["source"] == "mnist" else 16
     if data.task == "forecast":
         scaler = data.extra["scaler"]
         info.update({"window": data.extra["window"],
@@ -404,6 +430,8 @@ def train(spec: dict, path=None, *, out=None, runs_dir="runs", quiet: bool = Fal
         main = dist.is_main()
     say = Printer(quiet or not main)
     folder = _folder(out, runs_dir, spec["name"])  # checked first: a bad --out costs no training
+    if main:
+        _check_writable(folder.parent)
     source = sources.get(spec["data"]["source"])
     say(f"nerve train {spec['name']}: {spec.get('description') or source.what}")
     data = source.load(spec["data"], spec["seed"])
@@ -420,15 +448,37 @@ def train(spec: dict, path=None, *, out=None, runs_dir="runs", quiet: bool = Fal
     if not main:  # the same model on every process: process 0 measures and writes it
         return None
     figures, drawn = measure(model, data, spec)
+    on = "training" if data.extra.get("val_is_train") else "validation"
     metrics = {"preset_or_spec": spec["name"], "task": data.task, "method": method,
                "train_examples": int(len(data.x_train)), "seconds": round(seconds, 3),
-               **info, "validation": figures}
+               **info, "evaluated_on": on, on: figures}
+    if spec["data"]["source"] != "surfing":
+        metrics.pop("neuron", None)  # the seed's day is a surfing day
     if history is not None and history.stop_reason:
         metrics["stop_reason"] = history.stop_reason
     pictures = _write_folder(folder, model, spec, history, metrics, data, drawn, say)
     report(metrics, lambda text: say(text, result=True))
     say(f"run folder: {folder}  ({', '.join([*FILES, *pictures])})", result=True)
+    if history is not None and history.stop_reason:
+        raise RunStopped(f"training stopped early: {history.stop_reason}; the run folder "
+                         f"{folder} holds the last weights that were finite")
     return folder
+
+
+class RunStopped(RuntimeError):
+    """Training stopped before its end (a loss or weights that were not finite): the run
+    folder is written, with the last finite weights, and the command fails (exit code 1)."""
+
+
+def _check_writable(folder: Path) -> None:
+    """Make the folder (and its parents) now, so that a path that cannot hold a run folder
+    (a file in the way, no permission) fails before any training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot write a run folder in {folder}: {e}") from None
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"cannot write a run folder in {folder}: permission denied")
 
 
 def _write_folder(folder: Path, model, spec, history, metrics, data, drawn, say) -> list[str]:
@@ -470,7 +520,8 @@ def _neuron(model) -> dict:
 
 def report(metrics: dict, say) -> None:
     """Print a run's figures in words."""
-    v = metrics["validation"]
+    on = metrics.get("evaluated_on", "validation")
+    v = metrics[on]
     if metrics["task"] == "forecast":
         say(f"one step ahead on the validation part: MAE {v['mae']:.4g} (naive forecast: "
             f"{v['naive_mae']:.4g}, skill {v['skill_mae']:+.2f}), RMSE {v['rmse']:.4g}; "
@@ -485,7 +536,11 @@ def report(metrics: dict, say) -> None:
             f"threshold {n['threshold']:g} in {metrics['epochs']} epochs; the seed's day "
             f"(1, 0, 1) sums to {n['seed_day_weighted_sum']:g}: {n['seed_day_decision']}")
     loss = f", loss {v['loss']:.4f}" if "loss" in v else ""
-    say(f"accuracy {v['accuracy']:.2%} on {v['examples']} validation examples{loss}")
+    held = ("validation examples" if on == "validation" else
+            "training examples (none held out for validation)")
+    say(f"accuracy {v['accuracy']:.2%} on {v['examples']} {held}{loss}")
+    if metrics.get("stop_reason"):
+        say(f"training stopped early: {metrics['stop_reason']}")
 
 
 # --- using a run -----------------------------------------------------------------------------
@@ -509,7 +564,7 @@ def evaluate(folder, *, data_path=None, quiet: bool = False) -> dict:
     """Measure a run's model on its validation examples again (the same split); return the
     figures. ``data_path`` replaces the spec's ``data.path`` (MNIST's folder, a CSV file)."""
     say = Printer(quiet)
-    spec, folder, model, _ = open_run(folder)
+    spec, folder, model, info = open_run(folder)
     if data_path is not None:
         if "path" not in sources.get(spec["data"]["source"]).keys:
             raise SpecError(f"--data: the source {spec['data']['source']!r} of this run reads "
@@ -518,12 +573,32 @@ def evaluate(folder, *, data_path=None, quiet: bool = False) -> dict:
                                                           "data.download": None})
         spec["data"]["download"] = False
     data = sources.get(spec["data"]["source"]).load(spec["data"], spec["seed"])
+    if info.get("data_sha256") not in (None, fingerprint(data)):
+        raise ValueError(f"the data that {spec['data'].get('path') or 'the source'} gives now "
+                         f"differ from the run's (another file, or one that changed since): "
+                         "evaluate measures the run on the examples it was measured on")
     figures, _ = measure(model, data, spec)
     method = spec["train"]["method"]
+    on = "training" if data.extra.get("val_is_train") else "validation"
     say(f"nerve evaluate {folder}: {spec['name']}")
-    report({"task": data.task, "validation": figures, "method": None},
+    report({"task": data.task, "evaluated_on": on, on: figures, "method": None},
            lambda text: say(text, result=True))
-    return {"task": data.task, "method": method, "validation": figures}
+    return {"task": data.task, "method": method, "evaluated_on": on, on: figures}
+
+
+def fingerprint(data: sources.Data) -> str:
+    """The SHA-256 of a run's examples (and of a series), as data.json keeps it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    parts = [data.x_train, data.y_train, data.x_val, data.y_val]
+    if data.task == "forecast":
+        parts.append(data.extra["series"])
+    for part in parts:
+        a = np.ascontiguousarray(part)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -536,7 +611,12 @@ def read_inputs(path, info: dict, column: str | None = None) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        values = np.load(path, allow_pickle=False)  # never unpickle
+        try:
+            values = np.load(path, allow_pickle=False)  # never unpickle
+        except (ValueError, OSError, EOFError) as e:
+            kind = ("an array of Python objects, which nerve never unpickles" if "pickle"
+                    in str(e) else f"not a NumPy .npy file ({e})")
+            raise ValueError(f"{path}: {kind}") from None
         if values.dtype.kind not in "biuf":
             raise ValueError(f"{path}: expected numbers, found an array of {values.dtype}")
         return values.astype(np.float32)
@@ -554,20 +634,27 @@ def _read_csv(path: Path, info: dict, column: str | None) -> np.ndarray:
     with open(path, encoding="utf-8-sig") as f:
         first = f.readline().strip()
     header = bool(first) and any(_not_number(v) for v in first.split(","))
-    if info["task"] == "forecast":
-        if header:
-            names = [n.strip().strip('"') for n in first.split(",")]
-            if column is None and len(names) != 1:
-                raise ValueError(f"{path}: several columns ({', '.join(names)}): say which "
-                                 "holds the series with --column NAME")
-            return load_csv(path, column or names[0]).astype(np.float32)
-        values = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
-        return values[:, 0].astype(np.float32)
+    if info["task"] == "forecast" and header:
+        names = [n.strip().strip('"') for n in first.split(",")]
+        if column is None and len(names) != 1:
+            raise ValueError(f"{path}: several columns ({', '.join(names)}): say which "
+                             "holds the series with --column NAME")
+        return load_csv(path, column or names[0]).astype(np.float32)
+    if column is not None:
+        raise ValueError(f"{path}: --column names a column of the header, and this file has "
+                         "no header row")
     try:
-        values = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
-                            skiprows=1 if header else 0, encoding="utf-8-sig")
+        with warnings.catch_warnings():  # an empty file: our error, not NumPy's warning
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
+                                skiprows=1 if header else 0, encoding="utf-8-sig")
     except ValueError as e:
         raise ValueError(f"{path}: expected rows of numbers separated by commas: {e}") from None
+    if values.size == 0:
+        raise ValueError(f"{path}: holds no rows of numbers")
+    if info["task"] == "forecast" and values.shape[1] != 1:
+        raise ValueError(f"{path}: {values.shape[1]} columns and no header: give the series as "
+                         "one column, or a header and --column NAME")
     return values.astype(np.float32)
 
 
@@ -593,15 +680,28 @@ def _read_image(path: Path, info: dict) -> np.ndarray:
         raise ImportError("reading pictures needs Pillow, which comes with the viz extra: pip "
                           'install pillow (or, in a checkout of nerve, pip install ".[viz]")'
                           ) from None
-    with Image.open(path) as image:
-        grey = image.convert("L").resize((side, side), Image.Resampling.LANCZOS)
-        pixels = np.asarray(grey, dtype=np.float32) / 255.0
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and
+                                                     "transparency" in image.info):
+                white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(white, image.convert("RGBA"))  # see-through: paper
+            grey = image.convert("L").resize((side, side), Image.Resampling.LANCZOS)
+    except (OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{path}: not a picture nerve can read ({e})") from None
+    pixels = np.asarray(grey, dtype=np.float32) / 255.0
+    if pixels.max() - pixels.min() < 0.1:
+        raise ValueError(f"{path}: the picture is blank (one shade of grey): there is nothing "
+                         "to classify")
     if pixels.mean() > 0.5:
         pixels = 1.0 - pixels
     return pixels.reshape(1, *shape)
 
 
 def _examples(values: np.ndarray, shape: tuple, path) -> np.ndarray:
+    if values.size == 0:
+        raise ValueError(f"{path}: holds no examples")
     if values.shape == shape:
         return values.reshape(1, *shape)
     if values.shape[1:] == shape:
@@ -619,12 +719,19 @@ def predict(folder, input_path, *, steps: int = 1, column: str | None = None, ou
     series); printed, and written as CSV to ``out`` when given. Returns them."""
     say = Printer(quiet)
     spec, folder, model, info = open_run(folder)
+    if out is not None and (Path(out).is_dir() or not Path(out).parent.is_dir()):
+        raise SpecError(f"--out {out}: expected a file in a folder that exists")
     values = read_inputs(input_path, info, column)
     rows: list[list] = []
     if info["task"] == "forecast":
         from nerve.data import StandardScaler
 
-        series = values.reshape(-1)
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise ValueError(f"{input_path}: expected one series, (T,) or (T, 1); received an "
+                             f"array of shape {values.shape}")
+        series = values
         window = info["window"]
         if len(series) < window:
             raise ValueError(f"{input_path}: the model reads windows of {window} values; the "
@@ -645,7 +752,8 @@ def predict(folder, input_path, *, steps: int = 1, column: str | None = None, ou
             raise ValueError(f"{input_path}: holds NaN or infinite values")
         low, high = info.get("input_range", (-np.inf, np.inf))
         if x.size and (x.min() < low or x.max() > high):
-            hint = " (pixels of 0-255: divide them by 255)" if x.max() > 1.5 else ""
+            top = info.get("raw_pixel_max", 255)
+            hint = f" (pixels of 0-{top}: divide them by {top})" if x.max() > 1.5 else ""
             raise ValueError(f"{input_path}: the model was trained on inputs in [{low:g}, "
                              f"{high:g}]; these range from {x.min():g} to {x.max():g}{hint}")
         result = probabilities(model, x, spec)
@@ -676,4 +784,8 @@ def summary(name, quiet: bool = False) -> dict:
     else:
         spec, path = load_spec(name)
         model = build_model(spec, path)
-    return nn.summary(model, input_shape(spec), print_fn=Printer(quiet))
+    try:
+        return nn.summary(model, input_shape(spec), print_fn=Printer(quiet))
+    except (ValueError, TypeError, IndexError) as e:
+        raise SpecError(f"{name}: model.layers: the layers do not fit the data's input of "
+                        f"shape {input_shape(spec)} per example: {e}") from None

@@ -54,14 +54,14 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     n_val = int(round(n * fraction))
     if fraction > 0 and not 0 < n_val < n:
-        raise ValueError(f"validation_split={fraction} of {n} examples leaves "
-                         f"{n - n_val} for training and {n_val} for validation")
+        raise S.SpecError(f"data.validation_split: {fraction} of {n} examples leaves "
+                          f"{n - n_val} for training and {n_val} for validation")
     return order[:n - n_val], order[n - n_val:]
 
 
 def _classified(x, y, fraction: float, seed: int, classes=None) -> Data:
-    if fraction == 0:
-        return Data("classification", x, y, x, y, classes)
+    if fraction == 0:  # measured on the training examples, and said so
+        return Data("classification", x, y, x, y, classes, {"val_is_train": True})
     train, val = _split(len(x), fraction, seed)
     return Data("classification", x[train], y[train], x[val], y[val], classes)
 
@@ -76,7 +76,7 @@ def _surfing(cfg: dict, seed: int) -> Data:
     x = np.array(list(itertools.product((0, 1), repeat=3)), dtype=np.float32)
     y = (x @ np.array(SURF_WEIGHTS, np.float32) - SURF_THRESHOLD > 0).astype(np.int64)
     return Data("classification", x, y, x, y, ["stay", "go"],
-                {"features": SURF_FEATURES})
+                {"features": SURF_FEATURES, "val_is_train": True})
 
 
 def _xor(cfg: dict, seed: int) -> Data:
@@ -84,13 +84,17 @@ def _xor(cfg: dict, seed: int) -> Data:
 
     x, y = make_xor()
     y = y.astype(np.float32).reshape(-1, 1)
-    return Data("binary", x, y, x, y, ["0", "1"])
+    return Data("binary", x, y, x, y, ["0", "1"], {"val_is_train": True})
 
 
 def _spirals(cfg: dict, seed: int) -> Data:
     from nerve.data import make_spirals
 
-    x, y = make_spirals(cfg["n_samples"], cfg["n_classes"], cfg["noise"], cfg["turns"], seed)
+    try:
+        x, y = make_spirals(cfg["n_samples"], cfg["n_classes"], cfg["noise"], cfg["turns"],
+                            seed)
+    except ValueError as e:
+        raise S.SpecError(f"data: {e}") from None
     return _classified(x, y, cfg["validation_split"], seed,
                        [f"arm {i}" for i in range(cfg["n_classes"])])
 
@@ -113,6 +117,10 @@ def _mnist(cfg: dict, seed: int) -> Data:
 
         root = Path(root) if root else MNIST_FOLDER
         sums = read_checksums(cfg["checksums"]) if cfg.get("checksums") else None
+        needed = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+        if sums is not None and not all(name in sums for name in needed):
+            raise S.SpecError(f"data.checksums: {cfg['checksums']} lists {sorted(sums)}; it "
+                              f"must give the SHA-256 of {', '.join(needed)}")
         download_mnist(root, "t10k", base_url=cfg["base_url"], sha256=sums)
     elif not root:
         raise S.SpecError("MNIST needs its files: give the folder that holds "
@@ -135,9 +143,10 @@ def _series_data(series: np.ndarray, cfg: dict, index: np.ndarray | None = None)
     n_train = int(round(n * cfg["train"]))
     n_val = int(round(n * cfg["val"]))
     if n_train <= window + 1 or n_val < 1 or n_train + n_val > n:
-        raise ValueError(f"a series of {n} values cannot be split into train={cfg['train']} "
-                         f"({n_train} values, more than window + 1 = {window + 1} needed) and "
-                         f"val={cfg['val']} ({n_val} values, at least 1)")
+        raise S.SpecError(f"data: a series of {n} values cannot be split into "
+                          f"train={cfg['train']} "
+                          f"({n_train} values, more than window + 1 = {window + 1} needed) and "
+                          f"val={cfg['val']} ({n_val} values, at least 1)")
     scaler = StandardScaler().fit(series[:n_train])
     x, y = make_windows(scaler.transform(series), window)
     target = np.arange(window, n)  # the position in the series that window i forecasts

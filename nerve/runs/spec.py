@@ -195,6 +195,63 @@ def resolve(spec: dict, path=None) -> dict:
                    f"the run folder), received {spec['name']!r}")
     _resolve_model(spec["model"], path)
     _resolve_train(spec["train"], path, source, spec["model"])
+    _check_task(spec, path, source)
+    return spec
+
+
+# The losses each task's outputs are read by (nerve predict, the metrics), and the last layer
+# they need: a loss that reads probabilities needs a layer that makes them.
+TASK_LOSSES = {
+    "classification": {"cross_entropy": None, "nll": "LogSoftmax"},
+    "binary": {"bce_with_logits": None, "bce": "Sigmoid", "mse": "Sigmoid", "ssr": "Sigmoid"},
+    "forecast": {"mse": None, "l1": None, "mae": None, "ssr": None},
+}
+RECURRENT = ("RNN", "LSTM", "GRU")
+
+
+def _check_task(spec: dict, path, source) -> None:
+    """The loss fits the task and the last layer fits the loss; recurrent layers read the
+    source's batch-first windows; a validation monitor has validation examples."""
+    layers, train = spec["model"]["layers"], spec["train"]
+    if train["method"] != "perceptron":
+        losses = TASK_LOSSES[source.task]
+        loss = choose(path, "train.loss", train["loss"], tuple(losses))
+        last = losses[loss]
+        if last is not None and layers[-1]["type"] != last:
+            raise fail(path, "model.layers", f'loss = "{loss}" reads what a {last} layer makes: '
+                       f'end the layers with {{ type = "{last}" }} (the last is '
+                       f'{layers[-1]["type"]})')
+    elif source.task != "classification" or spec["data"].get("n_classes", 2) != 2:
+        raise fail(path, "train.method", 'method = "perceptron" decides between two classes')
+    previous = None
+    for i, layer in enumerate(layers):
+        first = layer.get("batch_first", True if layer["type"] == "LastTimeStep" else False)
+        if layer["type"] in RECURRENT and source.task == "forecast" and not first:
+            raise fail(path, f"model.layers[{i}].batch_first", f"the {source.name} source gives "
+                       "windows as (batch, time, features): set batch_first = true")
+        if layer["type"] == "LastTimeStep" and previous is not None and first != previous:
+            raise fail(path, f"model.layers[{i}].batch_first", "must equal the recurrent "
+                       f"layer's before it ({previous}), or the steps of different examples "
+                       "would be taken for one another's")
+        if layer["type"] in RECURRENT:
+            previous = first
+    no_val = spec["data"].get("validation_split", None) == 0 or source.name in ("surfing",
+                                                                                 "xor")
+    for i, cb in enumerate(train.get("callbacks", ())):
+        if no_val and cb.get("monitor", "val_loss").startswith("val_"):
+            raise fail(path, f"train.callbacks[{i}].monitor", "there are no validation "
+                       "examples (validation_split = 0): monitor a training figure such as "
+                       '"loss", or hold some out')
+
+
+def absolute_paths(spec: dict, base) -> dict:
+    """The spec with its data files relative to ``base`` (the spec file's folder) made
+    absolute, so that a run's config.toml repeats it from anywhere."""
+    data = spec.get("data")
+    if isinstance(data, dict):
+        for key in ("path", "checksums"):
+            if isinstance(data.get(key), str) and data[key]:
+                data[key] = str((Path(base) / data[key]).resolve())
     return spec
 
 
@@ -236,7 +293,7 @@ def _resolve_train(train: dict, path, source, spec_model: dict) -> None:
         from nerve.train.loop import LOSSES, OPTIMIZERS
 
         train.setdefault("loss", source.loss)
-        choose(path, "train.loss", train["loss"], tuple(LOSSES))
+        choose(path, "train.loss", train["loss"], tuple(LOSSES))  # then by task: _check_task
         train.setdefault("optimizer", "adam")
         choose(path, "train.optimizer", train["optimizer"], tuple(OPTIMIZERS))
         train.setdefault("lr", 0.01 if train["optimizer"] == "sgd" else 0.001)
