@@ -513,3 +513,168 @@ def test_example_runs():
     assert proc.returncode == 0, proc.stderr
     line = next(ln for ln in proc.stdout.splitlines() if "max abs difference" in ln)
     assert float(line.split()[-1]) < 1e-4
+
+
+# --- regressions: values that were silently wrong, and errors of the wrong kind -----------------
+class Fn(nn.Module):
+    """A forward that is a function of the input alone (no parameter)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def ints(*shape, high=10):
+    return lambda b: np.random.default_rng(b).integers(0, high, (b, *shape)).astype(np.int64)
+
+
+def test_a_freed_copy_does_not_lend_its_id_to_a_constant(tmp_path):
+    class Discard(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            with nerve.no_grad():
+                y = self.fc(x)
+                outs = []
+                for i in range(30):
+                    y.clone()  # a copy no operation keeps: freed at once
+                    outs.append(nerve.tensor(np.full((1, 4), float(i), dtype=np.float32)))
+                return y + outs[-1] + outs[5]
+
+    class Tokens(nn.Module):  # integers need no gradient: copies are known by their id
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 4)
+
+        def forward(self, t):
+            t = t.T.contiguous().T
+            return self.emb(t + nerve.tensor(np.array([[0, 1, 0]])))
+
+    roundtrip(Discard(), randn(4), tmp_path, trace_batch=3)
+    roundtrip(Tokens(), ints(3, high=8), tmp_path, trace_batch=2, batches=(2, 5))
+
+
+@pytest.mark.parametrize("fn", [lambda x: nerve.cat([x, nerve.ones(2 * x.shape[0], 4)], 0),
+                                lambda x: x.sum(1) + nerve.ones(x.shape[0] * 4).sum(),
+                                lambda x: x[:1, :1].expand(2 * x.shape[0], 3)])
+def test_a_length_that_grows_with_the_batch_but_is_not_it_is_refused(tmp_path, fn):
+    text = _refused(Fn(fn), nerve.randn(2, 4), match="grows with the batch but is not the batch")
+    assert "dynamic_batch=False" in text
+    roundtrip(Fn(fn), randn(4), tmp_path, trace_batch=2, batches=(2,), dynamic_batch=False)
+
+
+@pytest.mark.parametrize("fn", [lambda x: (x >= 2.5).float(), lambda x: (x == 2.5).float(),
+                                lambda x: (x > -0.5).float(), lambda x: (x < 2.0).float(),
+                                lambda x: ((x > 3) == 2).float(),
+                                lambda x: (x <= x.float() * 0.5).float()])
+def test_integers_compared_with_a_number_as_numpy_does(tmp_path, fn):
+    roundtrip(Fn(fn), ints(4, high=5), tmp_path, trace_batch=2)
+
+
+@pytest.mark.parametrize("dynamic", [True, False])
+@pytest.mark.parametrize("fn", [lambda x: x / x[0, 0].item(),
+                                lambda x: x / x.abs().max().item(),
+                                lambda x: x[:, x[0].argsort()],
+                                lambda x: x[:, :1 + int(x[0, 0].item() > 0.5)]])
+def test_a_value_taken_from_any_sample_is_refused(fn, dynamic):
+    x = nerve.tensor(np.array([[0.1, 0.2, 0.3, 0.4], [-3.0, 1.0, 2.0, 0.5]], np.float32))
+    _refused(Fn(fn), x, match="from the data|depends on the data|computed outside|"
+             "ran different operations", dynamic_batch=dynamic)
+
+
+def test_the_check_trace_keeps_integer_indices_valid(tmp_path):
+    model = nn.Sequential(nn.Embedding(10, 3), nn.Flatten(), nn.Linear(12, 2))
+    roundtrip(model, ints(4), tmp_path, trace_batch=1)
+    roundtrip(model, ints(4), tmp_path, trace_batch=3, batches=(3,), dynamic_batch=False)
+
+
+def test_the_batch_size_used_as_a_number_is_named():
+    text = _refused(Fn(lambda x: x / x.shape[0]), nerve.randn(2, 4),
+                    match="number that follows the batch size")
+    assert ".item()" not in text
+
+
+@pytest.mark.parametrize("fn", [lambda x: x[:, -10::-1], lambda x: x[:, -10::-1].sum(1),
+                                lambda x: x[:, 3::-1], lambda x: x[:, :-10:-1],
+                                lambda x: x[:, 10:1:-2], lambda x: x[:, -2:-10:-1],
+                                lambda x: x[:, 7:], lambda x: x[:len(x)] * 2])
+def test_slices_give_numpy_results(tmp_path, fn):
+    roundtrip(Fn(fn), randn(5), tmp_path, trace_batch=2)
+
+
+def test_an_index_that_follows_the_batch_size_is_refused():
+    _refused(Fn(lambda x: x[x.shape[0] - 1]), nerve.randn(2, 4), match="index 1 on the example")
+
+
+def test_a_time_major_recurrent_layer_needs_a_fixed_batch():
+    text = _refused(nn.GRU(3, 4), nerve.randn(5, 2, 3), match="time-major")
+    assert "dynamic_batch=False" in text
+
+
+def test_subclasses_of_layers_traced_whole(tmp_path):
+    class Scaled(nn.Embedding):
+        def forward(self, t):
+            return super().forward(t) * 2
+
+    class MySoftplus(nn.Softplus):
+        pass
+
+    class MyPerceptron(nn.Perceptron):
+        pass
+
+    roundtrip(Scaled(10, 3), ints(2), tmp_path, trace_batch=2)
+    roundtrip(MySoftplus(), randn(4), tmp_path, trace_batch=2)
+    roundtrip(MyPerceptron(4), randn(4), tmp_path, trace_batch=2)
+
+
+def test_inputs_whose_batch_is_not_axis_0(tmp_path):
+    class WithStates(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x, h, c):
+            return self.rnn(x, (h, c))[0]
+
+    example = (nerve.randn(2, 5, 3), nerve.randn(1, 2, 4), nerve.randn(1, 2, 4))
+    with pytest.raises(OnnxExportError, match="batch must be axis 0") as info:
+        nerve.onnx.export(WithStates(), None, example)
+    assert "dynamic_batch=False" in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+
+    def make(b):
+        rng = np.random.default_rng(b)
+        return tuple(rng.standard_normal(s).astype(np.float32)
+                     for s in ((2, 5, 3), (1, 2, 4), (1, 2, 4)))
+
+    roundtrip(WithStates(), make, tmp_path, batches=(1,), dynamic_batch=False)
+
+
+INT_OPS = {
+    "mean": lambda x: x.mean(1), "mean-all": lambda x: x.mean(),
+    "clamp-float": lambda x: x.clamp(0.5, 2.5), "exp": lambda x: x.exp(),
+    "log-sqrt": lambda x: (x + 1).log() + x.sqrt(),
+    "tanh-sigmoid": lambda x: x.tanh() + x.sigmoid(),
+    "relu": lambda x: (x - 2).relu(), "var-std": lambda x: x.var(1) + x.std(1),
+    "softmax": lambda x: nerve.softmax(x, 1), "softplus": lambda x: nn.functional.softplus(x),
+    "leaky-relu": lambda x: nn.functional.leaky_relu(x - 2, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(INT_OPS))
+def test_operations_on_integers(tmp_path, name):
+    roundtrip(Fn(INT_OPS[name]), ints(4, high=5), tmp_path, trace_batch=2)
+
+
+def test_a_float64_model_with_a_float64_array_example(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3), nn.Softplus(beta=2.0, threshold=1.0)).double()
+    make = lambda b: np.random.default_rng(b).standard_normal((b, 4))  # noqa: E731
+    proto = roundtrip(model, make, tmp_path, trace_batch=2)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    proto = nerve.onnx.export(nn.Linear(4, 3), None, make(2))  # float32: nerve.tensor's dtype
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT

@@ -101,6 +101,12 @@ class Ctx:
     def ints(self, values) -> str:
         return self.graph.ints(values)
 
+    def as_out(self, v: Value, i: int = 0):
+        """``v`` (an argument) cast to output ``i``'s dtype where it differs: integers into an
+        operation that gives floats in nerve (exp, mean, clamp to a float bound, softmax)."""
+        dtype = self.out_dtype(i)
+        return v if v.dtype == dtype else self.one("Cast", [v], to=onnx_type(dtype))
+
     def const(self, value, dtype) -> str:
         return self.graph.const(np.asarray(value, dtype=dtype))
 
@@ -129,7 +135,27 @@ _UNARY = {el.ExpFunction: "Exp", el.LogFunction: "Log", el.SqrtFunction: "Sqrt",
 
 @converts(*_UNARY)
 def _unary(c: Ctx):
-    return [c.one(_UNARY[c.call.kind], [c.arg(0)])]
+    x = c.as_out(c.arg(0))
+    op, dtype = _UNARY[c.call.kind], c.out_dtype()
+    if op == "Softplus" and dtype != np.float32 and dtype != np.float16:
+        return [_softplus64(c, x, dtype)]
+    if dtype.kind == "f" or op in ("Abs", "Neg", "Identity"):
+        return [c.one(op, [x])]
+    if op == "Relu":  # ONNX Runtime has no integer Relu
+        return [c.one("Max", [x, c.const(0, dtype)])]
+    y = c.one(op, [c.one("Cast", [x], to=onnx_type(np.float64))])
+    return [c.one("Cast", [y], to=onnx_type(dtype))]
+
+
+def _softplus64(c: Ctx, x, dtype):
+    """Softplus in float64 (ONNX Runtime has it for float32 alone) as max(x, 0) +
+    log(1 + exp(-|x|)), cast back to ``dtype`` (nerve's softplus of integers is integers)."""
+    if dtype != np.float64:
+        x = c.one("Cast", [x], to=onnx_type(np.float64))
+    zero, one = c.const(0.0, np.float64), c.const(1.0, np.float64)
+    tail = c.one("Log", [c.one("Add", [one, c.one("Exp", [c.one("Neg", [c.one("Abs", [x])])])])])
+    y = c.one("Add", [c.one("Max", [x, zero]), tail])
+    return y if dtype == np.float64 else c.one("Cast", [y], to=onnx_type(dtype))
 
 
 _BINARY = {ar.AddFunction: "Add", ar.SubFunction: "Sub", ar.MulFunction: "Mul",
@@ -147,7 +173,8 @@ def _binary(c: Ctx):
 
 @converts(el.LeakyReLUFunction)
 def _leaky_relu(c: Ctx):
-    return [c.one("LeakyRelu", [c.arg(0)], alpha=float(c.options.get("negative_slope", 0.01)))]
+    alpha = float(c.options.get("negative_slope", 0.01))
+    return [c.one("LeakyRelu", [c.as_out(c.arg(0))], alpha=alpha)]
 
 
 @converts(el.StepFunction)
@@ -170,6 +197,8 @@ def _rounding(c: Ctx):
 @converts(el.ClipFunction)
 def _clip(c: Ctx):
     x = c.arg(0)
+    if x.dtype != c.out_dtype():  # integers clamped to a float bound: floats
+        x = Value(c.graph, c.as_out(x), x.shape, x.shape2, c.out_dtype(), "")
     bounds = {}
     for key in ("min", "max"):
         b = c.options.get(key)
@@ -199,10 +228,23 @@ _COMPARE = {"__lt__": "Less", "__le__": "LessOrEqual", "__gt__": "Greater",
 
 @converts(shape.CompareFunction)
 def _compare(c: Ctx):
+    """In the type NumPy compares in: a number that the tensor's integer (or bool) dtype
+    cannot hold (``x >= 2.5`` on integers, ``mask == 2``) is not cast to it: the tensor is."""
     a = c.arg(0)
-    b = c.arg(1, a.dtype)
-    if b.dtype != a.dtype:
-        b = c.one("Cast", [b], to=onnx_type(a.dtype))
+    src = c.call.sources[1]
+    dtype = a.dtype
+    if src is not None and src[0] == "scalar":
+        v = src[1]
+        if a.dtype.kind in "biu" and isinstance(v, (float, np.floating)) and \
+                not float(v).is_integer():
+            dtype = np.dtype(np.float64)
+        elif a.dtype.kind == "b" and v not in (0, 1):
+            dtype = np.dtype(np.float64 if isinstance(v, (float, np.floating)) else np.int64)
+        b = c.arg(1, dtype)
+    else:
+        b = c.arg(1)
+        dtype = np.result_type(a.dtype, b.dtype)
+    a, b = (v if v.dtype == dtype else c.one("Cast", [v], to=onnx_type(dtype)) for v in (a, b))
     out = c.one(_COMPARE[c.options["op"]], [a, b])
     return [c.one("Not", [out]) if c.options["op"] == "__ne__" else out]
 
@@ -350,6 +392,10 @@ def _recurrent(c: Ctx):
         c.fail("a PackedSequence (sequences of different lengths) cannot be exported; pad "
                "the sequences to one length")
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = (c.arg(i) for i in range(7))
+    if x.batch == 0:  # the time axis of (T, N, I) grew with the inputs' axis 0
+        c.fail("its input is time-major (batch_first=False) and axis 0 of the model's input, "
+               "the time axis, is not the batch: pass dynamic_batch=False (or make the layer "
+               "batch_first=True with the batch on axis 0)")
     hidden = w_hh.shape[1]
     rows = np.concatenate([np.arange(k * hidden, (k + 1) * hidden)
                            for k in _GATE_ORDER[mode]])
@@ -443,8 +489,10 @@ def _pad(c: Ctx):
 
 @converts(select.ExpandFunction)
 def _expand(c: Ctx):
-    x = c.arg(0)
-    shape = c.graph.shape_of(c.out_shape(), c.out_batch())  # the batch's size where it is
+    x, b = c.arg(0), c.out_batch()
+    if b is not None:
+        c.ex.batch_sized(c.out_shape(), c.partner.outputs[0]._data.shape, b, c, "its output")
+    shape = c.graph.shape_of(c.out_shape(), b)  # the batch's size where it is
     return [c.one("Expand", [x, shape])]
 
 
@@ -520,29 +568,54 @@ def _getitem(c: Ctx):
         if advanced != list(range(advanced[0], advanced[-1] + 1)):
             c.fail("an index array and integers apart (NumPy moves the indexed axes first) "
                    "cannot be exported")
-    y, axis = x.name, 0
-    for (it, src), (_, src2) in zip(items, others):
+    y, axis, xa = x.name, 0, 0  # axis: of y (the result so far); xa: of x (the input)
+    for (it, src), (it2, src2) in zip(items, others):
         if it is None:
             y = c.one("Unsqueeze", [y, c.ints([axis])])
             axis += 1
-        elif _is_int(it):
+            continue
+        if isinstance(it, slice) and xa == x.batch and _whole(it, x.shape[xa]) and \
+                isinstance(it2, slice) and _whole(it2, x.shape2[xa]):
+            axis, xa = axis + 1, xa + 1  # the whole batch, as x[:len(x)]
+            continue
+        if c.partner is not None and (_is_int(it) or isinstance(it, slice)) and not \
+                (type(it) is type(it2) and it == it2 or _is_int(it) and _is_int(it2) and
+                 it == it2):
+            c.fail(f"its index {it!r} on the example is {it2!r} {c.ex.again} (an index taken "
+                   "from the data or the batch size would be a constant in the file)"
+                   f"{c.ex.advice}")
+        if _is_int(it):
             y = c.one("Gather", [y, c.graph.const(np.int64(it))], axis=axis)
         elif isinstance(it, slice):
-            if it != slice(None):
+            if xa == x.batch:  # ONNX's Slice bounds, as NumPy's on the batch's length
                 step = 1 if it.step is None else int(it.step)
                 start = it.start if it.start is not None else (0 if step > 0 else INT64_MAX)
                 stop = it.stop if it.stop is not None else (INT64_MAX if step > 0 else
                                                             INT64_MIN)
                 y = c.one("Slice", [y, c.ints([start]), c.ints([stop]), c.ints([axis]),
                                     c.ints([step])])
+            elif not _whole(it, x.shape[xa]):  # NumPy's bounds for the axis's known length
+                start, stop, step = it.indices(x.shape[xa])
+                if not len(range(start, stop, step)):
+                    start, stop, step = 0, 0, 1  # empty (as x[:, -10::-1] of 4 columns)
+                elif stop < 0:  # a negative step down to the first element
+                    stop = INT64_MIN
+                y = c.one("Slice", [y, c.ints([start]), c.ints([stop]), c.ints([axis]),
+                                    c.ints([step])])
             axis += 1
         else:  # an integer array (a constant, or a value of the graph)
-            v = c.ex.value(src, src2, np.dtype(np.int64), c, "the index") if src else None
+            v = c.ex.value(src, src2, np.dtype(np.int64), c, "index") if src else None
             if v is None or v.dtype.kind not in "iu":
                 c.fail(f"an index of type {type(it).__name__} cannot be exported")
             y = c.one("Gather", [y, v], axis=axis)
             axis += it.ndim
+        xa += 1
     return [y]
+
+
+def _whole(it: slice, dim: int) -> bool:
+    """Whether the slice ``it`` keeps an axis of length ``dim`` whole, in order."""
+    return it.indices(dim) == (0, dim, 1)
 
 
 # --- reductions -----------------------------------------------------------------------------------
@@ -554,10 +627,15 @@ _REDUCE = {reduce.SumFunction: "ReduceSum", reduce.MeanFunction: "ReduceMean",
 def _reduce(c: Ctx):
     x = c.arg(0)
     axes = _axes(c.options.get("axis"), x.ndim)
+    y = _name(c.as_out(x))
     if x.ndim == 0 or axes == []:
-        return [c.one("Identity", [x])]
-    return [c.graph.reduce(_REDUCE[c.call.kind], x.name, axes, c.options.get("keepdims", False),
+        return [c.one("Identity", [y])]
+    return [c.graph.reduce(_REDUCE[c.call.kind], y, axes, c.options.get("keepdims", False),
                            c.scope)]
+
+
+def _name(v) -> str:
+    return v.name if isinstance(v, Value) else v
 
 
 @converts(reduce.VarFunction)
@@ -571,12 +649,13 @@ def _var(c: Ctx):
         c.fail("a variance with correction over the batch axis cannot be exported with "
                "dynamic_batch=True")
     n = int(np.prod([x.shape[a] for a in every]))
-    mean = c.graph.reduce("ReduceMean", x.name, axes, True, c.scope)
-    d = c.one("Sub", [x, mean])
+    xo = _name(c.as_out(x))
+    mean = c.graph.reduce("ReduceMean", xo, axes, True, c.scope)
+    d = c.one("Sub", [xo, mean])
     var = c.graph.reduce("ReduceMean", c.one("Mul", [d, d]), axes, keep, c.scope)
     if correction:
         var = c.one("Mul", [var, c.const(n / max(n - correction, 0) if n > correction else
-                                         np.inf, x.dtype)])
+                                         np.inf, c.out_dtype())])
     return [var]
 
 
@@ -584,7 +663,7 @@ def _var(c: Ctx):
 def _softmax(c: Ctx):
     x = c.arg(0)
     op = "Softmax" if c.call.kind is reduce.SoftmaxFunction else "LogSoftmax"
-    return [c.one(op, [x], axis=_axis(c.options.get("axis", -1), x.ndim))]
+    return [c.one(op, [c.as_out(x)], axis=_axis(c.options.get("axis", -1), x.ndim))]
 
 
 @converts(reduce.ArgmaxFunction, reduce.ArgminFunction)
@@ -621,7 +700,7 @@ def _softplus(c: Ctx):
     m = c.call.module
     x = c.arg(0)
     z = x.name if m.beta == 1 else c.one("Mul", [x, c.const(m.beta, x.dtype)])
-    y = c.one("Softplus", [z])
+    y = _softplus64(c, z, x.dtype) if x.dtype == np.float64 else c.one("Softplus", [z])
     if m.beta != 1:
         y = c.one("Div", [y, c.const(m.beta, x.dtype)])
     linear = c.one("Greater", [z, c.const(m.threshold, x.dtype)])
@@ -648,7 +727,7 @@ trace.MODULES = tuple(MODULE_CONVERTERS)
 def _fill(c: Ctx, value):
     """The output as a constant fill of ``value`` (of the batch's shape: made when used)."""
     shape2 = c.partner.outputs[0]._data.shape if c.partner is not None else c.out_shape()
-    return c.ex.fill_value(value, c.out_shape(), shape2, c.out_dtype())
+    return c.ex.fill_value(value, c.out_shape(), shape2, c.out_dtype(), c)
 
 
 # --- refused --------------------------------------------------------------------------------------

@@ -34,8 +34,13 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
     With ``dynamic_batch=True`` axis 0 of every input is the symbolic dimension ``"batch"``:
     the forward is traced a second time with one more sample, the axis of each value that grew
     with it is its batch axis (reshapes take -1 there), and a value computed outside nerve's
-    operations that changed between the two runs is refused. Python control flow is recorded
-    as it ran (the branches taken for the example input).
+    operations that changed between the two runs is refused. The second trace also runs on
+    changed data (every input rolled by one along every axis, floating ones then as
+    ``x * 1.5 + 0.25``; integers keep their values, so indices stay valid), and with
+    ``dynamic_batch=False`` such a check trace runs at the same batch size: a number or an
+    index taken from the data (``.item()``, ``argsort``) is refused rather than written as a
+    constant. Python control flow is recorded as it ran (the branches taken for the example
+    input); a forward that branches on the data is refused.
 
     ``input_names`` and ``output_names`` name the graph's inputs and outputs (by default
     ``input`` / ``output``, numbered when there are several; nested output tuples, as an
@@ -60,7 +65,7 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
         raise ValueError(message(WHO, f"an opset from {OPSETS[0]} to {OPSETS[-1]}", "opset",
                                  opset))
     dynamic = check_bool(dynamic_batch, "dynamic_batch", WHO)
-    arrays = _example(example_input)
+    arrays = _example(example_input, model)
     if dynamic and any(a.ndim == 0 for a in arrays):
         raise ValueError(message(WHO, "inputs with a batch axis (axis 0) for dynamic_batch="
                                  "True", "example_input shapes", [a.shape for a in arrays]))
@@ -70,12 +75,12 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
     model.eval()
     try:
         first = _trace(model, arrays)
-        second = _trace(model, [_grown(a) for a in arrays]) if dynamic else None
+        second = _check_trace(model, arrays, dynamic)
     finally:
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
     out_names = _names(output_names, len(first[2]), "output", "output_names")
-    proto = _Exporter(model, opset, first, second, in_names, out_names).build()
+    proto = _Exporter(model, opset, first, second, in_names, out_names, dynamic).build()
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as e:  # noqa: BLE001 - any failure here is the exporter's own
@@ -87,8 +92,12 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
     return proto
 
 
-def _example(example_input) -> list:
-    """The example input(s) as arrays (a tuple: one per model argument)."""
+def _example(example_input, model) -> list:
+    """The example input(s) as arrays (a tuple: one per model argument). A floating array
+    (not a Tensor) keeps its dtype where the model's floating parameters all have it (a
+    float64 array for a ``.double()`` model); else it is made float32, as ``nerve.tensor``
+    makes it."""
+    kept = {p._data.dtype for p in model.parameters() if p._data.dtype.kind == "f"}
     items = example_input if isinstance(example_input, tuple) else (example_input,)
     if not items:
         raise ValueError(message(WHO, "at least one example input", "example_input", ()))
@@ -98,6 +107,9 @@ def _example(example_input) -> list:
             raise TypeError(message(WHO, "a Tensor or an array (or a tuple of them) as "
                                     "example_input", "example_input", ShortRepr(x)))
         arr = as_tensor(x)._data
+        if not isinstance(x, Tensor) and len(kept) == 1 and getattr(x, "dtype", None) in kept \
+                and x.dtype != arr.dtype:
+            arr = Tensor(x, dtype=x.dtype)._data
         if arr.dtype.kind not in "biuf":
             raise TypeError(message(WHO, "numbers as example_input", "example_input.dtype",
                                     arr.dtype))
@@ -105,11 +117,45 @@ def _example(example_input) -> list:
     return arrays
 
 
+def _changed(a):
+    """The example with every sample changed, for the check trace (so that a number or an
+    index taken from the data, as by ``.item()`` or ``argsort``, changes too and is refused):
+    rolled by one along every axis (a new order: integers stay the example's own values,
+    valid indices for an Embedding), and floating-point values then become ``a * 1.5 + 0.25``
+    (new values)."""
+    for axis in range(a.ndim):
+        a = np.roll(a, 1, axis=axis)
+    return (a * 1.5 + 0.25).astype(a.dtype) if a.dtype.kind == "f" else a
+
+
 def _grown(a):
-    """The example with one more sample: the first one, changed where it is floating-point
-    (so that a number taken from the data, as by ``.item()``, changes too)."""
-    extra = a[:1] * 1.5 + 0.25 if a.dtype.kind == "f" else a[:1]
-    return np.concatenate([a, extra.astype(a.dtype)])
+    """The example with one more sample (a copy of the first), changed as by ``_changed``."""
+    return _changed(np.concatenate([a, a[:1]]))
+
+
+def _check_trace(model, arrays: list, dynamic: bool) -> tuple:
+    """The second trace, whose constants must be the first's: at one more sample (the batch
+    axis of each value is the one that grew) with ``dynamic``, else at the same batch size;
+    on changed data either way."""
+    try:
+        if not dynamic:
+            return _trace(model, [_changed(a) for a in arrays])
+        return _trace(model, [_grown(a) for a in arrays])
+    except OnnxExportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the model refused the changed inputs
+        if not dynamic:
+            raise OnnxExportError(
+                f"{WHO}: the forward pass failed when traced again on other data (the inputs "
+                "rolled by one along every axis, floating ones then as x * 1.5 + 0.25), which "
+                "checks that nothing taken from the data is written as a constant: "
+                f"{type(e).__name__}: {e}") from e
+        shapes = [a.shape for a in arrays]
+        raise OnnxExportError(
+            f"{WHO}: the forward pass failed when traced at another batch size, with one more "
+            f"sample along axis 0 of every input (shapes {shapes}): {type(e).__name__}: {e}. "
+            "With dynamic_batch=True the batch must be axis 0 of every input; export with "
+            "dynamic_batch=False") from e
 
 
 def _names(names, n: int, default: str, arg: str) -> list[str]:
@@ -162,8 +208,13 @@ def _reachable(tracer, sources: list) -> list:
 
 
 class _Exporter:
-    def __init__(self, model, opset, first, second, in_names, out_names):
+    def __init__(self, model, opset, first, second, in_names, out_names, dynamic=True):
         self.graph = Graph(opset)
+        self.dynamic = dynamic  # else ``second`` is the check trace on other data, same batch
+        self.again = ("when traced at another batch size" if dynamic else
+                      "when traced again on other data")
+        self.first_label = "at one batch size" if dynamic else "on the example"
+        self.advice = "; export with dynamic_batch=False" if dynamic else ""
         self.graph.names.update(in_names + out_names)
         self.modules = dict(model.named_modules())
         self.state = {}
@@ -184,8 +235,10 @@ class _Exporter:
         self.inputs = [Value(self.graph, name, t.shape, None if t2 is None else t2.shape,
                              t.dtype, f"input {name}")
                        for name, t, t2 in zip(in_names, first[1], ins2)]
-        if second:
+        self.batch_sizes = None
+        if second and dynamic:
             self.graph.batch_source = in_names[0]
+            self.batch_sizes = (first[1][0].shape[0], second[1][0].shape[0])
 
     # --- values ----------------------------------------------------------------------------
     def where(self, call) -> str:
@@ -209,11 +262,12 @@ class _Exporter:
         arr = t._data
         return Value(self.graph, self.graph.const(arr), arr.shape, arr.shape, arr.dtype, "")
 
-    def fill_value(self, value, shape, shape2, dtype) -> Value:
+    def fill_value(self, value, shape, shape2, dtype, ctx) -> Value:
         """A value every element of which is ``value``, of the batch's size when it has a
         batch axis (made when used: Expand of the number to the shape)."""
         graph = self.graph
         b = batch_axis(shape, shape2, "a constant")
+        self.batch_sized(shape, shape2, b, ctx, "a constant fill (ones, zeros, full)")
 
         def make():
             if b is None:
@@ -223,33 +277,44 @@ class _Exporter:
 
         return Value(graph, None, shape, shape2, dtype, "a constant", fill=value, make=make)
 
+    def batch_sized(self, shape, shape2, b, ctx, what: str) -> None:
+        """Fail unless axis ``b`` (the axis that grew between the traces, if any) is exactly
+        the input's batch size in both traces: only then can its length be read from the
+        input (a length such as ``2 * x.shape[0]`` would take the batch's size)."""
+        if b is None:
+            return
+        n1, n2 = self.batch_sizes
+        if (shape[b], shape2[b]) != (n1, n2):
+            ctx.fail(f"{what} of shape {tuple(shape)} has an axis ({b}) that grows with the "
+                     f"batch but is not the batch size ({shape[b]} at batch size {n1}, "
+                     f"{shape2[b]} at {n2}), so its length cannot be written from the input's: "
+                     "export with dynamic_batch=False")
+
     def value(self, src, src2, dtype, ctx, what: str) -> Value | None:
         """The ONNX value of an argument from its sources in the two traces."""
         if src is None:
             return None
         kind = src[0]
         if self.second is not None and (src2 is None or src2[0] != kind):
-            ctx.fail(f"its {what} comes from a different place when traced at another batch "
-                     "size (the forward depends on the data or the batch size); export with "
-                     "dynamic_batch=False")
+            ctx.fail(f"its {what} comes from a different place {self.again} (the forward "
+                     f"depends on the data{' or the batch size' if self.dynamic else ''})"
+                     f"{self.advice}")
         if kind == "input":
             if self.second is not None and src2[1] != src[1]:
-                ctx.fail(f"its {what} is another input when traced at another batch size")
+                ctx.fail(f"its {what} is another input {self.again}")
             return self.inputs[src[1]]
         if kind == "param":
             return self.param(src[1])
         if kind == "call":
             if self.second is not None and (self.order[id(src2[1])], src2[2]) != (
                     self.order[id(src[1])], src[2]):
-                ctx.fail(f"its {what} comes from another operation when traced at another "
-                         "batch size; export with dynamic_batch=False")
+                ctx.fail(f"its {what} comes from another operation {self.again}"
+                         f"{self.advice}")
             return self.values[id(src[1])][src[2]]
         if kind == "scalar":
             v = src[1]
             if self.second is not None and not (v == src2[1] or v != v and src2[1] != src2[1]):
-                ctx.fail(f"its {what} is a number taken from the data (.item(), float(), "
-                         f"int(): {v} at one batch size, {src2[1]} at the next), which would be "
-                         "a constant in the file: compute it with operations on tensors")
+                ctx.fail(self._number_changes(what, v, src2[1]))
             dt = np.dtype(dtype) if dtype is not None else np.asarray(v).dtype
             return Value(self.graph, self.graph.const(np.asarray(v, dtype=dt)), (), (), dt,
                          what)
@@ -262,15 +327,28 @@ class _Exporter:
         uniform = a.size > 0 and a.dtype.kind in "biuf" and bool((a == a.flat[0]).all())
         if a2 is None or (a.shape == a2.shape and np.array_equal(a, a2, equal_nan=True)):
             if uniform:
-                return self.fill_value(a.flat[0], a.shape, a.shape, a.dtype)
+                return self.fill_value(a.flat[0], a.shape, a.shape, a.dtype, ctx)
             return Value(graph, None, a.shape, a.shape, a.dtype, what,
                          make=lambda: graph.const(a))
         if a.shape != a2.shape and uniform and a2.size and bool((a2 == a.flat[0]).all()):
-            return self.fill_value(a.flat[0], a.shape, a2.shape, a.dtype)
+            return self.fill_value(a.flat[0], a.shape, a2.shape, a.dtype, ctx)
+        how = (f"shape {a.shape} at one batch size, {a2.shape} at the next" if
+               a.shape != a2.shape else f"other values {self.again}")
         ctx.fail(f"its {what} is a value computed outside nerve's operations (NumPy, .numpy(), "
                  ".item(), .detach(), an integer conversion, a random draw) that changes with "
-                 f"the input (shape {a.shape} at one batch size, {a2.shape} at the next): "
-                 "compute it with operations on tensors")
+                 f"the input ({how}): compute it with operations on tensors")
+
+    def _number_changes(self, what: str, v, v2) -> str:
+        """Why a number (an argument) that differs between the traces is refused."""
+        if self.dynamic and all(isinstance(n, int) and not isinstance(n, bool) for n in (v, v2)):
+            (n1, n2) = self.batch_sizes
+            if v * n2 == v2 * n1 or v2 - v == n2 - n1:  # a multiple of the batch, or plus k
+                return (f"its {what} is a number that follows the batch size (as x.shape[0] or "
+                        f"len(x) does: {v} at batch size {n1}, {v2} at {n2}), which would be a "
+                        "constant in the file: export with dynamic_batch=False")
+        return (f"its {what} is a number taken from the data (.item(), float(), int(): {v} "
+                f"{self.first_label}, {v2} {self.again}), which would be a constant in the "
+                "file: compute it with operations on tensors")
 
     # --- the graph --------------------------------------------------------------------------
     def build(self) -> onnx.ModelProto:
@@ -289,7 +367,7 @@ class _Exporter:
         out_info = []
         for i, (name, src) in enumerate(zip(self.out_names, out_srcs)):
             src2 = self.second[3][i] if self.second is not None else None
-            v = self.value(src, src2, None, _OutputCtx(self, name), f"output {name}")
+            v = self.value(src, src2, None, _OutputCtx(self, name), "value")
             graph.nodes.append(helper.make_node("Identity", [v.name], [name],
                                                 name=graph.fresh(f"{name}/Identity")))
             out_info.append(graph.value_info(name, v.dtype, v.shape, v.batch))
@@ -310,6 +388,12 @@ class _Exporter:
         if fn is None:
             raise OnnxExportError(self.where(call) + _why_refused(call))
         ctx = converters.Ctx(self, call, partner)
+        if partner is not None and not self.dynamic:
+            for t, t2 in zip(call.outputs, partner.outputs):
+                if t._data.shape != t2._data.shape:
+                    ctx.fail(f"its output has shape {t._data.shape} on the example and "
+                             f"{t2._data.shape} {self.again} (a shape that depends on the "
+                             "data): compute it from the shapes only")
         outs = fn(ctx)
         values = []
         for i, o in enumerate(outs):
@@ -346,13 +430,13 @@ def _why_refused(call) -> str:
 
 
 def _check_same(ex, calls, partners, n_out, n_out2) -> None:
-    """The two traces ran the same operations (the batch size changed nothing else)."""
+    """The two traces ran the same operations (the batch size and the data changed nothing
+    else)."""
     if n_out != n_out2 or len(calls) != len(partners):
-        raise OnnxExportError(f"{WHO}: the forward pass ran different operations when traced "
-                              "at another batch size (it branches on the batch size or the "
-                              "data); export with dynamic_batch=False")
+        why = "the batch size or the data" if ex.dynamic else "the data"
+        raise OnnxExportError(f"{WHO}: the forward pass ran different operations {ex.again} "
+                              f"(it branches on {why}){ex.advice}")
     for a, b in zip(calls, partners):
         if a.kind is not b.kind:
-            raise OnnxExportError(ex.where(a) + "the forward pass ran "
-                                  f"{b.label} there when traced at another batch size; export "
-                                  "with dynamic_batch=False")
+            raise OnnxExportError(ex.where(a) + f"the forward pass ran {b.label} there "
+                                  f"{ex.again}{ex.advice}")

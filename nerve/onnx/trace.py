@@ -74,6 +74,9 @@ class Tracer:
         self.by_node: dict = {}  # (id(node), output index) -> its source
         self.by_leaf: dict = {}  # id(tensor) -> its source, for tensors without a node
         self.by_array: dict = {}  # id(array) -> its source
+        # every object whose id() is a key above, kept alive until the trace ends: a tensor
+        # freed during the forward (a copy no call keeps) would let a new one take its id
+        self.keep: list = []
         self.paths = {id(m): name for name, m in model.named_modules()}
         self.stack: list = []  # (module path, module, sources or None), innermost last
         self.busy = False
@@ -128,6 +131,7 @@ class Tracer:
             self.calls.append(call)
             made = [("call", call, i) for i in range(len(outs))]
         for t, src in zip(outs, made):
+            self.keep.append((t, t._node, t._data))
             if t._node is not None:
                 self.by_node[(id(t._node), t._index)] = src
             else:
@@ -137,7 +141,7 @@ class Tracer:
     def pre_hook(self, module, args) -> None:
         if threading.get_ident() != self.thread:
             return
-        whole = isinstance(module, MODULES) and not self.busy
+        whole = type(module) in MODULES and not self.busy  # a subclass: through its forward
         sources = [self.source(a) for a in args] if whole else None
         path = self.paths.get(id(module), self.path)
         self.stack.append((path, module, sources))
