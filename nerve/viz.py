@@ -458,14 +458,16 @@ def _history_logs(history, who: str) -> tuple[dict[str, np.ndarray], list | None
     return logs, epochs
 
 
-def plot_history(history, path=None):
+def plot_history(history, path=None, *, xlabel: str = "epoch"):
     """Draw loss and each metric per epoch, training and validation, one panel per quantity.
 
     ``history`` is what ``fit`` returns (a History), or a plain dict of per-epoch lists
     (``history.history``, Keras' spelling: ``{"loss": [...], "val_loss": [...], ...}``).
-    ``val_x`` is drawn in the panel of ``x``; the learning rate (``lr``) on a log scale.
-    Epochs are numbered from 1, as fit's progress lines count them. Returns the Figure;
-    writes it to ``path`` if given.
+    ``val_x`` is drawn in the panel of ``x``; the learning rate (``lr``) and gradient
+    descent's ``step_size`` on a log scale.
+    Epochs are numbered from 1, as fit's progress lines count them; ``xlabel`` names them
+    (``"step"`` for a history of gradient-descent steps). Returns the Figure; writes it to
+    ``path`` if given.
     """
     who = "plot_history"
     logs, epochs = _history_logs(history, who)
@@ -499,16 +501,16 @@ def plot_history(history, path=None):
                         label=label, color="C0" if which == "train" else "C1")
             title = "learning rate" if name == "lr" else name
             ax.set_title(title)
-            ax.set_xlabel("epoch")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(title)
-            if name == "lr" and all((s > 0).all() for s in series.values()):
+            if name in ("lr", "step_size") and all((s > 0).all() for s in series.values()):
                 ax.set_yscale("log")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend()
         for ax in flat[n:]:
             ax.remove()
-        title = f"training history ({longest} epoch{'s' * (longest != 1)})"
+        title = f"training history ({longest} {xlabel}{'s' * (longest != 1)})"
         stop = getattr(history, "stop_reason", None)
         if isinstance(stop, str) and stop:
             title += f": {stop}"

@@ -375,7 +375,8 @@ def _pictures(folder: Path, model, data: sources.Data, history, drawn: dict, spe
             plt.close("all")
 
     if history is not None and len(history.epoch):
-        draw("history.png", lambda p: viz.plot_history(history, p))
+        unit = {"gradient-descent": "step"}.get(spec["train"]["method"], "epoch")
+        draw("history.png", lambda p: viz.plot_history(history, p, xlabel=unit))
     if data.task in ("classification", "binary"):
         draw("confusion_matrix.png", lambda p: viz.plot_confusion_matrix(
             drawn["target"], drawn["decided"], labels=data.classes, path=p))
