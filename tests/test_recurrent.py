@@ -391,3 +391,8 @@ def test_lstm_takes_pytorchs_proj_size_zero_and_refuses_a_projection():
     assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
     with pytest.raises(ValueError, match=r"expected proj_size=0 .* Received: proj_size=2"):
         nn.LSTM(2, 3, proj_size=2)
+    for layer in (nn.GRU, nn.RNN):  # as PyTorch: only the LSTM takes it, even 0
+        with pytest.raises(ValueError, match="only supported for LSTM"):
+            layer(2, 3, proj_size=0)
+        with pytest.raises(ValueError, match="only supported for LSTM"):
+            getattr(torch.nn, layer.__name__)(2, 3, proj_size=0)

@@ -175,7 +175,12 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=None):
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=None, **kwargs):
+        if kwargs:
+            if "proj_size" in kwargs:  # PyTorch's error: only the LSTM projects its state
+                raise ValueError("RNN: proj_size argument is only supported for LSTM, not RNN "
+                                 "or GRU")
+            raise TypeError(f"RNN got an unexpected keyword argument {next(iter(kwargs))!r}")
         check_choice(nonlinearity, "nonlinearity", "RNN", ("tanh", "relu"))
         object.__setattr__(self, "mode", "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
@@ -206,6 +211,12 @@ class GRU(_RNNBase):
     b_hn)), h_t = (1 - z) n + z h_(t-1). Returns ``(output, h_n)``."""
 
     mode = "GRU"
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:  # PyTorch's error: only the LSTM projects its state
+            raise ValueError("GRU: proj_size argument is only supported for LSTM, not RNN or "
+                             "GRU")
+        super().__init__(*args, **kwargs)
 
 
 class _CellBase(Module):
