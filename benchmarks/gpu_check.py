@@ -230,21 +230,9 @@ def median_time(run, repeat: int) -> float:
     return statistics.median(times)
 
 
-def nerve_epoch(model, opt, x, y, batch: int, steps: int):
-    loss_fn = nn.CrossEntropyLoss()
-
-    def run():
-        for i in range(steps):
-            xb, yb = x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]
-            opt.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            opt.step()
-
-    return run
-
-
-def torch_epoch(torch, model, opt, x, y, batch: int, steps: int):
-    loss_fn = torch.nn.CrossEntropyLoss()
+def epoch(lib, model, opt, x, y, batch: int, steps: int):
+    """One epoch of ``steps`` batches, in nerve or in PyTorch (``lib``: the module)."""
+    loss_fn = lib.nn.CrossEntropyLoss()
 
     def run():
         for i in range(steps):
@@ -306,13 +294,13 @@ def timings(quick: bool) -> list[tuple]:
         opt = nerve.optim.Adam(model.parameters(), lr=1e-3)
         nx, ny = nerve.tensor(x, device="cuda"), nerve.tensor(y, device="cuda")
         repeat = 3 if name != "LSTM" else 5
-        ours = median_time(nerve_epoch(model, opt, nx, ny, batch, steps), repeat)
+        ours = median_time(epoch(nerve, model, opt, nx, ny, batch, steps), repeat)
         theirs = None
         if torch is not None:
             twin = torch_twin(torch, name, make())
             topt = torch.optim.Adam(twin.parameters(), lr=1e-3)
             tx, ty = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
-            run = torch_epoch(torch, twin, topt, tx, ty, batch, steps)
+            run = epoch(torch, twin, topt, tx, ty, batch, steps)
             theirs = median_time(run, repeat)  # sync(): the whole device, PyTorch too
         what = (f"{name} {'epoch' if name != 'LSTM' else 'steps'} x{steps} batch {batch}")
         ratio = f"{ours / theirs:7.2f}" if theirs else "      -"

@@ -237,7 +237,10 @@ def on_device_of(array, like):
 def same_device(arrays, who) -> None:
     """Raise RuntimeError when ``arrays`` (an operation's inputs; numbers are skipped) lie on
     two devices, naming both as PyTorch does: nerve never copies between devices silently.
-    Called only when a GPU backend is registered, so the CPU pays nothing."""
+    Returns at once while NumPy is the only array module (the hot path, ``Function.apply``,
+    tests that itself before calling)."""
+    if len(ARRAY_MODULES) == 1:
+        return
     kinds = {type(a) for a in arrays} & ARRAY_MODULES.keys()
     if len(kinds) > 1:
         found = list(dict.fromkeys(device_of(a) for a in arrays if type(a) in kinds))

@@ -32,7 +32,7 @@ from nerve.checks import ShortRepr, as_array, is_int, message
 from nerve.files import atomic_write
 from nerve.nn import activation as _activation_module
 from nerve.nn.container import Sequential
-from nerve.nn.module import Module
+from nerve.nn.module import Module, kept_modes
 
 __all__ = ["plot_filters", "plot_feature_maps", "plot_history", "plot_confusion_matrix",
            "plot_forecast", "plot_decision_boundary"]
@@ -752,15 +752,10 @@ def plot_forecast(series, forecast, start, path=None, train_end=None, *, index=N
 def _decide(model: Module, points: np.ndarray) -> np.ndarray:
     """The class ``model`` decides for each point: the largest output, or output > 0.5 for a
     single output (a probability; give ``predict`` for a single logit)."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
+    with kept_modes(model), no_grad():
         model.eval()
-        with no_grad():
-            dtype = next((p.dtype for p in model.parameters()), backend.get_default_dtype())
-            out = model(Tensor._wrap(backend.array_module().asarray(points, dtype=dtype)))
-    finally:
-        for m, mode in modes:
-            object.__setattr__(m, "training", mode)
+        dtype = next((p.dtype for p in model.parameters()), backend.get_default_dtype())
+        out = model(Tensor._wrap(backend.array_module().asarray(points, dtype=dtype)))
     scores = _host(out, "model(x)", "plot_decision_boundary")
     scores = scores.reshape(len(points), -1)
     return (scores[:, 0] > 0.5).astype(np.int64) if scores.shape[1] == 1 else scores.argmax(1)

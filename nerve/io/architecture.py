@@ -94,6 +94,11 @@ def register_layer(cls: type, *attrs: str, name: str | None = None,
     return cls
 
 
+def layer_arguments(name: str) -> tuple[str, ...]:
+    """The constructor arguments a file (or a spec) may give the registered layer ``name``."""
+    return _BY_NAME[name].arg_names
+
+
 def registered_layers() -> dict[str, type]:
     """Return the registered layer classes by their type name."""
     return {"Sequential": nn.Sequential, **{n: s.cls for n, s in _BY_NAME.items()}}

@@ -255,8 +255,7 @@ def nll_loss(input: Tensor, target, weight=None, *, ignore_index: int = -100,
     ignore_index = check_int(ignore_index, "ignore_index", who)
     x = _logits(input, who)
     t = as_array(target)
-    if len(backend.ARRAY_MODULES) > 1:  # the target is an option of the node: check it here
-        backend.same_device([x._data, t], who)
+    backend.same_device([x._data, t], who)  # an option of the node, not an input
     if t.dtype.kind not in "iu":
         raise TypeError(message(who, "class indices (integers) as target", "target.dtype",
                                 t.dtype))
@@ -335,8 +334,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     The row ``padding_idx`` gets no gradient (its uses are masked out of the backward pass).
     """
     idx = as_array(input)
-    if len(backend.ARRAY_MODULES) > 1:  # the indices are an option of the node
-        backend.same_device([weight._data, idx], "embedding")
+    backend.same_device([weight._data, idx], "embedding")  # an option of the node
     if idx.dtype.kind not in "iu":
         raise TypeError(message("embedding", "integer indices", "input.dtype", str(idx.dtype)))
     n = weight.shape[0]

@@ -9,6 +9,7 @@ or change what a module receives and returns; a call costs nothing more when non
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -59,6 +60,18 @@ def _add_hook(hooks: dict, hook: Callable, module: Module | None = None) -> Remo
     handle = RemovableHandle(hooks, module)
     hooks[handle.id] = hook
     return handle
+
+
+@contextlib.contextmanager
+def kept_modes(model: Module):
+    """A block after which every module of ``model`` is in the train/eval mode it was in
+    before, whatever the block (or an error in it) set."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            object.__setattr__(m, "training", mode)
 
 
 def check_tensor_input(module: Module, x) -> None:
@@ -320,6 +333,7 @@ class Module:
         device, dtype = device_and_dtype(args, device, dtype, who)
         if dtype is not None:
             dtype = backend.float_dtype(dtype, who)
+        moved = []  # every new array first, then all at once: a copy that fails changes nothing
         for t in [*self.parameters(), *(b for _, b in self.named_buffers())]:
             floating = t._data.dtype.kind == "f"
             for name in ("_data", "_grad"):
@@ -328,10 +342,14 @@ class Module:
                     continue
                 if dtype is not None and floating:
                     arr = arr.astype(dtype, copy=False)
-                if device is not None and backend.device_of(arr) != device:
+                elsewhere = device is not None and backend.device_of(arr) != device
+                if elsewhere:
                     arr = backend.to_device(arr, device)
-                    t._home = None  # an optimizer's gradient home on the old device
-                setattr(t, name, arr)
+                moved.append((t, name, arr, elsewhere))
+        for t, name, arr, elsewhere in moved:
+            setattr(t, name, arr)
+            if elsewhere:
+                t._home = None  # an optimizer's gradient home on the old device
         return self
 
     def cpu(self) -> Module:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nerve import backend
 from nerve.autograd import Tensor, no_grad
 from nerve.checks import check_int, is_int, message
-from nerve.nn.module import Module
+from nerve.nn.module import Module, kept_modes
 
 
 def _leaves(model: Module):
@@ -45,17 +45,14 @@ def summary(model: Module, input_shape, dtype=None, print_fn=print,
 
     handles = [m.register_forward_hook(record(name))
                for name, m in (_leaves(model) or [("", model)])]
-    modes = [(m, m.training) for m in model.modules()]
-    try:
+    try:  # even when the input shape does not fit: the model is left as it was
         xp = backend.array_module()  # any dtype: an Embedding's input is integers
         dt = backend.to_dtype(dtype) or backend.get_default_dtype()
         x = Tensor._wrap(xp.zeros((run, *input_shape), dt))
-        model.eval()
-        with no_grad():
+        with kept_modes(model), no_grad():
+            model.eval()
             model(x)
-    finally:  # even when the input shape does not fit: the model is left as it was
-        for m, mode in modes:
-            object.__setattr__(m, "training", mode)
+    finally:
         for handle in handles:
             handle.remove()
     total = sum(p._data.size for p in model.parameters())

@@ -12,7 +12,7 @@ from nerve.autograd import Tensor, enable_grad
 from nerve.checks import ShortRepr, as_tensor, check_bool, check_int, message
 from nerve.files import atomic_write_bytes
 from nerve.function import _TensorFunctionNode
-from nerve.nn.module import Module
+from nerve.nn.module import Module, kept_modes
 from nerve.onnx import converters, trace
 from nerve.onnx.graph import Graph, OnnxExportError, Value, batch_axis
 
@@ -71,14 +71,10 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
                                  "True", "example_input shapes", [a.shape for a in arrays]))
     in_names = _names(input_names, len(arrays), "input", "input_names")
 
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with kept_modes(model):
+        model.eval()
         first = _trace(model, arrays)
         second = _check_trace(model, arrays, dynamic)
-    finally:
-        for m, mode in modes:
-            object.__setattr__(m, "training", mode)
     out_names = _names(output_names, len(first[2]), "output", "output_names")
     proto = _Exporter(model, opset, first, second, in_names, out_names, dynamic).build()
     try:

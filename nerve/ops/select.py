@@ -62,8 +62,7 @@ def index_select(input, dim: int, index) -> Tensor:
     """The slices of ``input`` at the positions ``index`` (1-D integers) along ``dim``."""
     x = as_tensor(input)
     idx = as_array(index)
-    if len(backend.ARRAY_MODULES) > 1:  # the index is an option of the node
-        backend.same_device([x._data, idx], "index_select")
+    backend.same_device([x._data, idx], "index_select")  # an option of the node, not an input
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
         raise ValueError(message("index_select", "a 1-D integer index", "index.shape, dtype",
                                  (idx.shape, str(idx.dtype))))

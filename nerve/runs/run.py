@@ -26,6 +26,7 @@ import numpy as np
 import nerve
 from nerve import nn, optim
 from nerve.files import atomic_write_bytes
+from nerve.nn.module import kept_modes
 from nerve.runs import presets, sources
 from nerve.runs import spec as S
 from nerve.runs.spec import SpecError
@@ -93,16 +94,13 @@ def check_fits(model: nn.Module, spec: dict, path, n_classes: int | None) -> Non
     """Run two zero inputs through the model: layers that do not fit the data's input, or an
     output that does not fit the task, are a SpecError before any training."""
     shape, source = input_shape(spec), sources.get(spec["data"]["source"])
-    was = model.training
     try:
-        model.eval()
-        with nerve.no_grad():
+        with kept_modes(model), nerve.no_grad():
+            model.eval()
             out = model(nerve.zeros((2, *shape)))
     except (ValueError, TypeError, IndexError) as e:
         raise SpecError(f"{S.where(path)}: model.layers: the layers do not fit the data's "
                         f"input of shape {shape} per example: {e}") from None
-    finally:
-        model.train(was)
     if spec["train"]["method"] == "perceptron":
         return
     got = tuple(out.shape[1:]) if isinstance(out, nerve.Tensor) else type(out).__name__
@@ -236,17 +234,14 @@ def probabilities(model, x, spec: dict) -> np.ndarray:
     if spec["train"]["method"] == "perceptron":
         decided = np.asarray(model[0].predict(x), dtype=np.float64).reshape(-1)
         return np.stack([1 - decided, decided], axis=1)
-    out = nerve.predict(model, x, batch_size=256).astype(np.float64)
-    loss = spec["train"].get("loss")
-    if loss == "cross_entropy":
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-        return out / out.sum(axis=1, keepdims=True)
-    if loss == "nll":  # after a LogSoftmax (the spec checks it)
-        return np.exp(out)
+    # logits for the two logit losses; for the others the spec made the last layer a Sigmoid
+    # or a LogSoftmax, which predict_proba reads as nerve's one decision rule does
+    logits = True if spec["train"].get("loss") in ("cross_entropy", "bce_with_logits") else None
+    out = nerve.predict_proba(model, x, batch_size=256, from_logits=logits).astype(np.float64)
     out = out.reshape(len(out), -1)
-    if loss == "bce_with_logits":  # one logit of class 1
-        out = 1 / (1 + np.exp(-out))
-    return np.concatenate([1 - out, out], axis=1)  # one probability (a Sigmoid's) of class 1
+    if out.shape[1] == 1:  # one probability: of class 1
+        out = np.concatenate([1 - out, out], axis=1)
+    return out
 
 
 def measure(model, data: sources.Data, spec: dict) -> tuple[dict, dict]:

@@ -280,9 +280,9 @@ def _resolve_model(model: dict, path) -> None:
 
 
 def layer_args(kind: str) -> tuple[str, ...]:
-    from nerve.io.architecture import _BY_NAME
+    from nerve.io.architecture import layer_arguments
 
-    return _BY_NAME[kind].arg_names
+    return layer_arguments(kind)
 
 
 def _resolve_train(train: dict, path, source, spec_model: dict) -> None:

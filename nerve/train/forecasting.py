@@ -19,8 +19,8 @@ import numpy as np
 from nerve.autograd import Tensor, no_grad
 from nerve.checks import ShortRepr, check_positive_int, message
 from nerve.data.timeseries import host_numbers
-from nerve.nn.module import Module
-from nerve.train.loop import check_model, kept_modes, model_dtype
+from nerve.nn.module import Module, kept_modes
+from nerve.train.loop import check_model, model_dtype
 
 __all__ = ["forecast", "naive_forecast", "seasonal_naive_forecast", "mae", "rmse", "skill"]
 

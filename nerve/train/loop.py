@@ -30,7 +30,7 @@ from nerve.checks import (
 )
 from nerve.data import DataLoader, TensorDataset
 from nerve.nn import loss as losses
-from nerve.nn.module import Module
+from nerve.nn.module import Module, kept_modes
 from nerve.ops import sigmoid, softmax
 from nerve.train.callbacks import CallbackList, GradientClipping, snapshot
 from nerve.train.history import History
@@ -231,17 +231,6 @@ def _update(metrics, out, target) -> None:
         pred, target = backend.to_host(out._data), backend.to_host(target._data)
         for m in metrics:
             m.update(pred, target)
-
-
-@contextlib.contextmanager
-def kept_modes(model: Module):
-    """A block after which every module's train/eval mode is what it was before."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 @contextlib.contextmanager

@@ -19,14 +19,13 @@ import numpy as np
 
 from nerve import optim
 from nerve.checks import check_int, check_number, check_positive_int, message
-from nerve.nn.module import Module
+from nerve.nn.module import Module, kept_modes
 from nerve.train.callbacks import Callback, snapshot
 from nerve.train.loop import (
     Trainer,
     check_model,
     get_loss,
     get_optimizer,
-    kept_modes,
     make_loaders,
     model_dtype,
 )
