@@ -209,6 +209,7 @@ def environment() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "nerve_jit": _jit(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "numpy_blas": blas_threads(),
@@ -216,11 +217,23 @@ def environment() -> dict:
     }
 
 
+def _jit() -> str:
+    """Whether nerve's compiled kernels are on (numba's version), or why not."""
+    from nerve import jit
+
+    if not jit.enabled():
+        return "off (numba not installed, or NERVE_JIT=0)"
+    import numba
+
+    return f"on (numba {numba.__version__})"
+
+
 def format_environment(env: dict) -> str:
     lines = [
         f"date     {env['date']}",
         f"machine  {env['cpu']}, {env['cores']} cores",
         f"versions python {env['python']}, numpy {env['numpy']}, torch {env['torch']}",
+        f"kernels  nerve.jit: {env['nerve_jit']}",
         f"threads  torch {env['torch_threads']}; numpy BLAS: {env['numpy_blas']}",
     ]
     if env["openblas_env"]:

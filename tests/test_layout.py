@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nerve"
 
 # Bottom to top. A module may import from its own floor and the floors below it, never above.
 FLOORS = [
-    ["backend", "files", "dtypes", "cuda"],
+    ["backend", "files", "dtypes", "cuda", "jit"],
     ["autograd"],
     ["checks"],
     ["function", "creation", "gradcheck", "data", "utils"],

@@ -6,7 +6,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from nerve import backend
+import numpy as np
+
+from nerve import backend, jit
 from nerve.autograd import Tensor
 from nerve.checks import check_number, message
 from nerve.optim.optimizer import Optimizer, zeros_state
@@ -55,22 +57,35 @@ class Adam(Optimizer):
             state.update(step=0, exp_avg=xp.zeros_like(data), exp_avg_sq=xp.zeros_like(data))
         state["step"] += 1
         step = state["step"]
+        c1, c2, eps = 1.0 - beta1**step, math.sqrt(1.0 - beta2**step), float(group["eps"])
+        folded = lr >= 1e-12 and data.dtype.itemsize >= 4  # see below
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if folded and not group["amsgrad"] and jit.usable(data, grad, m, v):
+            decay, l2 = 1.0, 0.0
+            if self.decoupled_weight_decay:
+                decay = 1.0 - lr * weight_decay
+            else:
+                l2 = weight_decay
+            number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
+            _adam_kernel(data.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                         number(decay), number(l2), number(1.0 - beta1), number(beta2),
+                         number(1.0 - beta2), number(c1 / (lr * c2)), number(eps * c1 / lr))
+            return
         if weight_decay != 0 and self.decoupled_weight_decay:
             data *= 1.0 - lr * weight_decay
         elif weight_decay != 0:
             decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
             decayed += grad
             grad = decayed
-        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._scratch(data, 1)
+        tmp = self._scratch(data, 1)
         m += xp.multiply(xp.subtract(grad, m, out=tmp), 1.0 - beta1, out=tmp)
         v *= beta2
         v += xp.multiply(xp.multiply(grad, grad, out=tmp), 1.0 - beta2, out=tmp)
         if group["amsgrad"]:
             v_max = zeros_state(state, "max_exp_avg_sq", data)
             v = xp.maximum(v_max, v, out=v_max)
-        c1, c2, eps = 1.0 - beta1**step, math.sqrt(1.0 - beta2**step), float(group["eps"])
         denom = xp.sqrt(v, out=tmp)
-        if lr >= 1e-12 and data.dtype.itemsize >= 4:
+        if folded:
             # lr / c1 folded into the denominator: one pass fewer (p -= m / denom). No
             # overflow: the scale is below 1e15 (for beta2 < 1 - 1e-6), sqrt(v) below 2e19
             denom *= c1 / (lr * c2)
@@ -82,6 +97,23 @@ class Adam(Optimizer):
         update = xp.divide(m, denom, out=tmp)
         update *= -lr / c1
         data += update
+
+
+@jit.kernel
+def _adam_kernel(p, g, m, v, decay, l2, one_minus_beta1, beta2, one_minus_beta2, scale, eps):
+    """Adam's update in one pass (see :mod:`nerve.jit`): the operations of ``Adam._update``'s
+    NumPy passes, in their order, on each element."""
+    for k in range(p.size):
+        if decay != 1:  # AdamW: p = p (1 - lr weight_decay)
+            p[k] *= decay
+        gk = g[k]
+        if l2 != 0:  # Adam's weight decay: g = p weight_decay + g
+            gk = p[k] * l2 + gk
+        mk = m[k] + (gk - m[k]) * one_minus_beta1
+        vk = v[k] * beta2 + (gk * gk) * one_minus_beta2
+        m[k] = mk
+        v[k] = vk
+        p[k] -= mk / (math.sqrt(vk) * scale + eps)
 
 
 class AdamW(Adam):

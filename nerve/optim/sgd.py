@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from nerve import backend
+from nerve import backend, jit
 from nerve.autograd import Tensor
 from nerve.checks import check_number
 from nerve.optim.optimizer import Optimizer
@@ -46,6 +46,14 @@ class SGD(Optimizer):
         xp = backend.array_module(data)
         lr = float(group["lr"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
+        buf = state.get("momentum_buffer") if momentum != 0 else data.reshape(-1)[:0]
+        if buf is not None and jit.usable(data, grad, buf):
+            number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
+            _sgd_kernel(data.reshape(-1), grad.reshape(-1), buf.reshape(-1),
+                        number(weight_decay), number(momentum),
+                        number(1.0 - float(group["dampening"])), bool(group["nesterov"]),
+                        number(-lr))
+            return
         tmp = self._scratch(data, 1)
         if weight_decay != 0:
             decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
@@ -65,6 +73,21 @@ class SGD(Optimizer):
             else:
                 direction = buf
         _add_scaled(data, direction, -lr, tmp)
+
+
+@jit.kernel
+def _sgd_kernel(p, g, buf, l2, momentum, one_minus_dampening, nesterov, minus_lr):
+    """SGD's update in one pass (see :mod:`nerve.jit`): the operations of ``SGD._update``'s
+    NumPy passes, in their order, on each element; ``buf`` is empty without momentum."""
+    for k in range(p.size):
+        gk = g[k]
+        if l2 != 0:
+            gk = p[k] * l2 + gk
+        if buf.size:
+            b = buf[k] * momentum + gk * one_minus_dampening
+            buf[k] = b
+            gk = b * momentum + gk if nesterov else b
+        p[k] += gk * minus_lr
 
 
 def _add_scaled(target, x, alpha: float, tmp) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from nerve import backend
+from nerve import backend, jit
 from nerve.autograd import Tensor
 from nerve.checks import check_bool, is_int, message
 from nerve.function import Function
@@ -57,24 +57,30 @@ class MaxPoolFunction(Function):
     def forward(ctx, x, *, kernel, stride, dilation, pads, out):
         xp = backend.array_module(x)
         xpad = _padded(xp, _channels_last(x), pads, -math.inf)
-        y = _max(xpad, kernel, stride, dilation, out)
+        y, index = _max_and_index(xpad, kernel, stride, dilation, out)
         if hasattr(ctx, "needs_input_grad"):  # recorded: keep what backward reads
             ctx.save_for_backward(x)
+            ctx.index = index  # the kernel's tap of each window's first maximum, or None
             ctx.xpad = xpad if xpad.base is None else None  # a padded copy, not x's memory
             # backward compares with a copy of y, so that the output may change in place (a
             # ReLU(inplace) after the pooling), as in PyTorch, which keeps indices instead
-            ctx.y = scratch.take(xp, y.shape, y.dtype)
-            ctx.y[...] = y
+            ctx.y = None
+            if index is None:
+                ctx.y = scratch.take(xp, y.shape, y.dtype)
+                ctx.y[...] = y
         return _channels_first(y, x.ndim == 3)
 
     @staticmethod
     def compute(x, *, kernel, stride, dilation, pads, out):
         xpad = _padded(backend.array_module(x), _channels_last(x), pads, -math.inf)
-        return _channels_first(_max(xpad, kernel, stride, dilation, out), x.ndim == 3)
+        return _channels_first(_max_and_index(xpad, kernel, stride, dilation, out)[0],
+                               x.ndim == 3)
 
     def backward(ctx, g):
         (x,), y = ctx.saved_tensors, ctx.y
         o = ctx.options
+        if ctx.index is not None:  # the compiled kernel's first maxima (see _max_and_index)
+            return (_max_backward_by_index(x, g, ctx.index, o),)
         xpad = ctx.xpad if ctx.xpad is not None else _channels_last(x)
         xp = backend.array_module(g)
         gh = _channels_last(g).astype(y.dtype, copy=False)
@@ -114,8 +120,87 @@ class MaxPoolFunction(Function):
     def release(ctx) -> None:
         if getattr(ctx, "y", None) is not None:
             scratch.give(ctx.y)
-        ctx.xpad = ctx.y = None
+        ctx.xpad = ctx.y = ctx.index = None
         super().release()
+
+
+def _max_and_index(xpad, kernel, stride, dilation, out):
+    """The windows' maxima (N, Ho, Wo, C) and, from the compiled kernel (:mod:`nerve.jit`),
+    the tap of each window's first maximum (uint8), or None from NumPy's passes. The kernel
+    serves windows that share no input value (each input then gets at most one gradient, so
+    the backward adds nothing in a different order) and finite maxima (NaN and -inf keep
+    NumPy's rules in the backward)."""
+    if kernel[0] * kernel[1] < 256 and disjoint(kernel, stride, dilation) and jit.usable(xpad):
+        n, c = xpad.shape[0], xpad.shape[3]
+        y = backend.array_module(xpad).empty((n, *out, c), xpad.dtype)
+        index = backend.array_module(xpad).empty(y.shape, "uint8")
+        if _max_pool_kernel(xpad, kernel[0], kernel[1], stride[0], stride[1], dilation[0],
+                            dilation[1], y, index):
+            return y, index
+    return _max(xpad, kernel, stride, dilation, out), None
+
+
+def _max_backward_by_index(x, g, index, o):
+    """dx: each window's gradient at its first maximum, through the compiled kernel."""
+    xp = backend.array_module(g)
+    top, bottom, left, right = o["pads"]
+    h, w = _hw(x.shape)
+    n, ho, wo, c = index.shape
+    (kh, kw), (sh, sw), (dh, dw) = o["kernel"], o["stride"], o["dilation"]
+    covered = (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and (ho * kh, wo * kw) == (
+        h + top + bottom, w + left + right)  # the kernel writes every value of dx
+    dx = (xp.empty if covered else xp.zeros)((n, h + top + bottom, w + left + right, c),
+                                              x.dtype)
+    gh = xp.ascontiguousarray(_channels_last(g), dtype=x.dtype)  # one copy: 6x faster after
+    _max_pool_back_kernel(gh, index, kh, kw, sh, sw, dh, dw, dx)
+    return _channels_first(dx[:, top:top + h, left:left + w], x.ndim == 3)
+
+
+@jit.kernel
+def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, y, index):
+    """Max pooling of channels-last ``x`` (N, Hp, Wp, C) into ``y`` (N, Ho, Wo, C), with the
+    tap (row by row in the window) of each window's first maximum in ``index``, in one pass
+    (see :mod:`nerve.jit`; selects rather than branches, so that it vectorises over the
+    channels). Returns False if a value is NaN or a maximum -inf (NumPy's rules then)."""
+    n, ho, wo, c = y.shape
+    odd = 0
+    for b in range(n):
+        for i in range(ho):
+            for j in range(wo):
+                for ch in range(c):
+                    y[b, i, j, ch] = x[b, i * sh, j * sw, ch]
+                    index[b, i, j, ch] = 0
+            for t in range(1, kh * kw):
+                row, col, tap = i * sh + (t // kw) * dh, (t % kw) * dw, index.dtype.type(t)
+                for j in range(wo):
+                    xs, ys, taps = x[b, row, j * sw + col], y[b, i, j], index[b, i, j]
+                    for ch in range(c):
+                        v, best = xs[ch], ys[ch]
+                        better = v > best
+                        ys[ch] = v if better else best
+                        taps[ch] = tap if better else taps[ch]
+                        odd += v != v
+            for j in range(wo):
+                for ch in range(c):
+                    odd += y[b, i, j, ch] == -math.inf
+    return odd == 0
+
+
+@jit.kernel
+def _max_pool_back_kernel(g, index, kh, kw, sh, sw, dh, dw, dx):
+    """dx = g at each window's first maximum (the tap in ``index``), 0 at the window's other
+    inputs, for windows that share no input value; the companion of ``_max_pool_kernel``.
+    ``g`` (N, Ho, Wo, C) contiguous; inputs that no window reads are left as they are."""
+    n, ho, wo, c = g.shape
+    zero = g.dtype.type(0)
+    for b in range(n):
+        for i in range(ho):
+            for t in range(kh * kw):
+                row, col = i * sh + (t // kw) * dh, (t % kw) * dw
+                for j in range(wo):
+                    ds, gs, taps = dx[b, row, j * sw + col], g[b, i, j], index[b, i, j]
+                    for ch in range(c):
+                        ds[ch] = gs[ch] if taps[ch] == t else zero
 
 
 def _inside(xp, x, pads):

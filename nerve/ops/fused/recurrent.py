@@ -12,7 +12,7 @@ batch_first, several layers and the reverse direction around it.
 
 from __future__ import annotations
 
-from nerve import backend
+from nerve import backend, jit
 from nerve.function import Function
 from nerve.ops.elementwise import sigmoid_array
 from nerve.ops.fused import scratch
@@ -216,11 +216,18 @@ def _lstm_forward(xp, xw, hs, c0, wt, valid=None) -> dict:
     acts = scratch.take(xp, (t_len, n, 4 * hidden), hs.dtype)  # o, i, f, g activated
     tanh_c = scratch.take(xp, (t_len, n, hidden), hs.dtype)
     tmp = xp.empty((n, hidden), hs.dtype)
+    kernel = valid is None and jit.usable(acts, cs, hs)
+    half = hs.dtype.type(0.5)
     for t in range(t_len):
         a = acts[t]
         hs[t].dot(wt, out=a)
         a += xw[t]
         xp.tanh(a, out=a)
+        if kernel:  # the next five passes in one
+            _lstm_step_kernel(a, cs[t], cs[t + 1], half)
+            xp.tanh(cs[t + 1], out=tanh_c[t])
+            xp.multiply(a[:, :hidden], tanh_c[t], out=hs[t + 1])
+            continue
         sig = a[:, :3 * hidden]  # (1 + tanh(x / 2)) / 2
         sig *= 0.5
         sig += 0.5
@@ -242,6 +249,15 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
     activations' derivatives, the factors of dc) is computed for all steps at once."""
     cs, acts, tanh_c = keep["cs"], keep["acts"], keep["tanh_c"]
     t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 4
+    if valid is None and jit.usable(acts, cs, tanh_c, dh, dc, dxw):
+        if g_out is not None:
+            g_out = xp.ascontiguousarray(g_out, dtype=hs.dtype)
+        no_out, one = dh[:0], hs.dtype.type(1)
+        for t in range(t_len - 1, -1, -1):
+            _lstm_back_kernel(acts[t], cs[t], tanh_c[t], no_out if g_out is None else g_out[t],
+                              dh, dc, dxw[t], one)
+            dxw[t].dot(w_hh, out=dh)
+        return
     gates = acts.reshape(t_len, n, 4, hidden)
     o, i, f, g = (gates[:, :, k] for k in range(4))  # the loops' order
     deriv = scratch.take(xp, acts.shape, acts.dtype)  # sigmoid' = s (1 - s) for o, i, f ...
@@ -278,3 +294,38 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
             dc += passed_c
     for a in (deriv, k_c, factors):
         scratch.give(a)
+
+
+@jit.kernel
+def _lstm_step_kernel(a, c_prev, c, half):
+    """The element-wise part of a forward step after the tanh over the gates, in one pass (see
+    :mod:`nerve.jit`): the three sigmoids (1 + tanh(x / 2)) / 2, then c = f c_prev + i g, as
+    the NumPy passes of ``_lstm_forward`` compute them. ``a``: (N, 4 H), in the order o, i,
+    f, g."""
+    n, hidden = c.shape
+    for r in range(n):
+        for j in range(3 * hidden):
+            a[r, j] = a[r, j] * half + half
+        for j in range(hidden):
+            c[r, j] = a[r, 2 * hidden + j] * c_prev[r, j] + a[r, hidden + j] * a[r, 3 * hidden + j]
+
+
+@jit.kernel
+def _lstm_back_kernel(a, c_prev, tanh_c, g_out, dh, dc, d, one):
+    """One step of ``_lstm_backward`` before the product with the recurrent weights, in one
+    pass (see :mod:`nerve.jit`), with the NumPy passes' operations in their order: ``dh`` (plus
+    ``g_out`` unless it is empty) the gradient of h_t, ``dc`` of c_t, replaced by c_{t-1}'s;
+    ``d`` gets dL/d(gates before activation), in the order o, i, f, g."""
+    n, hidden = dh.shape
+    for r in range(n):
+        for j in range(hidden):
+            h_grad = dh[r, j] + g_out[r, j] if g_out.size else dh[r, j]
+            o, i = a[r, j], a[r, hidden + j]
+            f, g = a[r, 2 * hidden + j], a[r, 3 * hidden + j]
+            tc = tanh_c[r, j]
+            c_grad = dc[r, j] + h_grad * ((one - tc * tc) * o)
+            d[r, j] = (h_grad * tc) * ((one - o) * o)
+            d[r, hidden + j] = (g * c_grad) * ((one - i) * i)
+            d[r, 2 * hidden + j] = (c_prev[r, j] * c_grad) * ((one - f) * f)
+            d[r, 3 * hidden + j] = (i * c_grad) * (one - g * g)
+            dc[r, j] = c_grad * f
