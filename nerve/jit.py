@@ -73,7 +73,11 @@ class Kernel:
 
     def __call__(self, *args):
         if self.compiled is None:
-            self.compiled = _load().njit(nogil=True, error_model="numpy", cache=True)(self.fn)
+            njit = _load().njit
+            try:  # numba keeps the machine code beside the source, or in the user's cache
+                self.compiled = njit(nogil=True, error_model="numpy", cache=True)(self.fn)
+            except RuntimeError:  # no writable place for it: compile in every process
+                self.compiled = njit(nogil=True, error_model="numpy")(self.fn)
         return self.compiled(*args)
 
 

@@ -284,3 +284,19 @@ def test_max_pool_kernel_leaves_nan_and_infinities_to_numpy(monkeypatch, odd):
     (y, _), calls = _pools_both_ways(monkeypatch, {"kernel_size": 2}, x)
     assert calls == 1
     assert (np.isnan(y).any() if odd != odd else np.isinf(y).any())
+
+
+def test_a_kernel_compiles_where_numba_cannot_cache_it(monkeypatch):
+    """A read-only install with no writable cache: numba refuses cache=True; the kernel is
+    compiled for the process instead."""
+    numba = pytest.importorskip("numba")
+    real = numba.njit
+
+    def njit(**options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    kernel = jit.kernel(lambda a, b: a + b)
+    assert kernel(2, 3) == 5
