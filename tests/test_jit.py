@@ -38,11 +38,16 @@ def both_ways(monkeypatch, module, names, run):
     return results, calls
 
 
-def same_bits(ours, theirs):
+def same_bits(ours, theirs, zero_signs=True):
+    """Bit for bit (NaN payloads and the sign of zeros included); ``zero_signs=False`` lets
+    -0 and +0 count as one (max pooling, where the kernel gives PyTorch's +0 and NumPy -0)."""
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if not zero_signs:
+            a, b = a + 0.0, b + 0.0  # -0 + 0 is +0; nothing else changes
+        uint = f"u{a.dtype.itemsize}"
+        np.testing.assert_array_equal(a.view(uint), b.view(uint))
 
 
 def train(cls, kwargs, dtype, steps=6, seed=0, flat=True):
@@ -255,7 +260,7 @@ def _pools_both_ways(monkeypatch, kwargs, x, one_d=False):
     from nerve.ops.fused import pool
     (ours, theirs), calls = both_ways(monkeypatch, pool, ["_max_pool_kernel"],
                                       lambda: _pool_run(kwargs, x, one_d))
-    same_bits(ours, theirs)
+    same_bits(ours, theirs, zero_signs=False)
     return ours, len(calls[0])
 
 
@@ -300,3 +305,55 @@ def test_a_kernel_compiles_where_numba_cannot_cache_it(monkeypatch):
     monkeypatch.setattr(numba, "njit", njit)
     kernel = jit.kernel(lambda a, b: a + b)
     assert kernel(2, 3) == 5
+
+
+def test_max_pool_kernel_gives_pytorchs_signs_of_zero(monkeypatch):
+    """Of tied zeros the first; +0 where the gradient is not taken (PyTorch's values, which
+    NumPy's passes give up to the sign of zero)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[[[0.0, -0.0, 1.0, 0.0], [-0.0, 0.0, 0.5, 0.5]]]], np.float32)
+    from nerve.ops.fused import pool
+    (ours, _), _ = both_ways(monkeypatch, pool, [], lambda: _pool_run({"kernel_size": 2}, x))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(tx, 2)
+    (ty * torch.tensor(np.random.default_rng(2).normal(size=ty.shape))).sum().backward()
+    same_bits(ours, [ty.detach().numpy(), tx.grad.numpy()])
+
+
+def test_lstm_kernel_leaves_a_gradient_of_another_dtype_to_numpy(monkeypatch):
+    """A float64 gradient arriving at a float32 LSTM (a hook may return one): NumPy adds it
+    before it rounds, so the kernel, which works in one dtype, stands aside."""
+    from nerve.ops.fused import recurrent
+
+    def run():
+        nerve.manual_seed(0)
+        lstm = nn.LSTM(3, 8)
+        x = nerve.tensor(np.random.default_rng(1).normal(size=(7, 5, 3)), requires_grad=True)
+        out, _ = lstm(x)
+        out.register_hook(lambda g: g.numpy().astype("float64") / 3)
+        out.sum().backward()
+        return [x.grad.numpy(), lstm.weight_hh_l0.grad.numpy()]
+
+    (ours, theirs), calls = both_ways(monkeypatch, recurrent, ["_lstm_back_kernel"], run)
+    assert calls == [[], []]
+    same_bits(ours, theirs)
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.SGD])
+def test_a_weight_decay_that_is_zero_in_float32_is_still_applied(monkeypatch, cls):
+    """1e-46 is 0 in float32: NumPy's passes decide on the Python number (inf * 0 = NaN),
+    and so does the kernel."""
+    def run():
+        p = nerve.tensor(np.array([np.inf, 1.0], np.float32), requires_grad=True)
+        opt = cls([p], lr=0.1, weight_decay=1e-46)
+        p.grad = np.array([0.5, 0.5], np.float32)
+        with np.errstate(invalid="ignore"):  # inf * 0, on purpose
+            opt.step()
+        return [p.detach().numpy()]
+
+    from nerve.optim import sgd
+    module = adam_module if cls is optim.Adam else sgd
+    (ours, theirs), calls = both_ways(monkeypatch, module, [f"_{cls.__name__.lower()}_kernel"],
+                                      run)
+    assert len(calls[0]) == 1 and np.isnan(ours[0][0])
+    same_bits(ours, theirs)

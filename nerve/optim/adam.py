@@ -68,7 +68,7 @@ class Adam(Optimizer):
                 l2 = weight_decay
             number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
             _adam_kernel(data.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                         number(decay), number(l2), number(1.0 - beta1), number(beta2),
+                         number(decay), l2 != 0, number(l2), number(1.0 - beta1), number(beta2),
                          number(1.0 - beta2), number(c1 / (lr * c2)), number(eps * c1 / lr))
             return
         if weight_decay != 0 and self.decoupled_weight_decay:
@@ -100,14 +100,16 @@ class Adam(Optimizer):
 
 
 @jit.kernel
-def _adam_kernel(p, g, m, v, decay, l2, one_minus_beta1, beta2, one_minus_beta2, scale, eps):
+def _adam_kernel(p, g, m, v, decay, has_l2, l2, one_minus_beta1, beta2, one_minus_beta2, scale,
+                 eps):
     """Adam's update in one pass (see :mod:`nerve.jit`): the operations of ``Adam._update``'s
     NumPy passes, in their order, on each element."""
     for k in range(p.size):
         if decay != 1:  # AdamW: p = p (1 - lr weight_decay)
             p[k] *= decay
         gk = g[k]
-        if l2 != 0:  # Adam's weight decay: g = p weight_decay + g
+        if has_l2:  # Adam's weight decay: g = p weight_decay + g (decided before the cast of
+            # weight_decay to the array's dtype, as NumPy's passes decide it)
             gk = p[k] * l2 + gk
         mk = m[k] + (gk - m[k]) * one_minus_beta1
         vk = v[k] * beta2 + (gk * gk) * one_minus_beta2

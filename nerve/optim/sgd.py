@@ -50,7 +50,7 @@ class SGD(Optimizer):
         if buf is not None and jit.usable(data, grad, buf):
             number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
             _sgd_kernel(data.reshape(-1), grad.reshape(-1), buf.reshape(-1),
-                        number(weight_decay), number(momentum),
+                        weight_decay != 0, number(weight_decay), number(momentum),
                         number(1.0 - float(group["dampening"])), bool(group["nesterov"]),
                         number(-lr))
             return
@@ -76,12 +76,12 @@ class SGD(Optimizer):
 
 
 @jit.kernel
-def _sgd_kernel(p, g, buf, l2, momentum, one_minus_dampening, nesterov, minus_lr):
+def _sgd_kernel(p, g, buf, has_l2, l2, momentum, one_minus_dampening, nesterov, minus_lr):
     """SGD's update in one pass (see :mod:`nerve.jit`): the operations of ``SGD._update``'s
     NumPy passes, in their order, on each element; ``buf`` is empty without momentum."""
     for k in range(p.size):
         gk = g[k]
-        if l2 != 0:
+        if has_l2:  # decided before the cast of weight_decay, as in the NumPy passes
             gk = p[k] * l2 + gk
         if buf.size:
             b = buf[k] * momentum + gk * one_minus_dampening

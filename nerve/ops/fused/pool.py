@@ -161,7 +161,8 @@ def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, y, index):
     """Max pooling of channels-last ``x`` (N, Hp, Wp, C) into ``y`` (N, Ho, Wo, C), with the
     tap (row by row in the window) of each window's first maximum in ``index``, in one pass
     (see :mod:`nerve.jit`; selects rather than branches, so that it vectorises over the
-    channels). Returns False if a value is NaN or a maximum -inf (NumPy's rules then)."""
+    channels). Returns False if a value is NaN or a maximum -inf (NumPy's rules then). Of
+    tied zeros it keeps the first, +0 or -0, as PyTorch does (NumPy's maximum the last)."""
     n, ho, wo, c = y.shape
     odd = 0
     for b in range(n):
@@ -182,14 +183,15 @@ def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, y, index):
                         odd += v != v
             for j in range(wo):
                 for ch in range(c):
-                    odd += y[b, i, j, ch] == -math.inf
+                    odd += not (y[b, i, j, ch] > -math.inf)  # -inf, or a NaN at the first tap
     return odd == 0
 
 
 @jit.kernel
 def _max_pool_back_kernel(g, index, kh, kw, sh, sw, dh, dw, dx):
-    """dx = g at each window's first maximum (the tap in ``index``), 0 at the window's other
-    inputs, for windows that share no input value; the companion of ``_max_pool_kernel``.
+    """dx = g at each window's first maximum (the tap in ``index``), +0 at the window's other
+    inputs (as PyTorch; NumPy's g * mask gives -0 where g < 0), for windows that share no input
+    value; the companion of ``_max_pool_kernel``.
     ``g`` (N, Ho, Wo, C) contiguous; inputs that no window reads are left as they are."""
     n, ho, wo, c = g.shape
     zero = g.dtype.type(0)

@@ -249,9 +249,11 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
     activations' derivatives, the factors of dc) is computed for all steps at once."""
     cs, acts, tanh_c = keep["cs"], keep["acts"], keep["tanh_c"]
     t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 4
-    if valid is None and jit.usable(acts, cs, tanh_c, dh, dc, dxw):
+    if valid is None and jit.usable(acts, cs, tanh_c, dh, dc, dxw) and (
+            g_out is None or g_out.dtype == hs.dtype):  # (NumPy adds another dtype's g_out
+        # before it rounds)
         if g_out is not None:
-            g_out = xp.ascontiguousarray(g_out, dtype=hs.dtype)
+            g_out = xp.ascontiguousarray(g_out)
         no_out, one = dh[:0], hs.dtype.type(1)
         for t in range(t_len - 1, -1, -1):
             _lstm_back_kernel(acts[t], cs[t], tanh_c[t], no_out if g_out is None else g_out[t],
