@@ -99,6 +99,21 @@ def test_sgd_kernel_gives_the_bits_of_the_numpy_passes(monkeypatch, dtype, kwarg
     same_bits(ours, theirs)
 
 
+RMSPROPS = [{"lr": 0.01}, {"lr": 0.01, "weight_decay": 0.1, "alpha": 0.9},
+            {"lr": 0.01, "centered": True}, {"lr": 0.01, "momentum": 0.9},
+            {"lr": 0.01, "centered": True, "momentum": 0.5, "weight_decay": 0.01, "eps": 1e-6}]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kwargs", RMSPROPS, ids=str)
+def test_rmsprop_kernel_gives_the_bits_of_the_numpy_passes(monkeypatch, dtype, kwargs):
+    from nerve.optim import rmsprop
+    (ours, theirs), calls = both_ways(monkeypatch, rmsprop, ["_rmsprop_kernel"],
+                                      lambda: train(optim.RMSprop, kwargs, dtype))
+    assert len(calls[0]) == 6 and calls[1] == []
+    same_bits(ours, theirs)
+
+
 def test_adam_kernel_in_pieces_and_parameter_by_parameter(monkeypatch):
     """The flat group cut in pieces (large groups) and the parameters one by one (flat=False)
     give the same bits through the kernel as through NumPy."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
-from nerve import backend
+from nerve import backend, jit
 from nerve.autograd import Tensor
 from nerve.checks import check_number
 from nerve.optim.optimizer import Optimizer, zeros_state
@@ -50,11 +51,24 @@ class RMSprop(Optimizer):
         if "step" not in state:
             state.update(step=0, square_avg=xp.zeros_like(data))
         state["step"] += 1
+        v = state["square_avg"]
+        if jit.usable(data, grad, v):
+            empty = data.reshape(-1)[:0]
+            g_avg = zeros_state(state, "grad_avg", data) if group["centered"] else empty
+            buf = zeros_state(state, "momentum_buffer", data) if momentum > 0 else empty
+            if jit.usable(data, g_avg, buf, min_size=0):
+                number = data.dtype.type  # as NumPy takes a Python float: the array's dtype
+                _rmsprop_kernel(data.reshape(-1), grad.reshape(-1), v.reshape(-1),
+                                g_avg.reshape(-1), buf.reshape(-1), weight_decay != 0,
+                                number(weight_decay), number(alpha), number(1.0 - alpha),
+                                number(group["eps"]), number(momentum),
+                                number(-float(group["lr"])))
+                return
         if weight_decay != 0:
             decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
             decayed += grad
             grad = decayed
-        v, tmp = state["square_avg"], self._scratch(data, 1)
+        tmp = self._scratch(data, 1)
         v *= alpha
         v += xp.multiply(xp.multiply(grad, grad, out=tmp), 1.0 - alpha, out=tmp)
         if group["centered"]:
@@ -74,3 +88,26 @@ class RMSprop(Optimizer):
         else:
             update *= -float(group["lr"])
         data += update
+
+
+@jit.kernel
+def _rmsprop_kernel(p, g, v, g_avg, buf, has_l2, l2, alpha, one_minus_alpha, eps, momentum,
+                    minus_lr):
+    """RMSprop's update in one pass (see :mod:`nerve.jit`): the operations of
+    ``RMSprop._update``'s NumPy passes, in their order, on each element; ``g_avg`` (centered)
+    and ``buf`` (momentum) are empty when not used."""
+    for k in range(p.size):
+        gk = g[k]
+        if has_l2:
+            gk = p[k] * l2 + gk
+        vk = v[k] * alpha + (gk * gk) * one_minus_alpha
+        v[k] = vk
+        if g_avg.size:
+            ak = g_avg[k] + (gk - g_avg[k]) * one_minus_alpha
+            g_avg[k] = ak
+            vk = vk - ak * ak
+        update = gk / (math.sqrt(vk) + eps)
+        if buf.size:
+            update = buf[k] * momentum + update
+            buf[k] = update
+        p[k] += update * minus_lr
