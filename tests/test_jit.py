@@ -209,16 +209,17 @@ def test_a_large_model_trains_through_the_kernel_by_default():
     assert _python(code) == "True"
 
 
-def _lstm_run(dtype, kwargs, lengths=None, seed=0):
+def _lstm_run(dtype, kwargs, lengths=None, seed=0, kind="LSTM"):
     nerve.manual_seed(seed)
-    lstm = nn.LSTM(3, 8, **kwargs).to(dtype=dtype)
+    lstm = getattr(nn, kind)(3, 8, **kwargs).to(dtype=dtype)
     rng = np.random.default_rng(seed + 1)
     shape = (5, 7, 3) if kwargs.get("batch_first") else (7, 5, 3)
     x = nerve.tensor(rng.normal(size=shape), dtype=dtype, requires_grad=True)
     if lengths is not None:
         x = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=kwargs.get(
             "batch_first", False), enforce_sorted=False)
-    out, (h, c) = lstm(x)
+    out, state = lstm(x)
+    h, c = state if kind == "LSTM" else (state, state)
     if lengths is not None:
         out = nn.utils.rnn.pad_packed_sequence(out, batch_first=kwargs.get("batch_first",
                                                                            False))[0]
@@ -238,6 +239,31 @@ def test_lstm_kernels_give_the_bits_of_the_numpy_passes(monkeypatch, dtype, kwar
                                       lambda: _lstm_run(dtype, kwargs))
     assert set(calls[0]) == {"_lstm_back_kernel", "_lstm_step_kernel"} and calls[1] == []
     same_bits(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kwargs", [{}, {"num_layers": 2, "bidirectional": True},
+                                    {"batch_first": True, "bias": False}], ids=str)
+def test_gru_kernels_give_the_bits_of_the_numpy_passes(monkeypatch, dtype, kwargs):
+    from nerve.ops.fused import recurrent
+    names = ["_gru_gates_kernel", "_gru_state_kernel", "_gru_back_kernel"]
+    (ours, theirs), calls = both_ways(monkeypatch, recurrent, names,
+                                      lambda: _lstm_run(dtype, kwargs, kind="GRU"))
+    assert set(calls[0]) == set(names) and calls[1] == []
+    same_bits(ours, theirs)
+
+
+def test_gru_with_lengths_takes_the_numpy_passes(monkeypatch):
+    from nerve.ops.fused import recurrent
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    for name in ("_gru_gates_kernel", "_gru_state_kernel", "_gru_back_kernel"):
+        monkeypatch.setattr(recurrent, name, None)  # would fail if called
+    try:
+        jit.enable(True)
+        out = _lstm_run("float32", {}, lengths=[7, 3, 5, 1, 7], kind="GRU")
+    finally:
+        jit._state["on"] = None
+    assert np.all(out[0][3:, 1] == 0) and np.all(out[0][1:, 3] == 0)
 
 
 def test_lstm_with_lengths_takes_the_numpy_passes(monkeypatch):
@@ -335,21 +361,23 @@ def test_max_pool_kernel_gives_pytorchs_signs_of_zero(monkeypatch):
     same_bits(ours, [ty.detach().numpy(), tx.grad.numpy()])
 
 
-def test_lstm_kernel_leaves_a_gradient_of_another_dtype_to_numpy(monkeypatch):
-    """A float64 gradient arriving at a float32 LSTM (a hook may return one): NumPy adds it
-    before it rounds, so the kernel, which works in one dtype, stands aside."""
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_kernel_leaves_a_gradient_of_another_dtype_to_numpy(monkeypatch, kind):
+    """A float64 gradient arriving at a float32 LSTM or GRU (a hook may return one): NumPy
+    adds it before it rounds, so the kernel, which works in one dtype, stands aside."""
     from nerve.ops.fused import recurrent
 
     def run():
         nerve.manual_seed(0)
-        lstm = nn.LSTM(3, 8)
+        lstm = getattr(nn, kind)(3, 8)
         x = nerve.tensor(np.random.default_rng(1).normal(size=(7, 5, 3)), requires_grad=True)
         out, _ = lstm(x)
         out.register_hook(lambda g: g.numpy().astype("float64") / 3)
         out.sum().backward()
         return [x.grad.numpy(), lstm.weight_hh_l0.grad.numpy()]
 
-    (ours, theirs), calls = both_ways(monkeypatch, recurrent, ["_lstm_back_kernel"], run)
+    (ours, theirs), calls = both_ways(monkeypatch, recurrent, [f"_{kind.lower()}_back_kernel"],
+                                      run)
     assert calls == [[], []]
     same_bits(ours, theirs)
 

@@ -61,21 +61,10 @@ class RecurrentFunction(Function):
         elif mode == "GRU":
             acts = scratch.take(xp, (t_len, n, 3 * hidden), x.dtype)  # r, z, n activated
             hn = scratch.take(xp, (t_len, n, hidden), x.dtype)  # W_hn h + b_hn, which r scales
-            for t in range(t_len):
-                hw = hs[t].dot(w_hh.T)
-                if b_hh is not None:
-                    hw += b_hh
-                a = acts[t]
-                a[:, :2 * hidden] = sigmoid_array(xw[t, :, :2 * hidden] + hw[:, :2 * hidden])
-                hn[t] = hw[:, 2 * hidden:]
-                r, z = a[:, :hidden], a[:, hidden:2 * hidden]
-                new = a[:, 2 * hidden:]
-                xp.tanh(xw[t, :, 2 * hidden:] + r * hn[t], out=new)
-                xp.subtract(hs[t], new, out=hs[t + 1])  # h' = n + z (h - n)
-                hs[t + 1] *= z
-                hs[t + 1] += new
-                if valid is not None:
-                    xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
+            if valid is None and jit.usable(acts, hn, hs, xw):  # the same steps, the
+                _gru_forward_compiled(xp, xw, hs, w_hh, b_hh, acts, hn)  # element-wise work
+            else:  # in two kernels
+                _gru_forward(xp, xw, hs, w_hh, b_hh, acts, hn, valid)
             keep.update(acts=acts, hn=hn)
         else:
             relu = mode == "RNN_RELU"
@@ -124,7 +113,12 @@ class RecurrentFunction(Function):
             w_ih, w_hh = w_ih[rows], w_hh[rows]
             dc = zeros.copy() if g_c is None else g_c.astype(hs.dtype, copy=True)
             _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid)
-        for t in range(t_len - 1, -1, -1) if mode != "LSTM" else ():
+        compiled = mode == "GRU" and valid is None and jit.usable(
+            keep["acts"], keep["hn"], hs, dh, dxw, dhw) and (g_out is None or
+                                                             g_out.dtype == hs.dtype)
+        if compiled:  # the same steps, the element-wise work in one kernel
+            _gru_backward_compiled(xp, keep, hs, g_out, dh, dxw, dhw, w_hh)
+        for t in range(t_len - 1, -1, -1) if mode != "LSTM" and not compiled else ():
             if g_out is not None:
                 dh += g_out[t]
             if valid is not None:  # a padded step passes dh straight to the previous state
@@ -331,3 +325,107 @@ def _lstm_back_kernel(a, c_prev, tanh_c, g_out, dh, dc, d, one):
             d[r, 2 * hidden + j] = (c_prev[r, j] * c_grad) * ((one - f) * f)
             d[r, 3 * hidden + j] = (i * c_grad) * (one - g * g)
             dc[r, j] = c_grad * f
+
+
+def _gru_forward(xp, xw, hs, w_hh, b_hh, acts, hn, valid=None) -> None:
+    """The GRU's steps, in place in preallocated arrays: ``acts`` gets r, z and n activated,
+    ``hn`` W_hn h + b_hn (which r scales), ``hs`` the states."""
+    hidden = hn.shape[2]
+    for t in range(acts.shape[0]):
+        hw = hs[t].dot(w_hh.T)
+        if b_hh is not None:
+            hw += b_hh
+        a = acts[t]
+        a[:, :2 * hidden] = sigmoid_array(xw[t, :, :2 * hidden] + hw[:, :2 * hidden])
+        hn[t] = hw[:, 2 * hidden:]
+        r, z = a[:, :hidden], a[:, hidden:2 * hidden]
+        new = a[:, 2 * hidden:]
+        xp.tanh(xw[t, :, 2 * hidden:] + r * hn[t], out=new)
+        xp.subtract(hs[t], new, out=hs[t + 1])  # h' = n + z (h - n)
+        hs[t + 1] *= z
+        hs[t + 1] += new
+        if valid is not None:
+            xp.copyto(hs[t + 1], hs[t], where=valid[t] == 0)
+
+
+def _gru_forward_compiled(xp, xw, hs, w_hh, b_hh, acts, hn) -> None:
+    """The GRU's forward steps with the element-wise work of each in two kernels around
+    NumPy's exp and tanh: the operations of ``_gru_forward`` in their order (the same bits;
+    see :mod:`nerve.jit`)."""
+    t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 3
+    hw = xp.empty((n, 3 * hidden), hs.dtype)
+    pre = xp.empty((n, 2 * hidden), hs.dtype)
+    e = xp.empty((n, 2 * hidden), hs.dtype)
+    wt = w_hh.T
+    for t in range(t_len):
+        hs[t].dot(wt, out=hw)
+        if b_hh is not None:
+            hw += b_hh
+        xp.add(xw[t, :, :2 * hidden], hw[:, :2 * hidden], out=pre)
+        xp.negative(xp.abs(pre, out=e), out=e)  # sigmoid_array's e^-|x|
+        xp.exp(e, out=e)
+        _gru_gates_kernel(pre, e, hw, xw[t], acts[t], hn[t])
+        new = acts[t, :, 2 * hidden:]
+        xp.tanh(new, out=new)
+        _gru_state_kernel(hs[t], acts[t], hs[t + 1])
+
+
+def _gru_backward_compiled(xp, keep, hs, g_out, dh, dxw, dhw, w_hh) -> None:
+    """The GRU's steps back through time, each step's element-wise work in one kernel before
+    its product: the operations of the loop in ``RecurrentFunction.backward`` in their order."""
+    acts, hn = keep["acts"], keep["hn"]
+    if g_out is not None:
+        g_out = xp.ascontiguousarray(g_out)
+    no_out, one = dh[:0], hs.dtype.type(1)
+    for t in range(acts.shape[0] - 1, -1, -1):
+        _gru_back_kernel(acts[t], hn[t], hs[t], no_out if g_out is None else g_out[t], dh,
+                         dxw[t], dhw[t], one)
+        dh += dhw[t].dot(w_hh)
+
+
+@jit.kernel
+def _gru_gates_kernel(pre, e, hw, xw, a, hn):
+    """r and z = sigmoid_array(pre) from e = e^-|pre| (``where(pre >= 0, 1, e) / (e + 1)``),
+    hn = W_hn h + b_hn, and n's input before its tanh, x W_in + b_in + r hn, into ``a``."""
+    n, hidden = hn.shape
+    one = e.dtype.type(1)
+    for i in range(n):
+        for j in range(2 * hidden):
+            ej = e[i, j]
+            a[i, j] = (one if pre[i, j] >= 0 else ej) / (ej + one)
+        for j in range(hidden):
+            h = hw[i, 2 * hidden + j]
+            hn[i, j] = h
+            a[i, 2 * hidden + j] = xw[i, 2 * hidden + j] + a[i, j] * h
+
+
+@jit.kernel
+def _gru_state_kernel(h, a, h_next):
+    """h' = (h - n) z + n, the NumPy loop's n + z (h - n) in its order."""
+    n, hidden = h.shape
+    for i in range(n):
+        for j in range(hidden):
+            new = a[i, 2 * hidden + j]
+            h_next[i, j] = (h[i, j] - new) * a[i, hidden + j] + new
+
+
+@jit.kernel
+def _gru_back_kernel(a, hn, h, g_out, dh, d, e, one):
+    """One GRU step back before its product: with dh (plus ``g_out`` unless empty) the
+    gradient of h_t, d = dL/d(input gates), e = dL/d(recurrent gates) and dh replaced by dh z,
+    to which the caller adds e W_hh; the NumPy loop's operations in its order."""
+    n, hidden = dh.shape
+    for i in range(n):
+        for j in range(hidden):
+            g = dh[i, j] + g_out[i, j] if g_out.size else dh[i, j]
+            r, z, new = a[i, j], a[i, hidden + j], a[i, 2 * hidden + j]
+            dn = (g * (one - z)) * (one - new * new)
+            d[i, 2 * hidden + j] = dn
+            dr = ((dn * hn[i, j]) * r) * (one - r)
+            dz = ((g * (h[i, j] - new)) * z) * (one - z)
+            d[i, j] = dr
+            d[i, hidden + j] = dz
+            e[i, j] = dr
+            e[i, hidden + j] = dz
+            e[i, 2 * hidden + j] = dn * r
+            dh[i, j] = g * z
