@@ -125,7 +125,7 @@ def test_adam_kernel_in_pieces_and_parameter_by_parameter(monkeypatch):
                         or kernel(*a))
     for flat, expected in ((True, {179, 50, 29}), (False, {112, 16, 48, 3})):
         sizes.clear()
-        (ours, theirs), _ = both_ways(monkeypatch, adam_module, [], lambda: train(
+        (ours, theirs), _ = both_ways(monkeypatch, adam_module, [], lambda flat=flat: train(
             optim.Adam, {"lr": 0.01}, "float32", steps=4, flat=flat))
         assert set(sizes) == expected  # the whole group, then its pieces; or each parameter
         same_bits(ours, theirs)

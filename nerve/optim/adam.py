@@ -6,8 +6,6 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from nerve import backend, jit
 from nerve.autograd import Tensor
 from nerve.checks import check_number, message

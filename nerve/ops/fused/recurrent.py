@@ -61,9 +61,9 @@ class RecurrentFunction(Function):
         elif mode == "GRU":
             acts = scratch.take(xp, (t_len, n, 3 * hidden), x.dtype)  # r, z, n activated
             hn = scratch.take(xp, (t_len, n, hidden), x.dtype)  # W_hn h + b_hn, which r scales
-            if valid is None and jit.usable(acts, hn, hs, xw):  # the same steps, the
-                _gru_forward_compiled(xp, xw, hs, w_hh, b_hh, acts, hn)  # element-wise work
-            else:  # in two kernels
+            if _compiled(valid, None, acts, hn, hs, xw):
+                _gru_forward_compiled(xp, xw, hs, w_hh, b_hh, acts, hn)
+            else:
                 _gru_forward(xp, xw, hs, w_hh, b_hh, acts, hn, valid)
             keep.update(acts=acts, hn=hn)
         else:
@@ -113,10 +113,9 @@ class RecurrentFunction(Function):
             w_ih, w_hh = w_ih[rows], w_hh[rows]
             dc = zeros.copy() if g_c is None else g_c.astype(hs.dtype, copy=True)
             _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid)
-        compiled = mode == "GRU" and valid is None and jit.usable(
-            keep["acts"], keep["hn"], hs, dh, dxw, dhw) and (g_out is None or
-                                                             g_out.dtype == hs.dtype)
-        if compiled:  # the same steps, the element-wise work in one kernel
+        compiled = mode == "GRU" and _compiled(valid, g_out, keep["acts"], keep["hn"], hs, dh,
+                                               dxw, dhw)
+        if compiled:
             _gru_backward_compiled(xp, keep, hs, g_out, dh, dxw, dhw, w_hh)
         for t in range(t_len - 1, -1, -1) if mode != "LSTM" and not compiled else ():
             if g_out is not None:
@@ -181,6 +180,14 @@ def _valid(xp, lengths, t_len: int, reverse: bool, dtype):
     return (steps[:, None] < xp.asarray(lengths)[None, :]).astype(dtype)[:, :, None]
 
 
+def _compiled(valid, g_out, *arrays) -> bool:
+    """True where the steps may run through the compiled kernels (:mod:`nerve.jit`): no
+    padding (``valid`` None), ``arrays`` usable, and an output gradient, if any, of their dtype
+    (the NumPy loops add one of another dtype before they round, which a kernel cannot)."""
+    return valid is None and (g_out is None or g_out.dtype == arrays[0].dtype) and \
+        jit.usable(*arrays)
+
+
 def _lstm_rows(xp, hidden: int):
     """PyTorch's gate rows (i, f, g, o) in the order the loops use, o, i, f, g: the three
     sigmoids side by side for the forward, the three gates that dc multiplies side by side for
@@ -210,7 +217,7 @@ def _lstm_forward(xp, xw, hs, c0, wt, valid=None) -> dict:
     acts = scratch.take(xp, (t_len, n, 4 * hidden), hs.dtype)  # o, i, f, g activated
     tanh_c = scratch.take(xp, (t_len, n, hidden), hs.dtype)
     tmp = xp.empty((n, hidden), hs.dtype)
-    kernel = valid is None and jit.usable(acts, cs, hs)
+    kernel = _compiled(valid, None, acts, cs, hs)
     half = hs.dtype.type(0.5)
     for t in range(t_len):
         a = acts[t]
@@ -243,9 +250,7 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
     activations' derivatives, the factors of dc) is computed for all steps at once."""
     cs, acts, tanh_c = keep["cs"], keep["acts"], keep["tanh_c"]
     t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 4
-    if valid is None and jit.usable(acts, cs, tanh_c, dh, dc, dxw) and (
-            g_out is None or g_out.dtype == hs.dtype):  # (NumPy adds another dtype's g_out
-        # before it rounds)
+    if _compiled(valid, g_out, acts, cs, tanh_c, dh, dc, dxw):
         if g_out is not None:
             g_out = xp.ascontiguousarray(g_out)
         no_out, one = dh[:0], hs.dtype.type(1)
