@@ -5,7 +5,8 @@
 Self-contained (no download: synthetic data of MNIST's shape), and it prints everything as it
 goes. Without CuPy or without a GPU it says so and exits at once (status 2: nothing measured).
 
-1. Checks (the key checks of tests/test_devices.py, where a stand-in plays the GPU): tensors
+1. Checks (the key checks of tests/test_devices.py, which run on the stand-in everywhere and,
+   with pytest installed, on this GPU too: python -m pytest -m gpu tests/test_devices.py): tensors
    made and moved, numpy() refused, the cross-device RuntimeError, module.to moving buffers,
    each operation's forward and backward equal to the CPU's (float32 tolerance), an MLP, a CNN
    and an LSTM trained a few steps with Adam to the CPU's parameters (within 1e-4), save on the
