@@ -10,7 +10,8 @@ does the same operations in the same order, and the caller takes the kernel only
 :func:`usable` says so (numba installed and not turned off, NumPy arrays, one floating dtype,
 contiguous); elsewhere, a GPU included, it runs its NumPy (or CuPy) passes. The kernels are
 compiled without fast-math, so both give the same numbers, bit for bit (the tests check it;
-max pooling's kernel gives PyTorch's +0 where NumPy's passes may give -0).
+max pooling's kernel gives PyTorch's +0 where NumPy's passes may give -0, and where a result
+is NaN, which NaN, its sign, is the compiler's choice of operand order).
 
 Turn the kernels off with ``NERVE_JIT=0`` in the environment or ``nerve.jit.enable(False)``.
 numba is imported at the first use of a kernel, never by ``import nerve``; each kernel compiles
