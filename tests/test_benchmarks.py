@@ -105,3 +105,16 @@ def test_case_startup_selects_and_prints_it(monkeypatch, capsys, tmp_path):
     assert saved["results"] == [] and [r["name"] for r in saved["startup"]] == [
         "import nerve", "import torch"]
     assert bench.main(["--list"]) == 0 and "startup " in capsys.readouterr().out
+
+
+def test_jit_onoff_alternates_and_gives_the_environment_its_choice_back():
+    pytest.importorskip("numba")
+    from benchmarks import jit_onoff
+    from nerve import jit
+
+    seen = []
+    on, off = jit_onoff.on_off(lambda: seen.append(jit.enabled()), samples=3)
+    assert len(on) == len(off) == 3 and True in seen and False in seen
+    assert jit._state["on"] is None  # enabled() reads NERVE_JIT again
+    with pytest.raises(SystemExit):
+        jit_onoff.main(["no_such_case"])
