@@ -152,7 +152,9 @@ class RecurrentFunction(Function):
         gw_ih = flat.T.dot(x.reshape(t_len * n, -1)) if needs[3] else None
         gw_hh = flat_h.T.dot(hs[:-1].reshape(t_len * n, hidden)) if needs[4] else None
         gb_ih = flat.sum(axis=0) if len(needs) > 5 and needs[5] else None
-        gb_hh = flat_h.sum(axis=0) if len(needs) > 6 and needs[6] else None
+        gb_hh = None
+        if len(needs) > 6 and needs[6]:  # the same sum as b_ih's but for the GRU's
+            gb_hh = gb_ih.copy() if dhw is dxw and gb_ih is not None else flat_h.sum(axis=0)
         if rows is not None:  # back to PyTorch's order of the gates' rows
             back = xp.argsort(rows)
             gw_ih, gw_hh, gb_ih, gb_hh = (None if a is None else a[back]
