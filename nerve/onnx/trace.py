@@ -83,6 +83,14 @@ class Tracer:
         self.thread = threading.get_ident()
 
     # --- sources ---------------------------------------------------------------------------
+    def _named(self, k: int):
+        """The source of the object with id ``k`` if it is a model input or a parameter."""
+        if k in self.inputs:
+            return ("input", self.inputs[k])
+        if k in self.params:
+            return ("param", self.params[k])
+        return None
+
     def source(self, a):
         if a is None:
             return None
@@ -91,20 +99,10 @@ class Tracer:
             if node is not None:
                 hit = self.by_node.get((id(node), a._index))
                 return hit if hit else ("const", a._data.copy())
-            k = id(a)
-            if k in self.inputs:
-                return ("input", self.inputs[k])
-            if k in self.params:
-                return ("param", self.params[k])
-            hit = self.by_leaf.get(k)
+            hit = self._named(id(a)) or self.by_leaf.get(id(a))
             return hit if hit else self.source(a._data)
         if backend.is_array(a):
-            k = id(a)
-            if k in self.inputs:
-                return ("input", self.inputs[k])
-            if k in self.params:
-                return ("param", self.params[k])
-            hit = self.by_array.get(k)
+            hit = self._named(id(a)) or self.by_array.get(id(a))
             return hit if hit else ("const", a.copy())
         if isinstance(a, (tuple, list)):
             return ("tuple", tuple(self.source(v) for v in a), type(a))

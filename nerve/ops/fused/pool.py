@@ -85,10 +85,8 @@ class MaxPoolFunction(Function):
         xp = backend.array_module(g)
         gh = _channels_last(g).astype(y.dtype, copy=False)
         ours = disjoint(o["kernel"], o["stride"], o["dilation"])
-        covered = ours and o["stride"] == o["kernel"] and o["dilation"] == (1, 1) and \
-            all(m * k == n for m, k, n in zip(o["out"], o["kernel"], xpad.shape[1:3]))
         # windows side by side over all of the input: every value of dx is written below
-        dx = (xp.empty if covered else xp.zeros)(xpad.shape, y.dtype)
+        dx = (xp.empty if ours and _tiled(o, xpad.shape[1:3]) else xp.zeros)(xpad.shape, y.dtype)
         windows = taps(o["kernel"], o["stride"], o["dilation"], o["out"])
         odd = not xp.isfinite(y).all()  # NaN or -inf maxima: PyTorch's rules below
         inside = _inside(xp, x, o["pads"]) if odd and ctx.xpad is not None else None
@@ -124,6 +122,13 @@ class MaxPoolFunction(Function):
         super().release()
 
 
+def _tiled(o, padded_hw) -> bool:
+    """True when the windows lie side by side over all of the padded input, so that a backward
+    writes every value of dx (it may start from empty memory instead of zeros)."""
+    return o["stride"] == o["kernel"] and o["dilation"] == (1, 1) and \
+        all(m * k == n for m, k, n in zip(o["out"], o["kernel"], padded_hw))
+
+
 def _max_and_index(xpad, kernel, stride, dilation, out):
     """The windows' maxima (N, Ho, Wo, C) and, from the compiled kernel (:mod:`nerve.jit`),
     the tap of each window's first maximum (uint8), or None from NumPy's passes. The kernel
@@ -145,12 +150,10 @@ def _max_backward_by_index(x, g, index, o):
     xp = backend.array_module(g)
     top, bottom, left, right = o["pads"]
     h, w = _hw(x.shape)
-    n, ho, wo, c = index.shape
+    n, _, _, c = index.shape
     (kh, kw), (sh, sw), (dh, dw) = o["kernel"], o["stride"], o["dilation"]
-    covered = (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and (ho * kh, wo * kw) == (
-        h + top + bottom, w + left + right)  # the kernel writes every value of dx
-    dx = (xp.empty if covered else xp.zeros)((n, h + top + bottom, w + left + right, c),
-                                              x.dtype)
+    padded = (h + top + bottom, w + left + right)
+    dx = (xp.empty if _tiled(o, padded) else xp.zeros)((n, *padded, c), x.dtype)
     gh = xp.ascontiguousarray(_channels_last(g), dtype=x.dtype)  # one copy: 6x faster after
     _max_pool_back_kernel(gh, index, kh, kw, sh, sw, dh, dw, dx)
     return _channels_first(dx[:, top:top + h, left:left + w], x.ndim == 3)
