@@ -356,3 +356,48 @@ def test_the_flat_path_comes_back_and_a_second_optimizer_reuses_the_array():
     head = optim.Adam(moved.parameters(), lr=0.01)
     train(moved, head, 1, x, y)
     assert head._flats[0] is not None and head._flats[0].data is moved[0].weight._data.base
+
+
+def test_column_major_weights_keep_their_layout_and_pair_with_their_gradients():
+    """The linear layer's weight is column-major; a group mixing it with a row-major weight
+    (rebound by the user) keeps each layout in the flat array, and every update pairs a value
+    with its own gradient and state: the same bits as parameter by parameter."""
+    x, y = data()
+    runs = []
+    for flat in (True, False):
+        model, opt = make(flat)
+        model[2].weight.data = np.ascontiguousarray(model[2].weight.detach().numpy())
+        train(model, opt, 4, x, y)
+        runs.append((model, opt))
+    (model, opt), (plain, _) = runs
+    assert_same(weights(model), weights(plain))
+    first, second = model[0].weight._data, model[2].weight._data
+    assert first.flags.f_contiguous and not first.flags.c_contiguous
+    assert second.flags.c_contiguous
+    flat = opt._flats[0]
+    assert first.base is flat.data and second.base is flat.data
+    for p in (model[0].weight, model[2].weight):
+        state = opt.state[p]
+        assert state["exp_avg"].strides == p._data.strides
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    for p in (model[0].weight, model[2].weight):
+        assert p._grad.base is flat.grad and p._grad.strides == p._data.strides
+
+
+def test_a_row_major_gradient_from_elsewhere_is_copied_in_by_value():
+    """A gradient that arrives in another layout than its parameter's (set by the user) is
+    copied into the flat buffer element by element, not memory position by position."""
+    x, y = data()
+    model, opt = make(True, optim.SGD, {"lr": 0.1})
+    train(model, opt, 1, x, y)
+    w = model[0].weight
+    assert w._data.flags.f_contiguous and not w._data.flags.c_contiguous
+    g = np.arange(w.numel(), dtype=np.float32).reshape(w.shape) / 100  # row-major
+    for p in model.parameters():
+        p.grad = nerve.zeros_like(p)
+    w.grad = nerve.tensor(g)
+    before = w.detach().numpy().copy()
+    opt.step()
+    assert opt._flats[0] is not None and w._data.base is opt._flats[0].data
+    np.testing.assert_allclose(before - w.detach().numpy(), 0.1 * g, rtol=1e-5, atol=1e-6)
