@@ -78,7 +78,7 @@ class ConvFunction(Function):
 
     def release(ctx) -> None:
         for cols in getattr(ctx, "cols", None) or ():
-            scratch.give(cols)
+            _give(cols)
         ctx.cols = None
         super().release()
 
@@ -118,7 +118,7 @@ def _forward(x, weight, bias, stride, padding, dilation, groups, keep):
         if keep:
             kept.append(cols)
         else:
-            scratch.give(cols)
+            _give(cols)
     if padded:
         scratch.give(xpad)
     return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), kept, (n, hp, wp, c)
@@ -141,28 +141,46 @@ def _im2col(xp, xpad, kernel, stride, dilation, out, has_bias):
 
     With several channels, one copy from a strided view of every window: its inner runs are kw
     * C contiguous values (2.7x faster than a copy per tap, whose runs are C values, for the
-    MNIST CNN's second layer). With one channel, a copy per tap, whose runs are a row of Wo."""
+    MNIST CNN's second layer). With one channel, :func:`_im2col_by_tap`."""
     n, c = xpad.shape[0], xpad.shape[3]
     (kh, kw), (ho, wo) = kernel, out
     k = kh * kw * c
+    if c == 1:
+        return _im2col_by_tap(xp, xpad, kernel, stride, dilation, out, has_bias)
     cols = scratch.take(xp, (n * ho * wo, k + has_bias), xpad.dtype)
     patches = cols.reshape(n, ho, wo, k + has_bias)  # a view: cols is contiguous
-    if c > 1:
-        sn, sh, sw, sc = xpad.strides
-        windows = as_strided(xp, xpad, (n, ho, wo, kh, kw, c),
-                             (sn, sh * stride[0], sw * stride[1], sh * dilation[0],
-                              sw * dilation[1], sc))
-        row = cols.strides[0]
-        item = cols.itemsize
-        target = as_strided(xp, cols, (n, ho, wo, kh, kw, c),
-                            (row * ho * wo, row * wo, row, kw * c * item, c * item, item))
-        target[...] = windows
-    else:
-        for t, (rows, columns) in enumerate(taps(kernel, stride, dilation, out)):
-            patches[..., t * c:(t + 1) * c] = xpad[:, rows, columns]
+    sn, sh, sw, sc = xpad.strides
+    windows = as_strided(xp, xpad, (n, ho, wo, kh, kw, c),
+                         (sn, sh * stride[0], sw * stride[1], sh * dilation[0],
+                          sw * dilation[1], sc))
+    row, item = cols.strides[0], cols.itemsize
+    target = as_strided(xp, cols, (n, ho, wo, kh, kw, c),
+                        (row * ho * wo, row * wo, row, kw * c * item, c * item, item))
+    target[...] = windows
     if has_bias:
         patches[..., k] = 1
     return cols
+
+
+def _im2col_by_tap(xp, xpad, kernel, stride, dilation, out, has_bias):
+    """The patches of a one-channel image, made tap by tap into tap-major memory: each tap a
+    contiguous row of N * Ho * Wo values (a plain copy of rows of Wo), returned transposed,
+    as :func:`_im2col`'s (N * Ho * Wo, kh * kw [+ 1]). OpenBLAS also multiplies this layout
+    faster: for the MNIST CNN's first layer, 0.16 against 0.28 ms forward, 0.30 against
+    0.35 ms for the weight gradient."""
+    n = xpad.shape[0]
+    (kh, kw), (ho, wo) = kernel, out
+    rows = scratch.take(xp, (kh * kw + has_bias, n * ho * wo), xpad.dtype)
+    for t, (r, q) in enumerate(taps(kernel, stride, dilation, out)):
+        rows[t].reshape(n, ho, wo)[...] = xpad[:, r, q, 0]
+    if has_bias:
+        rows[-1] = 1
+    return rows.T
+
+
+def _give(cols) -> None:
+    """Hand the patches back to the scratch arrays (as the array that was taken)."""
+    scratch.give(cols if cols.flags.c_contiguous else cols.T)
 
 
 def as_strided(xp, array, shape, strides):
