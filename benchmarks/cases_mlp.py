@@ -82,9 +82,9 @@ def mlp_epoch_fused_adam() -> Pair:
 
 @case("mlp_epoch_matmuls", "the eight matrix products of each of that epoch's 125 steps alone")
 def mlp_epoch_matmuls() -> Pair:
-    """nerve's side: the products as nerve's linear layer makes them (NumPy/OpenBLAS), in its
-    layouts (the weights column-major); PyTorch's: its own, with torch.mm. The epoch's share
-    of matrix arithmetic is this case's time over ``mlp_epoch_plain``'s."""
+    """nerve's side: the products as nerve's linear layer makes them (NumPy/OpenBLAS), in the
+    same layouts; PyTorch's: the same with torch.mm. The epoch's share of matrix arithmetic is
+    this case's time over ``mlp_epoch_plain``'s."""
     x, _ = _data()
     nm, _ = _models()
     ws = [m.weight.detach().numpy() for m in (nm[0], nm[2], nm[4])]
@@ -92,35 +92,29 @@ def mlp_epoch_matmuls() -> Pair:
     gs = [rng.standard_normal((BATCH, w.shape[0])).astype(np.float32) for w in ws]
     steps = -(-len(x) // BATCH)
 
-    def products(xb, ws, gs, mm, t, weight_grad):
+    def products(xb, ws, gs, mm, t):
         h1 = mm(xb, t(ws[0]))  # forward
         h2 = mm(h1, t(ws[1]))
         return [h1, h2, mm(h2, t(ws[2])),
-                weight_grad(gs[2], h2), weight_grad(gs[1], h1), weight_grad(gs[0], xb),
+                mm(t(gs[2]), h2), mm(t(gs[1]), h1), mm(t(gs[0]), xb),  # weight gradients
                 mm(gs[2], ws[2]), mm(gs[1], ws[1])]  # input gradients (none for the data)
-
-    def nerve_weight_grad(g, x):  # as nerve's linear layer for its column-major weight
-        return x.T.dot(g).T
-
-    def torch_weight_grad(g, x):  # as PyTorch's linear backward
-        return g.t().mm(x)
 
     def run_nerve():
         for i in range(steps):
             xb = x[(i * BATCH) % (len(x) - BATCH):][:BATCH]
-            products(xb, ws, gs, np.ndarray.dot, np.transpose, nerve_weight_grad)
+            products(xb, ws, gs, np.ndarray.dot, np.transpose)
 
-    tx, tgs = torch.from_numpy(x), [torch.from_numpy(g) for g in gs]
-    tws = [torch.from_numpy(np.ascontiguousarray(w)) for w in ws]  # PyTorch's row-major
+    tx, tws, tgs = torch.from_numpy(x), [torch.from_numpy(w) for w in ws], [
+        torch.from_numpy(g) for g in gs]
 
     def run_torch():
         for i in range(steps):
             xb = tx[(i * BATCH) % (len(x) - BATCH):][:BATCH]
-            products(xb, tws, tgs, torch.mm, torch.t, torch_weight_grad)
+            products(xb, tws, tgs, torch.mm, torch.t)
 
     def same_products():
-        ours = products(x[:BATCH], ws, gs, np.ndarray.dot, np.transpose, nerve_weight_grad)
-        theirs = products(tx[:BATCH], tws, tgs, torch.mm, torch.t, torch_weight_grad)
+        ours = products(x[:BATCH], ws, gs, np.ndarray.dot, np.transpose)
+        theirs = products(tx[:BATCH], tws, tgs, torch.mm, torch.t)
         return [(a, b.numpy()) for a, b in zip(ours, theirs)]
 
     return Pair(run_nerve, run_torch, check=same_products)

@@ -645,12 +645,12 @@ def _accumulate_leaf(leaf: Tensor, g, handed_out: set) -> None:
         if g is leaf._home:  # written in place by the operation (Function.grad_home)
             leaf._grad, leaf._home = g, None
         elif not g.flags.owndata or id(g) in handed_out or not g.flags.writeable:
-            leaf._grad = g.copy(order="K")  # laid out as g: the linear layer's as its weight
+            leaf._grad = g.copy()
         else:
             handed_out.add(id(g))
             leaf._grad = g
     elif id(leaf._grad) in handed_out:
-        total = leaf._grad.copy(order="K")  # not leaf._grad + g: that gives a NumPy scalar for 0-d
+        total = leaf._grad.copy()  # not leaf._grad + g: that gives a NumPy scalar for 0-d
         total += g
         leaf._grad = total
     else:

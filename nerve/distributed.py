@@ -32,7 +32,7 @@ from nerve import backend, data, optim
 from nerve.autograd import Tensor
 from nerve.checks import ShortRepr, check_choice, check_int, message
 from nerve.data import DataLoader, Subset
-from nerve.optim.flat import grad_of, laid_out_as
+from nerve.optim.flat import grad_of
 from nerve.train.callbacks import Callback
 from nerve.train.loop import NotFiniteLoss
 from nerve.train.metrics import R2, Metric
@@ -313,7 +313,7 @@ class GradientAverager:
             bucket = xp.empty(sum(p._data.size for p in ps), dtype)  # new each step: a kept
             views, start = [], 0  # gradient keeps its values
             for p in ps:
-                view = laid_out_as(bucket[start:start + p._data.size], p._data)
+                view = bucket[start:start + p._data.size].reshape(p._data.shape)
                 start += p._data.size
                 view[...] = 0 if p._grad is None else grad_of(p)
                 views.append(view)

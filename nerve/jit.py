@@ -51,30 +51,18 @@ def enabled() -> bool:
     return _state["on"]
 
 
-def usable(*arrays, min_size: int | None = None, any_order: bool = False) -> bool:
+def usable(*arrays, min_size: int | None = None) -> bool:
     """Return True if a kernel may run on ``arrays``: kernels on, every array a C-contiguous
     NumPy array of one dtype, float32 or float64, the first of ``min_size`` elements or more
-    (default :data:`MIN_SIZE`). numba is imported here, the first time this says True.
-
-    ``any_order`` (for a kernel that pairs elements by position alone, the optimizers'):
-    every array C-contiguous, or every array Fortran-contiguous, each then read by
-    :func:`elements` in its memory order, which is the same order for all of them."""
+    (default :data:`MIN_SIZE`). numba is imported here, the first time this says True."""
     if not enabled():
         return False
     dtype = getattr(arrays[0], "dtype", None)
-    order = "c_contiguous"
-    if any_order and type(arrays[0]) is np.ndarray and not arrays[0].flags.c_contiguous:
-        order = "f_contiguous"
     for a in arrays:
-        if type(a) is not np.ndarray or a.dtype != dtype or not getattr(a.flags, order):
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
             return False
     small = arrays[0].size < (MIN_SIZE if min_size is None else min_size)
     return dtype in _FLOATS and not small and _load() is not None
-
-
-def elements(a):
-    """``a`` as a 1-D view in its memory order (an array :func:`usable` passed)."""
-    return a.reshape(-1, order="A")
 
 
 class Kernel:

@@ -183,40 +183,6 @@ def test_gradient_averager_takes_an_optimizer_a_module_or_parameters(no_mpi):
     dist.average_gradients(m)  # one process: nothing to average
 
 
-class _RecordingComm:
-    """A world of two identical processes: Allreduce doubles the buffer and keeps a copy."""
-
-    def __init__(self):
-        self.sent = []
-
-    def Allreduce(self, _in_place, arr, op=None):  # noqa: N802 - mpi4py's name
-        self.sent.append(np.array(arr, copy=True))
-        arr *= 2
-
-
-def test_a_flat_group_and_a_packed_bucket_lay_out_gradients_alike():
-    """Processes that average their gradients through the optimizer's flat array and through
-    a bucket of their own (a flat group refused on one process) must send the same values at
-    the same positions: the linear layer's column-major weight is laid out alike in both."""
-    sent = []
-    for flat in (True, False):
-        m = model()
-        opt = optim.SGD(m.parameters(), lr=0.1)
-        opt.flat = flat
-        x, y = data(8)
-        nn.functional.cross_entropy(m(nerve.tensor(x)), nerve.tensor(y)).backward()
-        if flat:
-            assert opt._flat_group(0, list(m.parameters())) is not None
-        comm = _RecordingComm()
-        mpi = type("MPI", (), {"IN_PLACE": None, "SUM": "sum"})
-        dist.GradientAverager(opt, dist.World(comm, mpi, 0, 2))()
-        sent.append(comm.sent)
-        assert any(p._data.flags.f_contiguous and not p._data.flags.c_contiguous
-                   for p in m.parameters())
-    assert len(sent[0]) == len(sent[1]) == 1
-    np.testing.assert_array_equal(sent[0][0], sent[1][0])
-
-
 @pytest.fixture
 def world_of_one(monkeypatch):
     """The world of one process that mpi4py gives without mpirun, without starting MPI here."""

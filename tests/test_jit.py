@@ -162,14 +162,6 @@ def test_usable_checks_every_array():
     assert not jit.usable(np.zeros((4, 4), np.float32)[:, 1], min_size=0)  # not contiguous
     assert not jit.usable(a, min_size=9)  # too small to pay
     assert not jit.usable(nerve.zeros(8), min_size=0)  # a Tensor, not an array
-    f = np.zeros((3, 4), np.float32).T  # column-major
-    assert not jit.usable(f, f.copy(order="F"), min_size=0)  # C-contiguous unless any_order
-    on = jit.enabled()
-    assert jit.usable(f, f.copy(order="F"), min_size=0, any_order=True) == on
-    c = np.zeros((4, 3), np.float32)
-    assert not jit.usable(f, c, min_size=0, any_order=True)  # the same shape, other orders:
-    assert not jit.usable(c, f, min_size=0, any_order=True)  # elements would pair wrongly
-    assert jit.elements(f).base is f.base and jit.elements(f).tolist() == f.T.ravel().tolist()
 
 
 def test_enable_takes_a_bool_and_turns_the_kernels_off():

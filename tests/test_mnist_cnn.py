@@ -65,10 +65,10 @@ def shift(images, dx: int, dy: int):
 def test_cnn_reaches_96_5_percent_over_seeds_0_1_2(mnist, trained):
     """The issue's seeded test at 96.5%, as the mean of three fixed seeds. One seed's accuracy
     spreads over 96.0-97.6% (twelve seeds, BENCHMARKS.md) and moves with float32 rounding
-    alone: seed 0 gave 96.65% before the linear layer's weight gradient was computed in
-    another order (column-major weights) and 96.40% after. A one-seed threshold inside that
-    spread tests the draw; the mean of three moves less and still fails a recipe that learns
-    worse."""
+    alone: seed 0 gives 96.65%, and gave 96.40% with the linear layer's weight gradient
+    computed as the same sums in another order (tried, then dropped). A one-seed threshold
+    inside that spread tests the draw; the mean of three moves less and still fails a recipe
+    that learns worse."""
     (x, y), (xe, ye) = mnist
     cnn, _ = trained
     assert sum(p.numel() for p in cnn.parameters()) == 206_922

@@ -29,6 +29,28 @@ def test_linear_shapes_pytorch_layout():
     assert layer(nerve.zeros(2, 4, 5)).shape == (2, 4, 3)
 
 
+@pytest.mark.parametrize("layer", [nn.Linear(3, 4), nn.Conv2d(2, 3, 2), nn.LSTM(2, 3)],
+                         ids=["Linear", "Conv2d", "LSTM"])
+def test_weights_are_row_major_so_a_view_edits_them_as_in_pytorch(layer):
+    """PyTorch's weights are contiguous: ``w.view(-1)``, ``reshape`` and ``flatten`` share
+    their memory, and pruning code writes through them. nerve's weights are laid out the same,
+    so the same code edits the weight instead of a copy. (A column-major Linear weight made
+    the products 3-5% faster and was dropped for this.)"""
+    for p in layer.parameters():
+        assert p.is_contiguous()
+        with nerve.no_grad():
+            p.view(-1)[0] = 5.0
+            p.reshape(-1)[-1] = 7.0
+            p.flatten()[1] = 9.0
+        flat = p.detach().numpy().reshape(-1)
+        assert (flat[0], flat[-1], flat[1]) == (5.0, 7.0, 9.0)
+    opt = nerve.optim.Adam(layer.parameters(), lr=0.1)
+    for p in layer.parameters():
+        p.grad = nerve.zeros_like(p)
+    opt.step()  # the flat buffers keep the layout
+    assert all(p.is_contiguous() for p in layer.parameters())
+
+
 def test_linear_forward_is_affine():
     layer = nn.Linear(4, 2)
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)

@@ -19,14 +19,10 @@ from nerve.ops.shape import flat_shape
 class Linear(Module):
     """A layer of neurons: each output is a weighted sum of the inputs plus a bias.
 
-    ``weight`` is (out_features, in_features) and ``bias`` (out_features,), PyTorch's shapes,
+    ``weight`` is (out_features, in_features) and ``bias`` (out_features,), PyTorch's layout,
     so ``state_dict`` keys and shapes carry over. Default init is PyTorch's:
     U(-1/sqrt(in_features), 1/sqrt(in_features)) for both; the seed's standard-normal weights
     and zero biases are ``init.normal_(layer.weight); init.zeros_(layer.bias)``.
-
-    In memory the weight is column-major (its transpose is C-contiguous), because OpenBLAS
-    computes the layer's products faster so (BENCHMARKS.md); values, shapes and files are as
-    PyTorch's, and a weight given in any other layout works the same.
 
     Shape: (N, *, in_features) -> (N, *, out_features)
     """
@@ -39,7 +35,7 @@ class Linear(Module):
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
         check_bool(bias, "bias", "Linear")
         xp, dtype = backend.array_module(), backend.float_dtype(dtype, "Linear")
-        self.weight = Parameter(xp.empty((self.in_features, self.out_features), dtype).T, dtype)
+        self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype), dtype)
         if bias:
             self.bias = Parameter(xp.empty(self.out_features, dtype), dtype)
         else:

@@ -58,14 +58,14 @@ class Adam(Optimizer):
         c1, c2, eps = 1.0 - beta1**step, math.sqrt(1.0 - beta2**step), float(group["eps"])
         folded = lr >= 1e-12 and data.dtype.itemsize >= 4  # see below
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if folded and not group["amsgrad"] and jit.usable(data, grad, m, v, any_order=True):
+        if folded and not group["amsgrad"] and jit.usable(data, grad, m, v):
             decay, l2 = 1.0, 0.0
             if self.decoupled_weight_decay:
                 decay = 1.0 - lr * weight_decay
             else:
                 l2 = weight_decay
             number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
-            _adam_kernel(jit.elements(data), jit.elements(grad), jit.elements(m), jit.elements(v),
+            _adam_kernel(data.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                          number(decay), l2 != 0, number(l2), number(1.0 - beta1), number(beta2),
                          number(1.0 - beta2), number(c1 / (lr * c2)), number(eps * c1 / lr))
             return

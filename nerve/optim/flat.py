@@ -168,8 +168,7 @@ def _laid_out(params: list[Tensor]):
     start, step = _address(base), base.itemsize
     for p, offset in zip(params, _offsets(params)[0]):
         a = p._data
-        if (a.base is not base or not (a.flags.c_contiguous or a.flags.f_contiguous)
-                or _address(a) != start + offset * step):
+        if a.base is not base or not a.flags.c_contiguous or _address(a) != start + offset * step:
             return None
     return base
 
@@ -227,17 +226,7 @@ def _offsets(params: list[Tensor]) -> tuple[list[int], int]:
 def _split(flat, params: list[Tensor]) -> list:
     """The views of ``flat`` that hold ``params``' arrays."""
     offsets, _ = _offsets(params)
-    return [laid_out_as(flat[o:o + p._data.size], p._data) for o, p in zip(offsets, params)]
-
-
-def laid_out_as(piece, like):
-    """``piece`` (1-D) shaped and laid out as ``like``: a 2-D array in column-major order
-    (the linear layer's weight) keeps that order, everything else is row-major. Values and
-    their gradients and state are laid out alike, so an update pairs them element by element
-    in any order."""
-    if like.ndim == 2 and like.flags.f_contiguous and not like.flags.c_contiguous:
-        return piece.reshape(like.shape[::-1]).T
-    return piece.reshape(like.shape)
+    return [flat[o:o + p._data.size].reshape(p._data.shape) for o, p in zip(offsets, params)]
 
 
 def _pack(xp, arrays: list, params: list[Tensor], dtype):

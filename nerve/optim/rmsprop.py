@@ -52,14 +52,14 @@ class RMSprop(Optimizer):
             state.update(step=0, square_avg=xp.zeros_like(data))
         state["step"] += 1
         v = state["square_avg"]
-        if jit.usable(data, grad, v, any_order=True):
+        if jit.usable(data, grad, v):
             empty = data.reshape(-1)[:0]
             g_avg = zeros_state(state, "grad_avg", data) if group["centered"] else empty
             buf = zeros_state(state, "momentum_buffer", data) if momentum > 0 else empty
-            if jit.usable(data, g_avg, buf, min_size=0, any_order=True):
+            if jit.usable(data, g_avg, buf, min_size=0):
                 number = data.dtype.type  # as NumPy takes a Python float: the array's dtype
-                _rmsprop_kernel(jit.elements(data), jit.elements(grad), jit.elements(v),
-                                jit.elements(g_avg), jit.elements(buf), weight_decay != 0,
+                _rmsprop_kernel(data.reshape(-1), grad.reshape(-1), v.reshape(-1),
+                                g_avg.reshape(-1), buf.reshape(-1), weight_decay != 0,
                                 number(weight_decay), number(alpha), number(1.0 - alpha),
                                 number(group["eps"]), number(momentum),
                                 number(-float(group["lr"])))

@@ -47,9 +47,9 @@ class SGD(Optimizer):
         lr = float(group["lr"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
         buf = state.get("momentum_buffer") if momentum != 0 else data.reshape(-1)[:0]
-        if buf is not None and jit.usable(data, grad, buf, any_order=True):
+        if buf is not None and jit.usable(data, grad, buf):
             number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
-            _sgd_kernel(jit.elements(data), jit.elements(grad), jit.elements(buf),
+            _sgd_kernel(data.reshape(-1), grad.reshape(-1), buf.reshape(-1),
                         weight_decay != 0, number(weight_decay), number(momentum),
                         number(1.0 - float(group["dampening"])), bool(group["nesterov"]),
                         number(-lr))

@@ -25,7 +25,6 @@ class LinearFunction(Function):
         needs = getattr(ctx, "needs_input_grad", (False, False))
         ctx.save_for_backward(x if needs[1] else None, weight if needs[0] else None)
         ctx.x_shape = x.shape
-        ctx.w_columns = needs[1] and _column_major(weight)
         return ctx.compute(x, weight, bias)
 
     @staticmethod
@@ -46,33 +45,12 @@ class LinearFunction(Function):
             g2 = g.reshape(-1, g.shape[-1])
             if needs[1]:
                 x2 = x.reshape(-1, ctx.x_shape[-1])
-                home = _into(ctx.grad_home(1), g2.dtype, x2.dtype)  # the optimizer's buffer
-                gw = _weight_grad(g2, x2, home, ctx.w_columns)
+                gw = _into(ctx.grad_home(1), g2.dtype, x2.dtype)  # the optimizer's flat buffer
+                gw = g2.T.dot(x2) if gw is None else g2.T.dot(x2, out=gw)
             if nb:
                 gb = _into(ctx.grad_home(2), g2.dtype)
                 gb = g2.sum(axis=0, out=gb)
         return gx, gw, gb
-
-
-def _weight_grad(g, x, home, columns: bool):
-    """dW = g^T x, laid out as the weight (``columns``: column-major) and written into
-    ``home`` where there is one. Column-major is the linear layer's own layout: OpenBLAS
-    computes the product faster as (x^T g)^T into column-major memory than as g^T x into
-    row-major (the MNIST MLP's two larger layers at batch 64: 162 against 257 us and 30
-    against 57; measured in BENCHMARKS.md)."""
-    if home is None:
-        return x.T.dot(g).T if columns else g.T.dot(x)
-    if _column_major(home):
-        x.T.dot(g, out=home.T)
-    else:
-        g.T.dot(x, out=home)
-    return home
-
-
-def _column_major(a) -> bool:
-    """True for a 2-D array laid out column by column (its transpose is C-contiguous)."""
-    flags = a.flags
-    return flags.f_contiguous and not flags.c_contiguous
 
 
 def _into(home, *dtypes):
