@@ -346,6 +346,37 @@ def test_resume_with_schedules_is_bitwise_exact(tmp_path):
     assert (cbs1[2].wait, cbs1[2].best) == (cbs3[2].wait, cbs3[2].best)
 
 
+@pytest.mark.parametrize("schedule", [
+    lambda: LearningRateScheduler(lr_scheduler.LambdaLR, lr_lambda=lambda e: 0.5 ** e),
+    lambda: LearningRateScheduler(lr_scheduler.OneCycleLR, interval="batch", max_lr=0.05,
+                                  total_steps=24),  # the 4 epochs, also in the 2-epoch run
+    lambda: LearningRateScheduler(lr_scheduler.OneCycleLR, interval="batch", max_lr=0.05,
+                                  total_steps=24, cycle_momentum=False),
+], ids=["LambdaLR", "OneCycleLR", "OneCycleLR-no-momentum"])
+def test_resume_with_a_schedule_made_by_fit_keeps_the_checkpoints_lr(tmp_path, schedule):
+    """A schedule class is made on fit's optimizer when training begins, and its first step
+    sets the lr (and OneCycleLR's momentum): in a resumed run it must not overwrite the
+    checkpoint's, or the resumed epochs train with the lr of epoch 0."""
+    x, y = blobs(96)
+
+    def fresh():
+        model = mlp(seed=5)
+        return model, optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+
+    kw = dict(loss="cross_entropy", batch_size=16, verbose=0, seed=11)
+    m1, o1 = fresh()
+    h1 = nerve.fit(m1, x, y, optimizer=o1, epochs=4, callbacks=[schedule()], **kw)
+    path = tmp_path / "ckpt.safetensors"
+    m2, o2 = fresh()
+    nerve.fit(m2, x, y, optimizer=o2, epochs=2, callbacks=[ModelCheckpoint(path), schedule()],
+              **kw)
+    m3, o3 = fresh()
+    h3 = nerve.fit(m3, x, y, optimizer=o3, epochs=4, resume=path, callbacks=[schedule()], **kw)
+    assert h1["lr"] == h3["lr"] and len(set(h1["lr"])) == 4
+    assert same_weights(m1, m3)
+    assert o1.param_groups[0]["momentum"] == o3.param_groups[0]["momentum"]
+
+
 def test_checkpoint_holds_the_callbacks_state(tmp_path):
     x, y = blobs()
     path = tmp_path / "c.safetensors"

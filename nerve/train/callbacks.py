@@ -371,6 +371,7 @@ class LearningRateScheduler(Callback):
         who = "LearningRateScheduler"
         self.interval = check_choice(interval, "interval", who, ("epoch", "batch"))
         self.scheduler = self.function = self.factory = None
+        self._groups: list = []  # the optimizer's groups before the schedule was made on it
         plateau = lr_scheduler.ReduceLROnPlateau
         if schedule is plateau or isinstance(schedule, plateau):
             raise TypeError(f"{who}: ReduceLROnPlateau steps on a monitored value: use the "
@@ -407,6 +408,10 @@ class LearningRateScheduler(Callback):
             if issubclass(self.factory, lr_scheduler.OneCycleLR) and not (
                     {"total_steps", "epochs", "steps_per_epoch"} & set(kwargs)):
                 kwargs["total_steps"] = self.trainer.epochs * self.trainer.steps  # the whole run
+            # A schedule's first step sets the lr (LambdaLR, OneCycleLR): in a resumed run it
+            # would overwrite the checkpoint's, so load_state_dict puts the groups back.
+            self._groups = [{k: v for k, v in group.items() if k != "params"}
+                            for group in optimizer.param_groups]
             self.scheduler = self.factory(optimizer, **kwargs)
         self.last_lr = _lr(optimizer)
 
@@ -436,6 +441,10 @@ class LearningRateScheduler(Callback):
 
     def load_state_dict(self, state: dict) -> None:
         if self.scheduler is not None and "scheduler" in state:
+            if self.factory is not None:  # made on the checkpoint's optimizer: its values back
+                for group, saved in zip(self.trainer.optimizer.param_groups, self._groups):
+                    group.update(saved)
+                self.last_lr = _lr(self.trainer.optimizer)
             self.scheduler.load_state_dict(state["scheduler"])
 
 
