@@ -550,3 +550,67 @@ def test_evaluate_and_predict_accept_a_dataloader():
     assert np.array_equal(nerve.predict(model, loader), nerve.predict(model, x))
     assert nerve.evaluate(model, loader, loss="cross_entropy") == nerve.evaluate(
         model, x, y, loss="cross_entropy", batch_size=8)
+
+
+# --- metrics: the review's cases, against scikit-learn ---------------------------------------
+def test_accuracy_of_a_multilabel_model_counts_each_output():
+    """Binary cross-entropy trains each output as its own yes or no: accuracy compares each
+    output's decision with its 0/1 target, not the argmax of a multi-hot row."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 5)).astype(np.float32)
+    nerve.manual_seed(0)
+    model = nn.Linear(5, 3)
+    y = (nerve.predict(model, x) > 0).astype(np.float32)  # the model's own decisions
+    assert (y.sum(axis=1) != 1).any()  # multi-hot rows
+    assert nerve.evaluate(model, x, y, loss="bce_with_logits")["accuracy"] == 1.0
+    flipped = y.copy()
+    flipped[:10, 0] = 1 - flipped[:10, 0]  # 10 of 300 decisions wrong
+    got = nerve.evaluate(model, x, flipped, loss="bce_with_logits", batch_size=7)["accuracy"]
+    assert got == pytest.approx(290 / 300)
+    with pytest.raises(ValueError, match="multilabel"):  # argmax of multi-hot rows: refused
+        metrics.accuracy(nerve.predict(model, x), y)
+    h = nerve.fit(model, x, y, loss="bce_with_logits", epochs=1, verbose=0)
+    assert 0.5 < h["accuracy"][0] <= 1.0
+
+
+def test_r2_of_several_outputs_is_the_mean_of_each_outputs_as_in_sklearn():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    t = np.stack([rng.normal(size=50), 100 + rng.normal(size=50)], axis=1)
+    p = t + rng.normal(scale=0.9, size=t.shape)
+    expected = sk.r2_score(t, p)
+    assert metrics.r2_score(p, t) == pytest.approx(expected, rel=1e-9)
+    running = metrics.R2()
+    for i in range(0, 50, 16):  # batches of 16, the last of 2
+        running.update(p[i:i + 16], t[i:i + 16])
+    assert running.result() == pytest.approx(expected, rel=1e-9)
+    far = 1e8 + t[:, 0]  # a large offset: the running sums must not cancel the variance
+    running = metrics.R2()
+    for i in range(0, 50, 16):
+        running.update(far[i:i + 16] + (p - t)[i:i + 16, 0], far[i:i + 16])
+    assert running.result() == pytest.approx(sk.r2_score(far, far + (p - t)[:, 0]), rel=1e-6)
+
+
+def test_confusion_matrix_refuses_labels_outside_its_classes():
+    assert metrics.confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=2).tolist() == [[1, 0],
+                                                                                       [1, 1]]
+    for target, pred in (([0], [3]), ([1], [-1]), ([-1], [0])):
+        with pytest.raises(ValueError, match=r"class indices in \[0, "):
+            metrics.confusion_matrix(target, pred, num_classes=2 if pred != [-1] else 3)
+
+
+@pytest.mark.parametrize("monitor, mode", [("val_loss", "min"), ("mse", "min"),
+                                           ("val_accuracy", "max"), ("val_auc", "max"),
+                                           ("val_f1", "max"), ("r2", "max"),
+                                           ("val_error_rate", "min")])
+def test_auto_mode_reads_the_direction_from_the_name(monitor, mode):
+    assert EarlyStopping(monitor=monitor).mode == mode
+
+
+def test_auto_mode_refuses_a_name_that_says_no_direction():
+    with pytest.raises(ValueError, match="mode='min' or mode='max'"):
+        EarlyStopping(monitor="val_custom")
+    assert EarlyStopping(monitor="val_custom", mode="max").mode == "max"
+    ModelCheckpoint("m.safetensors", monitor="val_custom")  # watches nothing: saves every epoch
+    with pytest.raises(ValueError, match="mode='min' or mode='max'"):
+        ModelCheckpoint("m.safetensors", monitor="val_custom", save_best_only=True)

@@ -138,15 +138,15 @@ class CallbackList:
 
 
 class _Monitor(Callback):
-    """Watches a logged quantity ('min' for losses, 'max' for accuracies and R^2)."""
+    """Watches a logged quantity (``mode="auto"``: see :func:`auto_mode`)."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
         who = type(self).__name__
         check_choice(mode, "mode", who, ("auto", "min", "max"))
         if not isinstance(monitor, str):
             raise TypeError(message(who, "the name of a logged value", "monitor", monitor))
-        if mode == "auto":
-            mode = "max" if any(k in monitor for k in ("acc", "r2")) else "min"
+        if mode == "auto":  # (a ModelCheckpoint that saves every epoch watches nothing)
+            mode = auto_mode(monitor, who) if self.uses_monitor() else "min"
         self.monitor, self.mode = monitor, mode
         self.min_delta = check_number(min_delta, "min_delta", who, 0.0)
         self.best = self._worst()
@@ -170,6 +170,25 @@ class _Monitor(Callback):
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
+
+
+_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse", "mape", "perplexity")
+_HIGHER_IS_BETTER = ("acc", "r2", "auc", "f1", "precision", "recall", "iou", "dice")
+
+
+def auto_mode(monitor: str, who: str) -> str:
+    """'min' or 'max' for ``monitor`` by its name (losses and errors go down, accuracies,
+    R^2, AUC, F1 and the like go up); a name that says neither raises, as in Keras, since
+    watching it the wrong way round would keep the worst epoch."""
+    name = monitor.lower().removeprefix("val_")
+    if any(k in name for k in _LOWER_IS_BETTER):
+        return "min"
+    if any(k in name for k in _HIGHER_IS_BETTER):
+        return "max"
+    raise ValueError(message(who, "mode='min' or mode='max' for a quantity whose name does not "
+                             "say which way is better (mode='auto' knows losses, errors, "
+                             "accuracies, R^2, AUC, F1, precision and recall)", "monitor",
+                             monitor))
 
 
 def _not_logged(who: str, name: str, value: str, logged) -> str:
@@ -234,9 +253,9 @@ class ModelCheckpoint(_Monitor):
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto"):
+        self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
         super().__init__(monitor, mode)
         self.path = str(path)
-        self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
         self.fields = _fields(self.path)
         self.saved: list[str] = []
 

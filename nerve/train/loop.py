@@ -39,6 +39,7 @@ from nerve.train.metrics import (
     LOGITS,
     PROBABILITIES,
     THRESHOLDS,
+    binary_loss,
     decision_threshold,
     default_metrics,
     loss_outputs,
@@ -274,8 +275,9 @@ class Trainer:
         self.model, self.optimizer, self.loss_fn, self.sync = model, optimizer, loss_fn, sync
         self.dtype = model_dtype(model)
         threshold = decision_threshold(loss_fn, model)
-        self.metrics = make_metrics(metrics, threshold)
-        self.val_metrics = make_metrics(metrics, threshold)
+        multilabel = binary_loss(loss_fn)
+        self.metrics = make_metrics(metrics, threshold, multilabel)
+        self.val_metrics = make_metrics(metrics, threshold, multilabel)
         self.history = History() if history is None else history
         self.progress = ProgressBar(verbose) if verbose else None
         defaults = [self.history] + ([self.progress] if self.progress else [])
@@ -613,7 +615,7 @@ def evaluate(model: Module, x, y=None, *, loss=None, metrics="auto",
         raise TypeError("evaluate: missing y (the targets); or pass a DataLoader as x")
     loader, targets = _input_loader(model, x, y, batch_size, "evaluate")
     specs = _metric_specs(metrics, loss_fn, targets, "evaluate")
-    chosen = make_metrics(specs, decision_threshold(loss_fn, model))
+    chosen = make_metrics(specs, decision_threshold(loss_fn, model), binary_loss(loss_fn))
     return _evaluate(model, loader, loss_fn, chosen, model_dtype(model), "evaluate")
 
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from nerve.checks import as_array, message
+from nerve.checks import ShortRepr, as_array, message
 from nerve.nn import functional as F
 from nerve.nn import loss as losses
 from nerve.nn.activation import LogSoftmax, Sigmoid, Softmax
@@ -24,6 +24,8 @@ CLASSIFICATION_LOSSES = (losses.CrossEntropyLoss, losses.NLLLoss, losses.BCELoss
                          losses.BCEWithLogitsLoss)
 REGRESSION_LOSSES = (losses.MSELoss, losses.L1Loss, losses.SSRLoss, losses.SmoothL1Loss,
                      losses.HuberLoss)
+BINARY_LOSSES = (losses.BCELoss, losses.BCEWithLogitsLoss)
+_BINARY_FUNCTIONS = (F.binary_cross_entropy, F.binary_cross_entropy_with_logits)
 _CLASSIFICATION_FUNCTIONS = (F.cross_entropy, F.nll_loss, F.binary_cross_entropy,
                              F.binary_cross_entropy_with_logits)
 _REGRESSION_FUNCTIONS = (F.mse_loss, F.l1_loss, F.ssr_loss, F.smooth_l1_loss, F.huber_loss)
@@ -120,13 +122,29 @@ def predicted_classes(pred, threshold: float) -> np.ndarray:
     return (p.reshape(len(p), *p.shape[2:]) > threshold).astype(np.int64)
 
 
-def accuracy(pred, target, threshold: float = 0.5) -> float:
-    """Fraction of samples whose decided class equals the target (index or one-hot).
+def accuracy(pred, target, threshold: float = 0.5, multilabel: bool = False) -> float:
+    """Fraction of samples whose decided class equals the target (index, one-hot or class
+    probabilities).
 
     A single output decides at ``threshold``: 0.5 suits probabilities; pass 0 for logits.
+    ``multilabel`` (targets of 0/1 per output, as binary cross-entropy trains them): the
+    fraction of outputs decided right, each at ``threshold`` (Keras's binary accuracy).
     """
-    decided, t = predicted_classes(pred, threshold), as_array(target)
-    if t.ndim == 2 and t.shape[1] > 1:  # probabilities or one-hot
+    p, t = as_array(pred), as_array(target)
+    if multilabel:
+        if t.size != p.size:
+            raise ValueError(f"accuracy: multilabel targets need one 0/1 value per output: "
+                             f"outputs of shape {p.shape}, targets of shape {t.shape}")
+        return float(((p > threshold) == (t.reshape(p.shape) > 0.5)).mean())
+    decided = predicted_classes(p, threshold)
+    if t.ndim == p.ndim >= 2 and t.shape == p.shape and p.shape[1] > 1:  # one-hot or
+        sums = t.sum(axis=1)  # probabilities over the classes (axis 1)
+        if not np.allclose(sums, 1, atol=1e-3):
+            raise ValueError(message(
+                "accuracy", "targets of class indices, one-hot rows or class probabilities "
+                "(rows summing to 1); targets with several 1s or none in a row are multilabel: "
+                "train with a binary cross-entropy loss or use accuracy(..., multilabel=True)",
+                "target row sums", ShortRepr(sums)))
         t = t.argmax(axis=1)
     return float((decided == t.reshape(decided.shape)).mean())
 
@@ -147,6 +165,10 @@ def confusion_matrix(target, pred_classes, num_classes: int | None = None) -> np
     if len(t) != len(p):
         raise ValueError(f"confusion_matrix: {len(t)} targets but {len(p)} predictions")
     n = num_classes or int(max(t.max(initial=0), p.max(initial=0)) + 1)
+    for name, labels in (("target", t), ("pred_classes", p)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= n):
+            raise ValueError(message("confusion_matrix", f"class indices in [0, {n})",
+                                     f"{name} range", (int(labels.min()), int(labels.max()))))
     return np.bincount(t * n + p.astype(np.int64), minlength=n * n).reshape(n, n)
 
 
@@ -161,11 +183,12 @@ def mean_absolute_error(pred, target) -> float:
 
 
 def r2_score(pred, target) -> float:
-    """1 - SS_res / SS_tot: the fraction of the target's variance that the model explains."""
-    p = as_array(pred).astype(np.float64)
-    t = as_array(target).astype(np.float64).reshape(p.shape)
-    ss_tot = ((t - t.mean()) ** 2).sum()
-    return float(1 - ((t - p) ** 2).sum() / ss_tot) if ss_tot > 0 else float("nan")
+    """1 - SS_res / SS_tot: the fraction of the target's variance that the model explains;
+    with several outputs, the mean of each output's R^2 (scikit-learn's ``uniform_average``).
+    NaN when an output's target is constant."""
+    metric = R2()
+    metric.update(pred, target)
+    return metric.result()
 
 
 class Metric:
@@ -199,8 +222,8 @@ class Accuracy(Metric):
 
     name = "accuracy"
 
-    def __init__(self, threshold: float | None = None):
-        self.threshold = threshold
+    def __init__(self, threshold: float | None = None, multilabel: bool = False):
+        self.threshold, self.multilabel = threshold, multilabel
         self.undecided = False  # set by make_metrics: nothing tells where one output splits
         super().__init__()
 
@@ -212,8 +235,8 @@ class Accuracy(Metric):
                     "(decide at 0) or a probability (at 0.5): use a loss nerve knows, end the "
                     "model in Sigmoid, or pass metrics=[Accuracy(threshold=...)]",
                     "threshold", None))
-            return accuracy(pred, target)
-        return accuracy(pred, target, self.threshold)
+            return accuracy(pred, target, multilabel=self.multilabel)
+        return accuracy(pred, target, self.threshold, self.multilabel)
 
 
 def _single_output(pred) -> bool:
@@ -245,24 +268,35 @@ class MAE(Metric):
 
 
 class R2(Metric):
-    """R^2 over the whole epoch, from running sums (not an average of batch R^2)."""
+    """R^2 over the whole epoch, from running sums (not an average of batch R^2); with
+    several outputs, the mean of each output's R^2, as :func:`r2_score`. The sums are of the
+    targets less the first batch's mean, so that a large offset (values near 1e8) does not
+    cancel the variance away."""
 
     name = "r2"
 
     def reset(self) -> None:
-        self.n, self.s, self.s2, self.res = 0, 0.0, 0.0, 0.0
+        self.n, self.shift, self.s, self.s2, self.res = 0, None, 0.0, 0.0, 0.0
 
     def update(self, pred, target) -> None:
-        p = np.asarray(pred, np.float64)
-        t = np.asarray(target, np.float64).reshape(p.shape)
-        self.n += t.size
-        self.s += t.sum()
-        self.s2 += (t * t).sum()
-        self.res += ((t - p) ** 2).sum()
+        p = as_array(pred).astype(np.float64)
+        t = as_array(target).astype(np.float64).reshape(p.shape)
+        p, t = p.reshape(len(p), -1), t.reshape(len(t), -1)  # one column per output
+        if self.shift is None:
+            self.shift = t.mean(axis=0)
+        t_shifted = t - self.shift
+        self.n += len(t)
+        self.s = self.s + t_shifted.sum(axis=0)
+        self.s2 = self.s2 + (t_shifted * t_shifted).sum(axis=0)
+        self.res = self.res + ((t - p) ** 2).sum(axis=0)
 
     def result(self) -> float:
-        ss_tot = self.s2 - self.s * self.s / self.n if self.n else 0.0
-        return 1 - self.res / ss_tot if ss_tot > 0 else float("nan")
+        if not self.n:
+            return float("nan")
+        ss_tot = self.s2 - self.s * self.s / self.n
+        if np.any(ss_tot <= 0):
+            return float("nan")
+        return float(np.mean(1 - self.res / ss_tot))
 
 
 METRICS = {"accuracy": Accuracy, "acc": Accuracy, "top_5_accuracy": lambda: TopKAccuracy(5),
@@ -289,13 +323,21 @@ def get_metric(spec) -> Metric:
                             "target) -> float", "metric", spec))
 
 
-def make_metrics(specs, threshold: float | None) -> list[Metric]:
+def make_metrics(specs, threshold: float | None, multilabel: bool = False) -> list[Metric]:
     """Return fresh running metrics for ``specs`` (a Metric given is copied, so that a run's
     training and validation figures never share state); an accuracy without a threshold of its
     own decides at ``threshold`` (None: a single output raises, as nothing tells where it
-    splits; several outputs are decided by their argmax)."""
+    splits; several outputs are decided by their argmax), and with ``multilabel`` (a binary
+    cross-entropy loss: each output its own yes or no) each output on its own."""
     metrics = [copy.deepcopy(s) if isinstance(s, Metric) else get_metric(s) for s in specs]
     for m in metrics:
         if isinstance(m, Accuracy) and m.threshold is None:
             m.threshold, m.undecided = threshold, threshold is None
+        if isinstance(m, Accuracy) and multilabel:
+            m.multilabel = True
     return metrics
+
+
+def binary_loss(loss_fn) -> bool:
+    """Whether a loss is binary cross-entropy (each output a separate yes or no)."""
+    return isinstance(loss_fn, BINARY_LOSSES) or any(loss_fn is f for f in _BINARY_FUNCTIONS)
