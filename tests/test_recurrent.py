@@ -297,6 +297,30 @@ def test_a_sequence_model_trains_through_fit():
 # --- sequences of different lengths ------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_what_the_padding_holds_never_reaches_the_gradients(kind, bad):
+    """Padded steps are never read: NaN or inf there (pad_sequence's padding_value) gives the
+    gradients of zeros there, as in PyTorch, not 0 * NaN."""
+    from nerve.nn.utils import rnn
+
+    lengths = [5, 3, 1]
+    x = data((5, 3, 2))
+    grads = []
+    for value in (0.0, bad):
+        padded = x.copy()
+        for i, n in enumerate(lengths):
+            padded[n:, i] = value
+        nerve.manual_seed(0)
+        layer = getattr(nn, kind)(2, 3, num_layers=2, bidirectional=True).double()
+        xn = nerve.tensor(padded, dtype=F64, requires_grad=True)
+        out, _ = layer(rnn.pack_padded_sequence(xn, lengths))
+        (rnn.pad_packed_sequence(out)[0] ** 2).sum().backward()
+        grads.append([xn.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
+    for clean, dirty in zip(*grads):
+        np.testing.assert_array_equal(clean, dirty)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_packed_sequences_match_pytorch(record_op, kind, bidirectional):
     """Padded steps change neither the outputs nor the final states (PyTorch's packing)."""
@@ -396,3 +420,46 @@ def test_lstm_takes_pytorchs_proj_size_zero_and_refuses_a_projection():
             layer(2, 3, proj_size=0)
         with pytest.raises(ValueError, match="only supported for LSTM"):
             getattr(torch.nn, layer.__name__)(2, 3, proj_size=0)
+
+
+# --- the review's cases ----------------------------------------------------------------------
+def test_embedding_padding_idx_counts_from_the_end_and_is_range_checked():
+    weight = nerve.tensor(np.arange(10.0).reshape(5, 2), requires_grad=True)
+    idx = nerve.tensor([1, 3, 3])
+    nn.functional.embedding(idx, weight, padding_idx=-2).sum().backward()
+    assert weight.grad.numpy()[:, 0].tolist() == [0, 1, 0, 0, 0]  # row 3 = -2 gets nothing
+    for bad in (5, -6, 1.5):
+        with pytest.raises(ValueError, match="padding_idx"):
+            nn.functional.embedding(idx, weight, padding_idx=bad)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_last_time_step_of_a_packed_output_is_each_sequences_own(batch_first):
+    from nerve.nn.utils import rnn
+
+    nerve.manual_seed(0)
+    lstm = nn.LSTM(2, 3)
+    packed = rnn.pack_padded_sequence(nerve.tensor(data((5, 2, 2))), [5, 2])
+    out, (h_n, _) = lstm(packed)
+    last = nn.LastTimeStep(batch_first=batch_first)(out)
+    np.testing.assert_allclose(last.detach().numpy(), h_n[-1].detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(nn.LastTimeStep(batch_first)((out, (h_n, h_n))).detach().numpy(),
+                               h_n[-1].detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("lengths", [(4, 0, 2), (9, 2, 1), (2,), (2.5, 2, 1)])
+def test_a_packed_sequence_made_by_hand_has_its_lengths_checked(lengths):
+    from nerve.nn.utils.rnn import PackedSequence
+
+    gru = nn.GRU(2, 3)
+    with pytest.raises(ValueError, match="lengths"):
+        gru(PackedSequence(nerve.zeros(4, 3, 2), lengths))
+
+
+def test_an_initial_state_of_another_dtype_is_refused():
+    gru = nn.GRU(2, 3)
+    with pytest.raises(TypeError, match="h_0"):
+        gru(nerve.zeros(4, 3, 2), nerve.zeros(1, 3, 3, dtype="float64"))
+    lstm = nn.LSTM(2, 3)
+    with pytest.raises(TypeError, match="c_0"):
+        lstm(nerve.zeros(4, 3, 2), (nerve.zeros(1, 3, 3), nerve.zeros(1, 3, 3, dtype="float64")))

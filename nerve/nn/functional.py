@@ -342,6 +342,11 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         bad = idx[(idx < 0) | (idx >= n)][0]
         raise IndexError(message("embedding", f"indices in [0, {n}) (num_embeddings)", "index",
                                  int(bad)))
+    if padding_idx is not None:  # PyTorch's rule: in [-n, n), a negative one from the end
+        if not is_int(padding_idx) or not -n <= padding_idx < n:
+            raise ValueError(message("embedding", f"padding_idx an integer in [-{n}, {n})",
+                                     "padding_idx", padding_idx))
+        padding_idx = int(padding_idx) % n
     out = weight[idx]
     if padding_idx is not None and (idx == padding_idx).any():
         keep = (idx != padding_idx)[..., None].astype(weight.dtype)

@@ -20,7 +20,7 @@ from nerve.nn import functional as F
 from nerve.nn import init
 from nerve.nn.module import Module
 from nerve.nn.parameter import Parameter
-from nerve.nn.utils.rnn import PackedSequence
+from nerve.nn.utils.rnn import PackedSequence, _lengths
 from nerve.ops._common import operands
 from nerve.ops.fused.recurrent import GATES, RecurrentFunction
 
@@ -101,6 +101,9 @@ class _RNNBase(Module):
             return Tensor._wrap(xp.zeros(shape, dtype))
         if not isinstance(h, Tensor):
             h = operands(self.weight_ih_l0, h, self._name())[1]
+        if h.dtype != dtype:  # as PyTorch: no silent cast of a state
+            raise TypeError(message(self._name(), f"{name} of the input's dtype {dtype}",
+                                    f"{name}.dtype", h.dtype))
         expected = (shape[0], shape[2]) if unbatched else shape
         if tuple(h.shape) != expected:
             raise ValueError(message(self._name(), f"{name} of shape {expected}", f"{name}.shape",
@@ -114,6 +117,8 @@ class _RNNBase(Module):
         if packed and self.batch_first and not unbatched:
             x = x.transpose(0, 1)  # a PackedSequence is time-major already
         n = x.shape[1]
+        if packed:  # checked again: a PackedSequence may be made by hand
+            lengths = _lengths(lengths, n, x.shape[0], self._name())
         lstm = self.mode == "LSTM"
         if lstm and hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(message(self._name(), "hx as a pair (h_0, c_0)", "hx",
@@ -319,10 +324,11 @@ class LastTimeStep(Module):
 
     Takes what RNN, LSTM or GRU return (``output, h_n`` or ``output, (h_n, c_n)``; a tensor is
     taken as ``output``) and returns ``output[:, -1]`` with ``batch_first=True`` (the default),
-    ``output[-1]`` otherwise: ``nn.Sequential(nn.LSTM(1, 32, batch_first=True),
-    nn.LastTimeStep(), nn.Linear(32, 1))`` forecasts the next step of a window. In PyTorch
-    this is the line ``out, _ = self.lstm(x); return self.fc(out[:, -1])`` of a custom Module;
-    Keras spells it ``return_sequences=False``. Unbatched (2-D) output gives ``output[-1]``.
+    ``output[-1]`` otherwise; a PackedSequence gives each sequence's output at its own length:
+    ``nn.Sequential(nn.LSTM(1, 32, batch_first=True), nn.LastTimeStep(), nn.Linear(32, 1))``
+    forecasts the next step of a window. In PyTorch this is the line ``out, _ =
+    self.lstm(x); return self.fc(out[:, -1])`` of a custom Module; Keras spells it
+    ``return_sequences=False``. Unbatched (2-D) output gives ``output[-1]``.
 
     Shape: (N, L, H) -> (N, H) with batch_first, (L, N, H) -> (N, H) without, (L, H) -> (H,)
     """
@@ -332,7 +338,11 @@ class LastTimeStep(Module):
         self.batch_first = check_bool(batch_first, "batch_first", "LastTimeStep")
 
     def forward(self, x):
-        out = x[0] if isinstance(x, tuple) else x
+        out = x[0] if isinstance(x, tuple) and not isinstance(x, PackedSequence) else x
+        if isinstance(out, PackedSequence):  # each sequence's own last step, not the padding
+            lengths = _lengths(out.lengths, out.padded.shape[1], out.padded.shape[0],
+                               "LastTimeStep")
+            return out.padded[[n - 1 for n in lengths], list(range(len(lengths)))]
         if not isinstance(out, Tensor) or out.ndim not in (2, 3):
             shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise ValueError(message("LastTimeStep", "a recurrent layer's output (N, L, H), "

@@ -42,6 +42,8 @@ class RecurrentFunction(Function):
             x = x[::-1]
         t_len, n = x.shape[:2]
         valid = _valid(xp, lengths, t_len, reverse, x.dtype)  # (T, N, 1) in reading order
+        if valid is not None:  # padding is never read: whatever it holds (NaN, inf) must not
+            x = xp.where(valid != 0, x, 0)  # reach the gradients as 0 * NaN
         hidden = w_hh.shape[1]
         w_in, bias, w_rec = w_ih, b_ih, None
         if mode == "LSTM":  # the gates as the loop computes them (see _lstm_weights)
