@@ -384,13 +384,30 @@ def _shard_validation(loader: DataLoader | None, world: World) -> DataLoader | N
     return DataLoader(share, batch_size=loader.batch_size, collate_fn=loader.collate_fn)
 
 
+def _merge_r2(world: World, metric: R2) -> None:
+    """Give every process the R^2 statistics of every process's samples: each sends its
+    count, means, squared deviations and residuals per output (as many outputs as the widest
+    process has: one without samples sends zeros), and each merges them in rank order."""
+    width = np.array([np.size(metric.mean) if metric.n else 0], dtype=np.float64)
+    world.comm.Allreduce(world.mpi.IN_PLACE, width, op=world.mpi.MAX)
+    k = int(width[0])
+    mine = np.zeros(1 + 3 * k)
+    if metric.n:
+        mine[0] = metric.n
+        mine[1:] = np.concatenate([np.broadcast_to(v, (k,)) for v in
+                                   (metric.mean, metric.m2, metric.res)])
+    every = np.empty((world.size, 1 + 3 * k))
+    world.comm.Allgather(mine, every)
+    metric.reset()
+    for row in every:
+        metric.merge(int(row[0]), row[1:1 + k], row[1 + k:1 + 2 * k], row[1 + 2 * k:])
+
+
 def _sum_fields(metric) -> tuple[str, ...] | None:
     """The attributes of a running metric that add up over processes (None: unknown). A
     Metric keeps a sum of batch values times sizes and a count (``Metric.update``), whatever
     its ``result()`` makes of them (an RMSE takes a square root): those two are summed, and
     its own ``result()`` reads the sums."""
-    if isinstance(metric, R2):
-        return ("n", "s", "s2", "res")
     if isinstance(metric, Metric) and all(isinstance(getattr(metric, k, None), (int, float))
                                           for k in ("total", "count")):
         return ("total", "count")
@@ -449,19 +466,24 @@ class FitSync(Callback):
             raise NotFiniteLoss(logs["loss"], batch)
         self.averager()
 
-    def sum_up(self, total: float, count: int, metrics) -> tuple[float, int]:
-        """The loss total and sample count over every process; each metric's sums are
-        replaced by theirs, so that ``result()`` covers every process's samples."""
+    def sum_up(self, loss: tuple[float, float], count: int, metrics) -> tuple[tuple, int]:
+        """The loss sums (the weighted total and the weights) and the sample count over every
+        process; each metric's sums are replaced by theirs, so that ``result()`` covers every
+        process's samples."""
         if self.world.size == 1:
-            return total, count
+            return loss, count
+        for m in metrics:
+            if isinstance(m, R2):
+                _merge_r2(self.world, m)
+        metrics = [m for m in metrics if not isinstance(m, R2)]
         fields = [_sum_fields(m) for m in metrics]
-        values = [total, count]
+        values = [*loss, count]
         for m, names in zip(metrics, fields):
             values += [getattr(m, k) for k in names] if names else (
                 [m.result() * count, count] if count else [0.0, 0])  # no samples: no say
         buf = np.array(values, dtype=np.float64)
         self.world.comm.Allreduce(self.world.mpi.IN_PLACE, buf, op=self.world.mpi.SUM)
-        at = 2
+        at = 3
         for m, names in zip(metrics, fields):
             if names:
                 for k, v in zip(names, buf[at:at + len(names)]):
@@ -471,7 +493,7 @@ class FitSync(Callback):
                 value = float(buf[at] / buf[at + 1]) if buf[at + 1] else math.nan
                 m.result = lambda value=value: value  # until the next epoch begins
                 at += 2
-        return float(buf[0]), int(buf[1])
+        return (float(buf[0]), float(buf[1])), int(buf[2])
 
     def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         self.sampler.set_epoch(epoch)

@@ -212,7 +212,7 @@ def test_fit_whose_last_step_makes_the_weights_infinite_keeps_the_finite_ones():
     before = arrays(model)
     with pytest.warns(RuntimeWarning, match=re.escape("the weights are not finite at the end of "
                                                       "epoch 1: training stopped; the model "
-                                                      "keeps the last weights that were finite, "
+                                                      "goes back to the last weights known good, "
                                                       "those of the start of training")):
         hist = quiet_fit(model, x, y, loss="mse", optimizer=optim.SGD(model.parameters(),
                                                                       lr=1e36),
@@ -422,3 +422,26 @@ def test_lambda_lr_through_fit_per_epoch():
                      callbacks=[LearningRateScheduler(lr_scheduler.LambdaLR,
                                                       lr_lambda=lambda e: 0.5 ** e)])
     np.testing.assert_allclose(hist["lr"], [0.01, 0.005, 0.0025, 0.00125], rtol=1e-12)
+
+
+def test_weights_that_diverged_but_stayed_finite_are_not_kept():
+    """An lr far too large leaves finite weights near 1e33 whose loss is infinite: the run
+    goes back to the last good epoch's weights instead of keeping those."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = rng.normal(size=(64, 1)).astype(np.float32) * 1e3
+    model = nn.Sequential(nn.Linear(4, 1))
+    opt = optim.SGD(model.parameters(), lr=1e-6)
+    kept = {}
+
+    def on_epoch_begin(epoch, logs):
+        if epoch == 1:
+            kept.update(arrays(model))
+            opt.param_groups[0]["lr"] = 1e15
+
+    hist = quiet_fit(model, x, y, loss="mse", optimizer=opt, epochs=5, batch_size=16,
+                     metrics=(), callbacks=[LambdaCallback(on_epoch_begin=on_epoch_begin)])
+    assert "those of the end of epoch 1" in hist.stop_reason
+    assert same(kept, arrays(model))
+    with nerve.no_grad():
+        assert np.isfinite(nn.functional.mse_loss(model(nerve.tensor(x)), nerve.tensor(y)).item())

@@ -164,7 +164,7 @@ def test_fit_stops_on_nan_and_keeps_finite_weights():
     with pytest.warns(RuntimeWarning, match=r"loss is (inf|nan) at epoch 1, batch 2"):
         hist = nerve.fit(model, x, y, loss="mse", optimizer=optim.SGD(model.parameters(),
                          lr=1e36), epochs=5, batch_size=32, metrics=(), verbose=0)
-    assert "the last weights that were finite, those of the start of training" in \
+    assert "the last weights known good, those of the start of training" in \
         hist.stop_reason
     assert hist.epoch == [0] and not np.isfinite(hist["loss"][0])  # the stopped epoch
     after = weights(model)
@@ -614,3 +614,56 @@ def test_auto_mode_refuses_a_name_that_says_no_direction():
     ModelCheckpoint("m.safetensors", monitor="val_custom")  # watches nothing: saves every epoch
     with pytest.raises(ValueError, match="mode='min' or mode='max'"):
         ModelCheckpoint("m.safetensors", monitor="val_custom", save_best_only=True)
+
+
+@pytest.mark.parametrize("loss", [
+    lambda: nn.CrossEntropyLoss(ignore_index=2),
+    lambda: nn.CrossEntropyLoss(weight=nerve.tensor([0.2, 1.0, 3.0])),
+    lambda: nn.CrossEntropyLoss(weight=nerve.tensor([0.2, 1.0, 3.0]), ignore_index=0),
+    lambda: nn.NLLLoss(ignore_index=1),
+    lambda: nn.SSRLoss(),
+    lambda: nn.MSELoss(reduction="sum"),
+    lambda: nn.functional.ssr_loss,
+], ids=["ignore_index", "class weights", "both", "nll", "ssr", "mse sum", "ssr function"])
+def test_the_loss_of_an_epoch_is_the_loss_of_all_its_samples_at_any_batch_size(loss):
+    """evaluate and fit report the loss of the whole data as if it were one batch: a weighted
+    or masked mean divides by the weights counted, a sum adds up."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 4)).astype(np.float32)
+    regression = loss() is nn.functional.ssr_loss or isinstance(loss(), (nn.SSRLoss,
+                                                                           nn.MSELoss))
+    y = rng.normal(size=(10, 3)).astype(np.float32) if regression else rng.integers(0, 3, 10)
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(1)) if isinstance(loss(), nn.NLLLoss) \
+        else nn.Linear(4, 3)
+    whole = nerve.evaluate(model, x, y, loss=loss(), batch_size=10)["loss"]
+    with nerve.no_grad():
+        direct = float(loss()(model(nerve.tensor(x)), nerve.tensor(y)).item())
+    assert whole == pytest.approx(direct, rel=1e-6)
+    for batch_size in (3, 4, 7):
+        assert nerve.evaluate(model, x, y, loss=loss(), batch_size=batch_size)["loss"] == \
+            pytest.approx(whole, rel=1e-5)
+    h = nerve.fit(model, x, y, loss=loss(), optimizer=optim.SGD(model.parameters(), lr=0.0),
+                  epochs=1, batch_size=4, verbose=0, shuffle=False, metrics=[])
+    assert h["loss"][0] == pytest.approx(whole, rel=1e-5)  # lr 0: the same weights all epoch
+
+
+def test_accuracy_leaves_out_the_targets_the_loss_ignores_and_counts_each_position():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 4)).astype(np.float32)
+    nerve.manual_seed(0)
+    model = nn.Linear(4, 3)
+    decided = nerve.predict(model, x).argmax(1)
+    y = decided.copy()
+    y[:3] = -100  # ignored
+    y[3] = (decided[3] + 1) % 3  # one of the 7 counted is wrong
+    got = nerve.evaluate(model, x, y, loss=nn.CrossEntropyLoss(), batch_size=4)
+    assert got["accuracy"] == pytest.approx(6 / 7)
+    # a class per position: outputs (N, C, T), targets (N, T), as cross-entropy takes them
+    seq = rng.normal(size=(8, 3, 5)).astype(np.float32)
+    conv = nn.Conv1d(3, 4, 1)
+    labels = nerve.predict(conv, seq).argmax(1)
+    labels[0, :2] = (labels[0, :2] + 1) % 4
+    h = nerve.fit(conv, seq, labels, loss="cross_entropy", epochs=1, batch_size=4, verbose=0,
+                  optimizer=optim.SGD(conv.parameters(), lr=0.0))
+    assert h["accuracy"][0] == pytest.approx(38 / 40)

@@ -55,6 +55,7 @@ class SSRLoss(Module):
     """Sum of squared residuals: sum((observed - predicted)^2), the seed's loss."""
 
     _takes_tensor = True
+    reduction = "sum"  # what it is (fit adds its batches up), not an option
 
     def forward(self, input, target):
         return F.ssr_loss(input, target)

@@ -29,6 +29,7 @@ from nerve.checks import (
     message,
 )
 from nerve.data import DataLoader, TensorDataset
+from nerve.nn import functional as F
 from nerve.nn import loss as losses
 from nerve.nn.module import Module, kept_modes
 from nerve.ops import sigmoid, softmax
@@ -226,6 +227,36 @@ def _batches(loader, dtype, like=None):
         yield batch
 
 
+def _mean(loss_fn, total: float, weights: float) -> float:
+    """The epoch's loss from its sums: the total of a summed loss, else the weighted mean
+    (NaN when no target counted)."""
+    if _summed(loss_fn):
+        return total
+    return total / weights if weights else math.nan
+
+
+def _summed(loss_fn) -> bool:
+    return getattr(loss_fn, "reduction", "mean") == "sum" or loss_fn is F.ssr_loss
+
+
+def loss_weight(loss_fn, target, n: int) -> float | None:
+    """What a batch's loss is the mean over, so that an epoch's (or evaluate's) loss is the
+    loss of all its samples at once, at any batch size: the samples (``n``); for cross-entropy
+    and NLL with class weights or an ``ignore_index``, the weights of the targets counted (as
+    PyTorch's mean divides by); None for ``reduction="sum"``, whose batch losses add up."""
+    if _summed(loss_fn):
+        return None
+    if isinstance(loss_fn, (losses.CrossEntropyLoss, losses.NLLLoss)):
+        t = target._data
+        if t.dtype.kind in "iu":  # class indices (probabilities: the mean over the samples)
+            kept = t[t != loss_fn.ignore_index]
+            if loss_fn.weight is None:
+                return float(kept.size)
+            w = loss_fn.weight._data
+            return float(w[backend.on_device_of(kept, w)].sum())
+    return float(n)
+
+
 def _update(metrics, out, target) -> None:
     """Add a batch to each metric, on the host (a GPU batch is copied once for all)."""
     if metrics:
@@ -275,9 +306,9 @@ class Trainer:
         self.model, self.optimizer, self.loss_fn, self.sync = model, optimizer, loss_fn, sync
         self.dtype = model_dtype(model)
         threshold = decision_threshold(loss_fn, model)
-        multilabel = binary_loss(loss_fn)
-        self.metrics = make_metrics(metrics, threshold, multilabel)
-        self.val_metrics = make_metrics(metrics, threshold, multilabel)
+        options = (threshold, binary_loss(loss_fn), getattr(loss_fn, "ignore_index", None))
+        self.metrics = make_metrics(metrics, *options)
+        self.val_metrics = make_metrics(metrics, *options)
         self.history = History() if history is None else history
         self.progress = ProgressBar(verbose) if verbose else None
         defaults = [self.history] + ([self.progress] if self.progress else [])
@@ -390,7 +421,7 @@ class Trainer:
         model.train()
         for m in metrics:
             m.reset()
-        total, count, logs = 0.0, 0, {}
+        total, count, weights, logs = 0.0, 0, 0.0, {}
         for b, (xb, yb) in enumerate(_batches(loader, self.dtype, model_array(model))):
             n = len(yb)
             if begin or after_backward or end:  # a logs dict only for callbacks that read it
@@ -410,7 +441,9 @@ class Trainer:
             for hook in after_backward:
                 hook(b, logs)
             opt.step()
-            total += value * n
+            weight = loss_weight(loss_fn, yb, n)
+            total += value if weight is None else value * weight
+            weights += 0.0 if weight is None else weight
             count += n
             _update(metrics, out, yb)
             for hook in end:
@@ -421,20 +454,20 @@ class Trainer:
             raise ValueError(message(self.who, "training data that yields at least one batch",
                                      "x", loader))
         if self.sync is not None:  # a distributed run: the figures of every process's samples
-            total, count = self.sync.sum_up(total, count, metrics)
-        logs = {"loss": total / count}
+            (total, weights), count = self.sync.sum_up((total, weights), count, metrics)
+        logs = {"loss": _mean(loss_fn, total, weights)}
         logs.update({m.name: m.result() for m in metrics})
         return logs, None
 
     def _stop_not_finite(self, logs: dict, trouble: str) -> None:
-        """Stop training: keep the weights if they are finite, else go back to the last ones
-        that were (checked at each epoch's end); record the epoch (its validation figures as
-        NaN) and say why in ``history.stop_reason``."""
-        kept = "its current weights, which are finite"
-        if not _finite(self.model):
-            self.model.load_state_dict(self._safe)
-            kept = f"the last weights that were finite, those of {self._safe_at}"
-        msg = f"{trouble}: training stopped; the model keeps {kept}"
+        """Stop training and go back to the last weights known good: those of the last epoch
+        that ended with finite losses and weights (checked at each epoch's end), since the
+        current ones gave the non-finite loss even where they are finite (an lr far too large
+        leaves weights near 1e33); record the epoch (its validation figures as NaN) and say
+        why in ``history.stop_reason``."""
+        self.model.load_state_dict(self._safe)
+        msg = (f"{trouble}: training stopped; the model goes back to the last weights known "
+               f"good, those of {self._safe_at}")
         if self.validating:
             logs.update({f"val_{k}": math.nan for k in list(logs)})
         self.history.append(self.epoch, logs)
@@ -458,20 +491,23 @@ def _finite(model: Module) -> bool:
 def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str, sync=None) -> dict:
     for m in metrics:
         m.reset()
-    total, count = 0.0, 0
+    total, count, weights = 0.0, 0, 0.0
     with _inference(model):
         for xb, yb in _batches(loader, dtype, model_array(model)):
             out = model(xb)
             n = len(yb)
             if loss_fn is not None:
-                total += float(loss_fn(out, yb)._data) * n
+                value, weight = float(loss_fn(out, yb)._data), loss_weight(loss_fn, yb, n)
+                if weight != 0:  # a batch whose targets are all ignored has a NaN mean
+                    total += value if weight is None else value * weight
+                    weights += 0.0 if weight is None else weight
             count += n
             _update(metrics, out, yb)
     if sync is not None:  # a distributed run: each process evaluated its share
-        total, count = sync.sum_up(total, count, metrics)
+        (total, weights), count = sync.sum_up((total, weights), count, metrics)
     if not count:
         raise ValueError(message(who, "data that yields at least one batch", "loader", loader))
-    logs = {"loss": total / count} if loss_fn is not None else {}
+    logs = {"loss": _mean(loss_fn, total, weights)} if loss_fn is not None else {}
     logs.update({m.name: m.result() for m in metrics})
     return logs
 
@@ -615,7 +651,8 @@ def evaluate(model: Module, x, y=None, *, loss=None, metrics="auto",
         raise TypeError("evaluate: missing y (the targets); or pass a DataLoader as x")
     loader, targets = _input_loader(model, x, y, batch_size, "evaluate")
     specs = _metric_specs(metrics, loss_fn, targets, "evaluate")
-    chosen = make_metrics(specs, decision_threshold(loss_fn, model), binary_loss(loss_fn))
+    chosen = make_metrics(specs, decision_threshold(loss_fn, model), binary_loss(loss_fn),
+                          getattr(loss_fn, "ignore_index", None))
     return _evaluate(model, loader, loss_fn, chosen, model_dtype(model), "evaluate")
 
 

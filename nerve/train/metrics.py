@@ -122,13 +122,16 @@ def predicted_classes(pred, threshold: float) -> np.ndarray:
     return (p.reshape(len(p), *p.shape[2:]) > threshold).astype(np.int64)
 
 
-def accuracy(pred, target, threshold: float = 0.5, multilabel: bool = False) -> float:
+def accuracy(pred, target, threshold: float = 0.5, multilabel: bool = False,
+             ignore_index: int | None = None) -> float:
     """Fraction of samples whose decided class equals the target (index, one-hot or class
     probabilities).
 
     A single output decides at ``threshold``: 0.5 suits probabilities; pass 0 for logits.
     ``multilabel`` (targets of 0/1 per output, as binary cross-entropy trains them): the
     fraction of outputs decided right, each at ``threshold`` (Keras's binary accuracy).
+    ``ignore_index``: class-index targets of that value are left out (the loss's; NaN when
+    every target is).
     """
     p, t = as_array(pred), as_array(target)
     if multilabel:
@@ -146,7 +149,11 @@ def accuracy(pred, target, threshold: float = 0.5, multilabel: bool = False) -> 
                 "train with a binary cross-entropy loss or use accuracy(..., multilabel=True)",
                 "target row sums", ShortRepr(sums)))
         t = t.argmax(axis=1)
-    return float((decided == t.reshape(decided.shape)).mean())
+    right = decided == t.reshape(decided.shape)
+    if ignore_index is not None and t.dtype.kind in "iu":
+        kept = t.reshape(decided.shape) != ignore_index
+        return float(right[kept].mean()) if kept.any() else float("nan")
+    return float(right.mean())
 
 
 def top_k_accuracy(pred, target, k: int = 5) -> float:
@@ -222,10 +229,20 @@ class Accuracy(Metric):
 
     name = "accuracy"
 
-    def __init__(self, threshold: float | None = None, multilabel: bool = False):
-        self.threshold, self.multilabel = threshold, multilabel
+    def __init__(self, threshold: float | None = None, multilabel: bool = False,
+                 ignore_index: int | None = None):
+        self.threshold, self.multilabel, self.ignore_index = threshold, multilabel, ignore_index
         self.undecided = False  # set by make_metrics: nothing tells where one output splits
         super().__init__()
+
+    def update(self, pred, target) -> None:
+        t = as_array(target)
+        if self.ignore_index is None or t.dtype.kind not in "iu":
+            return super().update(pred, target)
+        kept = int((t != self.ignore_index).sum())  # the samples (positions) that count
+        if kept:
+            self.total += self.batch_value(pred, target) * kept
+            self.count += kept
 
     def batch_value(self, pred, target) -> float:
         if self.threshold is None:
@@ -235,8 +252,9 @@ class Accuracy(Metric):
                     "(decide at 0) or a probability (at 0.5): use a loss nerve knows, end the "
                     "model in Sigmoid, or pass metrics=[Accuracy(threshold=...)]",
                     "threshold", None))
-            return accuracy(pred, target, multilabel=self.multilabel)
-        return accuracy(pred, target, self.threshold, self.multilabel)
+            return accuracy(pred, target, multilabel=self.multilabel,
+                            ignore_index=self.ignore_index)
+        return accuracy(pred, target, self.threshold, self.multilabel, self.ignore_index)
 
 
 def _single_output(pred) -> bool:
@@ -268,35 +286,39 @@ class MAE(Metric):
 
 
 class R2(Metric):
-    """R^2 over the whole epoch, from running sums (not an average of batch R^2); with
-    several outputs, the mean of each output's R^2, as :func:`r2_score`. The sums are of the
-    targets less the first batch's mean, so that a large offset (values near 1e8) does not
-    cancel the variance away."""
+    """R^2 over the whole epoch (not an average of batch R^2); with several outputs, the mean
+    of each output's R^2, as :func:`r2_score`. Each output keeps its count, mean, sum of
+    squared deviations from the mean and sum of squared residuals, and a batch is merged in
+    by Chan's formula: no large sums that cancel (targets near 1e8 keep their variance)."""
 
     name = "r2"
 
     def reset(self) -> None:
-        self.n, self.shift, self.s, self.s2, self.res = 0, None, 0.0, 0.0, 0.0
+        self.n, self.mean, self.m2, self.res = 0, 0.0, 0.0, 0.0
 
     def update(self, pred, target) -> None:
         p = as_array(pred).astype(np.float64)
         t = as_array(target).astype(np.float64).reshape(p.shape)
         p, t = p.reshape(len(p), -1), t.reshape(len(t), -1)  # one column per output
-        if self.shift is None:
-            self.shift = t.mean(axis=0)
-        t_shifted = t - self.shift
-        self.n += len(t)
-        self.s = self.s + t_shifted.sum(axis=0)
-        self.s2 = self.s2 + (t_shifted * t_shifted).sum(axis=0)
-        self.res = self.res + ((t - p) ** 2).sum(axis=0)
+        if len(t):
+            mean = t.mean(axis=0)
+            self.merge(len(t), mean, ((t - mean) ** 2).sum(axis=0), ((t - p) ** 2).sum(axis=0))
+
+    def merge(self, n: int, mean, m2, res) -> None:
+        """Add the statistics of ``n`` more samples (another batch, another process's)."""
+        if not n:
+            return
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2 + delta * delta * (self.n * n / total)
+        self.res = self.res + res
+        self.n = total
 
     def result(self) -> float:
-        if not self.n:
+        if not self.n or np.any(np.asarray(self.m2) <= 0):
             return float("nan")
-        ss_tot = self.s2 - self.s * self.s / self.n
-        if np.any(ss_tot <= 0):
-            return float("nan")
-        return float(np.mean(1 - self.res / ss_tot))
+        return float(np.mean(1 - np.asarray(self.res) / self.m2))
 
 
 METRICS = {"accuracy": Accuracy, "acc": Accuracy, "top_5_accuracy": lambda: TopKAccuracy(5),
@@ -323,18 +345,22 @@ def get_metric(spec) -> Metric:
                             "target) -> float", "metric", spec))
 
 
-def make_metrics(specs, threshold: float | None, multilabel: bool = False) -> list[Metric]:
+def make_metrics(specs, threshold: float | None, multilabel: bool = False,
+                 ignore_index: int | None = None) -> list[Metric]:
     """Return fresh running metrics for ``specs`` (a Metric given is copied, so that a run's
     training and validation figures never share state); an accuracy without a threshold of its
     own decides at ``threshold`` (None: a single output raises, as nothing tells where it
     splits; several outputs are decided by their argmax), and with ``multilabel`` (a binary
-    cross-entropy loss: each output its own yes or no) each output on its own."""
+    cross-entropy loss: each output its own yes or no) each output on its own; targets equal to
+    ``ignore_index`` (the loss's) are left out of an accuracy that has none of its own."""
     metrics = [copy.deepcopy(s) if isinstance(s, Metric) else get_metric(s) for s in specs]
     for m in metrics:
         if isinstance(m, Accuracy) and m.threshold is None:
             m.threshold, m.undecided = threshold, threshold is None
         if isinstance(m, Accuracy) and multilabel:
             m.multilabel = True
+        if isinstance(m, Accuracy) and m.ignore_index is None:
+            m.ignore_index = ignore_index
     return metrics
 
 

@@ -48,7 +48,7 @@ if sys.argv[1] == "lengths":
     else:
         print(f"process {dist.rank()}: trained", flush=True)
 else:
-    kwargs = dict(loss="mse", metrics=[RMSE()], epochs=2, seed=5, verbose=0, shuffle=False,
+    kwargs = dict(loss="mse", metrics=[RMSE(), "r2"], epochs=2, seed=5, verbose=0, shuffle=False,
                   validation_data=(x[128:], y[128:]))
     one = nerve.fit(model(), x[:128], y[:128], batch_size=64, **kwargs)
     two = nerve.fit(model(), x[:128], y[:128], batch_size=32, distributed=True, **kwargs)
