@@ -276,3 +276,23 @@ def test_nerve_loads_torch_file(tmp_path):
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(outputs(model, x), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_load_gives_the_model_back_in_the_mode_it_was_saved_in(tmp_path):
+    """As torch.load of a whole model: a model saved after .eval() loads in eval mode (its
+    Dropout off, BatchNorm on its running statistics), and one module's own mode is kept."""
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    model(nerve.randn(16, 3) * 3 + 2)  # running statistics
+    model.eval()
+    io.save(model, tmp_path / "eval.safetensors")
+    loaded = io.load(tmp_path / "eval.safetensors")
+    assert [m.training for m in loaded.modules()] == [False] * 4
+    x = nerve.randn(5, 3)
+    with nerve.no_grad():
+        np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+    model.train()
+    model[2].eval()  # only the Dropout
+    io.save(model, tmp_path / "mixed.safetensors")
+    assert [m.training for m in io.load(tmp_path / "mixed.safetensors").modules()] == \
+        [True, True, True, False]

@@ -242,7 +242,7 @@ def test_file_without_checksums_loads_as_before(tmp_path):
     model = mlp()
     io.save(model, path)
     arrays, metadata = io.read_tensors(path)
-    del metadata["nerve.crc32"]
+    del metadata["nerve.crc32"], metadata["nerve.crc32_metadata"]
     safetensors.numpy.save_file(arrays, path, metadata=metadata)  # an older nerve, in effect
     assert_unchanged(io.load(path), snapshot(model))
 
@@ -252,10 +252,33 @@ def test_checksum_record_must_name_every_tensor(tmp_path):
     io.save(mlp(), path)
     arrays, metadata = io.read_tensors(path)
     sums = json.loads(metadata["nerve.crc32"])
-    del sums["0.bias"]
+    del sums["0.bias"], metadata["nerve.crc32_metadata"]  # (that one would refuse it first)
     safetensors.numpy.save_file(arrays, path, metadata={**metadata,
                                                          "nerve.crc32": json.dumps(sums)})
     refused(path, r"nerve\.crc32: expected a checksum for each tensor")
+
+
+@pytest.mark.parametrize("kind", ["model", "checkpoint"])
+def test_a_flipped_bit_in_the_metadata_is_refused(tmp_path, kind):
+    """The architecture (a Softmax's dim) and a checkpoint's training state (Adam's step, the
+    epoch) are metadata: a flipped bit there would load a different model or resume another
+    run, so the metadata has a checksum of its own."""
+    path = tmp_path / "m.safetensors"
+    model = nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=1))
+    if kind == "model":
+        io.save(model, path)
+        old, new = b'"dim\\": 1', b'"dim\\": 0'
+    else:
+        opt = optim.Adam(model.parameters())
+        model(nerve.ones(1, 2)).sum().backward()
+        opt.step()
+        io.save_checkpoint(path, model, opt, epoch=3)
+        old, new = b'\\"epoch\\": 3', b'\\"epoch\\": 7'
+    whole = path.read_bytes()
+    n = data_start(path)
+    assert whole[:n].count(old) == 1, whole[:n]
+    path.write_bytes(whole[:n].replace(old, new) + whole[n:])
+    refused(path, r"the metadata .* does not match its checksum \(nerve\.crc32_metadata\)")
 
 
 def test_write_tensors_replaces_a_stale_checksum(tmp_path):

@@ -10,7 +10,9 @@ and then views the bytes with ``numpy.frombuffer``. Nothing in a file is ever ex
 Every file nerve writes carries ``"nerve.crc32"`` in its metadata: a JSON object giving, for
 each tensor, the CRC-32 (8 hex digits) of the text ``"<dtype> <shape>"`` (``"F32 [8, 4]"``)
 followed by the tensor's bytes, so a flipped byte in the data, or in a tensor's dtype or
-shape, is refused on reading. CRC-32 (zlib) rather than SHA-256: it catches every burst of up
+shape, is refused on reading; ``"nerve.crc32_metadata"`` is the CRC-32 of every other metadata
+entry (the architecture, a checkpoint's step counts and learning rates), so a flipped bit there
+is refused too. CRC-32 (zlib) rather than SHA-256: it catches every burst of up
 to 32 flipped bits, runs about 1.6 times as fast, and a checksum stored in the same file can
 only ever guard against damage, never against someone who rewrites the file on purpose. A
 file without the key (written by an older nerve or another program) is read as before.
@@ -35,6 +37,7 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024
 MAX_DIMS = 64
 MAX_ARRAY_BYTES = int(np.iinfo(np.intp).max)  # NumPy's limit on dims x itemsize, zeros left out
 CHECKSUM_KEY = "nerve.crc32"
+METADATA_CHECKSUM_KEY = "nerve.crc32_metadata"
 
 DTYPES = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
@@ -98,6 +101,7 @@ def write_tensors(path: str | os.PathLike, arrays: dict, metadata: dict[str, str
     sums = {name: crc32(CODES[a.dtype.kind, a.dtype.itemsize], a.shape, a)
             for name, a in tensors.items()}
     metadata = {**metadata, CHECKSUM_KEY: json.dumps(sums, separators=(",", ":"))}
+    metadata[METADATA_CHECKSUM_KEY] = metadata_crc32(metadata)
     atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=metadata))
 
 
@@ -255,7 +259,20 @@ def _check_metadata(path, metadata) -> dict[str, str]:
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise _fail(path, "__metadata__ must be a dict of strings to strings")
+    if METADATA_CHECKSUM_KEY in metadata and \
+            metadata[METADATA_CHECKSUM_KEY] != metadata_crc32(metadata):
+        raise _fail(path, f"the metadata (architecture, training state) does not match its "
+                          f"checksum ({METADATA_CHECKSUM_KEY}): it changed after nerve wrote "
+                          "it (a damaged copy or disk); restore the file from a good copy")
     return metadata
+
+
+def metadata_crc32(metadata: dict[str, str]) -> str:
+    """The CRC-32 of every metadata entry but its own, as 8 hex digits: the architecture,
+    the training state of a checkpoint and the tensors' checksums, all in one."""
+    body = {k: v for k, v in metadata.items() if k != METADATA_CHECKSUM_KEY}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return f"{zlib.crc32(text.encode()):08x}"
 
 
 def _parse_header(path, raw: bytes, data_bytes: int) -> tuple[dict, dict[str, str]]:

@@ -36,6 +36,7 @@ from nerve.nn.module import Module
 FORMAT_VERSION = 1
 VERSION_KEY, KIND_KEY = "nerve.format_version", "nerve.kind"
 ARCH_KEY, CLASS_KEY = "nerve.architecture", "nerve.model_class"
+EVAL_KEY = "nerve.eval_modules"
 KINDS = ("weights", "checkpoint", "state_dict", "object")
 OBJECT_KEY = "nerve.object"  # the JSON skeleton of a nested object (see nerve.io.state)
 MODEL_PREFIX = "model/"
@@ -48,9 +49,27 @@ def check_model(model, who: str) -> None:
 
 
 def model_metadata(model: Module, kind: str) -> dict[str, str]:
-    """Return the metadata that every nerve file carries: version, kind and architecture."""
+    """Return the metadata that every nerve file carries: version, kind and architecture, and
+    which of the model's modules are in eval mode (``load`` gives them back in it, as
+    ``torch.load`` of a whole model does)."""
+    evaluating = [name for name, m in model.named_modules() if not m.training]
     return {VERSION_KEY: str(FORMAT_VERSION), KIND_KEY: kind,
-            ARCH_KEY: json.dumps(describe(model)), CLASS_KEY: type(model).__qualname__}
+            ARCH_KEY: json.dumps(describe(model)), CLASS_KEY: type(model).__qualname__,
+            EVAL_KEY: json.dumps(evaluating)}
+
+
+def _set_modes(path, model: Module, metadata: dict[str, str]) -> None:
+    """Put the modules that were in eval mode when saved back in it (all others train)."""
+    if EVAL_KEY not in metadata:  # an older file: the mode was not recorded
+        return
+    names = parse_json(path, metadata[EVAL_KEY], EVAL_KEY)
+    modules = dict(model.named_modules())
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in modules
+                                              for n in names):
+        raise FileFormatError(f"{path}: {EVAL_KEY}: expected names of the model's modules. "
+                              f"Received: {str(names)[:200]}")
+    for name in names:
+        modules[name].training = False
 
 
 def _user_metadata(metadata) -> dict[str, str]:
@@ -301,4 +320,5 @@ def load(path: str | os.PathLike, map_location=None, weights_only: bool = True, 
                dtype_error=FileFormatError)
     _match_dtypes(model, state)
     model.load_state_dict(state)
+    _set_modes(path, model, metadata)
     return model if dev is None else model.to(dev)
