@@ -667,3 +667,9 @@ def test_accuracy_leaves_out_the_targets_the_loss_ignores_and_counts_each_positi
     h = nerve.fit(conv, seq, labels, loss="cross_entropy", epochs=1, batch_size=4, verbose=0,
                   optimizer=optim.SGD(conv.parameters(), lr=0.0))
     assert h["accuracy"][0] == pytest.approx(38 / 40)
+
+
+def test_predict_on_no_rows_gives_the_outputs_shape():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 3))
+    assert nerve.predict(model, np.zeros((0, 1, 5, 5), np.float32)).shape == (0, 3)
+    assert nerve.zeros(0, 2, 3).flatten(1).shape == (0, 6)  # as PyTorch: 0 rows flatten too

@@ -215,8 +215,9 @@ class StandardScaler:
     Fit it on the training part only (``fit``), then ``transform`` every part with the
     training statistics, so that nothing of the validation or test data leaks into training;
     ``inverse_transform`` takes forecasts back to the series' own units. Features are the last
-    axis of a (T, F) array (statistics over every other axis); a 1-D series is one feature.
-    Results are in ``dtype`` (nerve's default float32 when None); the statistics are computed
+    axis of a (T, F) array (statistics over every other axis); a 1-D series is one feature,
+    whose scaler then takes values of that series in any shape (windows (N, L) or (N, L, 1)):
+    fit a (T, F) array to have the number of features checked. Results are in ``dtype`` (nerve's default float32 when None); the statistics are computed
     in float64. ``mean_`` and ``scale_`` (the standard deviations) hold them after ``fit``.
     """
 

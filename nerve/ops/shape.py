@@ -3,6 +3,8 @@ squeeze, unsqueeze, indexing, concatenate, stack and pad; and the comparisons.""
 
 from __future__ import annotations
 
+import math
+
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_tensor
@@ -46,7 +48,7 @@ def flat_shape(shape: tuple, start_dim: int, end_dim: int) -> tuple:
     e = normalize_axis(end_dim, len(shape), "flatten")[0]
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    return shape[:s] + (-1,) + shape[e + 1:]
+    return shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:]  # not -1: 0 rows work
 
 
 @register

@@ -664,6 +664,9 @@ def predict(model: Module, x, batch_size: int = 32) -> np.ndarray:
     with _inference(model):
         outs = [backend.to_host(model(batch[0])._data)
                 for batch in _batches(loader, model_dtype(model), model_array(model))]
+        if not outs and isinstance(getattr(loader, "dataset", None), TensorDataset):
+            empty = loader.dataset.arrays[0][:0]  # no rows: the model says the output's shape
+            outs = [backend.to_host(model(Tensor._wrap(empty))._data)]
     return np.concatenate(outs) if outs else np.empty((0,))
 
 
