@@ -217,8 +217,9 @@ class StandardScaler:
     ``inverse_transform`` takes forecasts back to the series' own units. Features are the last
     axis of a (T, F) array (statistics over every other axis); a 1-D series is one feature,
     whose scaler then takes values of that series in any shape (windows (N, L) or (N, L, 1)):
-    fit a (T, F) array to have the number of features checked. Results are in ``dtype`` (nerve's default float32 when None); the statistics are computed
-    in float64. ``mean_`` and ``scale_`` (the standard deviations) hold them after ``fit``.
+    fit a (T, F) array to have the number of features checked. Results are in ``dtype``
+    (nerve's default float32 when None); the statistics are computed in float64. ``mean_``
+    and ``scale_`` (the standard deviations) hold them after ``fit``.
     """
 
     def __init__(self, dtype=None):
