@@ -378,3 +378,70 @@ def test_summary_wrong_input_shape_raises_and_restores():
         nn.summary(model, 5, print_fn=lambda *a: None)
     assert all(m.training for m in model.modules())
     assert all("forward" not in m.__dict__ for m in model.modules())
+
+
+# --- the review's cases: what the same PyTorch code does -------------------------------------
+def test_a_reassigned_non_persistent_buffer_stays_out_of_state_dict():
+    m = nn.Module()
+    m.register_buffer("cache", nerve.zeros(2), persistent=False)
+    m.cache = nerve.ones(2)
+    assert list(m.state_dict()) == [] and m.cache.numpy().tolist() == [1, 1]
+
+
+def test_train_and_eval_call_each_childs_own_train():
+    class AlwaysOn(nn.Dropout):  # Monte Carlo dropout: on in eval too
+        def train(self, mode=True):
+            return super().train(True)
+
+    model = nn.Sequential(nn.Linear(2, 2), AlwaysOn(0.5))
+    model.eval()
+    assert not model.training and not model[0].training and model[1].training
+
+
+def test_a_child_held_twice_is_visited_once_but_saved_under_every_name():
+    lin = nn.Linear(1, 1, bias=False)
+    with nerve.no_grad():
+        lin.weight.fill_(1.0)
+    layers = nn.ModuleList([lin, lin, lin])
+    with nerve.no_grad():
+        layers.apply(lambda m: m.weight.mul_(0.5) if isinstance(m, nn.Linear) else None)
+    assert lin.weight.item() == 0.5 and len(list(layers.children())) == 1
+    assert list(layers.state_dict()) == ["0.weight", "1.weight", "2.weight"]  # as PyTorch
+    assert repr(layers).count("Linear") == 3
+
+
+def test_sequential_without_grad_runs_a_forward_set_by_a_mixin_or_on_the_instance():
+    class Doubler:
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    class DLinear(Doubler, nn.Linear):
+        pass
+
+    nerve.manual_seed(0)
+    model = nn.Sequential(DLinear(2, 2), nn.ReLU())
+    x = nerve.randn(3, 2)
+    with nerve.no_grad():
+        fast = model(x).numpy()
+    np.testing.assert_array_equal(fast, model(x).detach().numpy())
+    model[1].forward = lambda t: t * 0 + 5
+    with nerve.no_grad():
+        assert model(x).numpy().tolist() == [[5, 5]] * 3
+
+
+def test_assignments_that_would_drop_a_child_or_a_parameter_are_refused():
+    seq = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="child module '0'"):
+        setattr(seq, "0", nerve.zeros(2))
+    assert len(seq) == 1
+    lin = nn.Linear(2, 2)
+    with pytest.raises(KeyError, match="already exists"):
+        lin.register_buffer("weight", nerve.zeros(2, 2))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+
+
+def test_clip_grad_norm_inf_sees_a_nan_in_any_parameter():
+    a, b = nn.Parameter(nerve.zeros(1)), nn.Parameter(nerve.zeros(2))
+    a.grad, b.grad = nerve.tensor([2.0]), nerve.tensor([1.0, float("nan")])
+    with pytest.raises(RuntimeError, match="nan"):
+        nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=float("inf"), error_if_nonfinite=True)

@@ -105,8 +105,9 @@ class Module:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "forward" in vars(cls) and "_forward_array" not in vars(cls):
-            cls._forward_array = None  # a new forward: an inherited array path would skip it
+        owner = next(c for c in cls.__mro__ if "_forward_array" in vars(c))
+        if cls.forward is not owner.forward:  # another forward (its own, a mixin's): the
+            cls._forward_array = None  # array path of the class that defined it would skip it
             cls._forward_array_inplace = None
 
     def __init__(self):
@@ -132,9 +133,13 @@ class Module:
                             f"{type(self).__name__}: expected a Parameter or None (change "
                             f"the values in place under nerve.no_grad() with .copy_(...))")
         if name in self._buffers and not isinstance(value, (Parameter, Module)):
-            # a buffer stays one when reassigned (running statistics are replaced, not updated)
-            self.register_buffer(name, value)
+            # a buffer stays one when reassigned (running statistics are replaced, not updated),
+            # and stays out of state_dict if it was
+            self.register_buffer(name, value, name not in self._non_persistent_buffers)
             return
+        if name in self._modules and value is not None and not isinstance(value, Module):
+            raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} "
+                            f"of {type(self).__name__}: expected a Module or None (as PyTorch)")
         if isinstance(value, Parameter) or (value is None and was_parameter):
             store = self._parameters  # an empty slot stays one (bias=None)
         else:
@@ -162,6 +167,9 @@ class Module:
         """Keep a non-learnable tensor (running statistics) with the module; ``state_dict``
         saves it unless ``persistent=False``. ``None`` declares an empty buffer."""
         self._check_new_name(name, "register_buffer")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists (a parameter or "
+                           f"a child module of {type(self).__name__})")
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(tensor)
         self._parameters.pop(name, None)
@@ -247,13 +255,15 @@ class Module:
 
     # --- traversal ---------------------------------------------------------------------
     def children(self) -> Iterator[Module]:
-        for m in self._modules.values():
-            if m is not None:
-                yield m
+        for _, m in self.named_children():
+            yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Each child once (a module held under two names keeps its first), as PyTorch."""
+        seen = set()
         for name, m in self._modules.items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield name, m
 
     def named_modules(self, prefix: str = "", _seen=None) -> Iterator[tuple[str, Module]]:
@@ -292,8 +302,9 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=False``: evaluation) on this module and its children."""
         mode = check_bool(mode, "mode", f"{type(self).__name__}.train")
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        object.__setattr__(self, "training", bool(mode))
+        for m in self.children():  # each child's own train(), which a subclass may override
+            m.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -385,8 +396,9 @@ class Module:
         for name, t in self._buffers.items():
             if t is not None and name not in self._non_persistent_buffers:
                 yield prefix + name, t
-        for name, m in self.named_children():
-            yield from m._state_tensors(f"{prefix}{name}.")
+        for name, m in self._modules.items():  # every name of a shared child, as PyTorch
+            if m is not None:
+                yield from m._state_tensors(f"{prefix}{name}.")
 
     def load_state_dict(self, state: Mapping, strict: bool = True):
         """Copy arrays (or tensors) into the parameters and buffers with the same names.
@@ -437,7 +449,7 @@ class Module:
 
     def __repr__(self) -> str:
         lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in
-                 self.named_children()]
+                 self._modules.items() if m is not None]
         extra = self.extra_repr()
         if not lines:
             return f"{type(self).__name__}({extra})"

@@ -55,8 +55,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if not params:
         return Tensor._wrap(backend.array_module().zeros((), backend.get_default_dtype()))
     norms = [_norm(p._grad, norm_type) for p in params]
-    if norm_type == math.inf:
-        total = max(norms)
+    if norm_type == math.inf:  # max() would drop a NaN that does not come first
+        total = math.nan if any(math.isnan(n) for n in norms) else max(norms)
     else:
         total = math.fsum(n**norm_type for n in norms) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
