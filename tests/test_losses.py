@@ -323,3 +323,50 @@ def test_loss_gradcheck(record_op, name, reduction):
     make, x = GRADCHECKS[name]
     assert nerve.gradcheck(make(reduction), [t64(x)])
     record_op("gradcheck", f"loss.{name}")
+
+
+# --- the review's cases -------------------------------------------------------------------
+@pytest.mark.parametrize("loss, kwargs", [
+    ("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.1}),
+    ("cross_entropy", {"weight": np.array([1.0, 2.0, 3.0])}), ("nll_loss", {}),
+    ("nll_loss", {"weight": np.array([1.0, 2.0, 3.0])})])
+def test_a_batch_whose_targets_are_all_ignored_gives_nan_and_zero_gradients(loss, kwargs):
+    """As PyTorch: the mean over no target is NaN, but the logits get gradients of 0, so one
+    padding-only batch does not turn the weights into NaN."""
+    x = nerve.tensor([[0.5, 1.0, -1.0], [2.0, 0.0, 1.0]], dtype="float64", requires_grad=True)
+    if "weight" in kwargs:
+        kwargs = {"weight": nerve.tensor(kwargs["weight"])}
+    value = getattr(nn.functional, loss)(x, nerve.tensor([-100, -100]), **kwargs)
+    value.backward()
+    assert np.isnan(value.item()) and np.array_equal(x.grad.numpy(), np.zeros((2, 3)))
+
+
+def test_fit_goes_through_a_batch_whose_targets_are_all_ignored():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 12)
+    y[4:8] = -100  # the second batch of 4: padding only
+    nerve.manual_seed(0)
+    model = nn.Linear(3, 2)
+    h = nerve.fit(model, x, y, loss="cross_entropy", epochs=2, batch_size=4, shuffle=False,
+                  verbose=0)
+    assert h.stop_reason is None and np.isfinite(h["loss"]).all()
+    assert all(np.isfinite(p.detach().numpy()).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                  "cross_entropy"])
+def test_a_target_that_requires_grad_is_refused_where_it_would_get_none(loss):
+    x = nerve.tensor([[0.2, 0.7], [0.4, 0.1]], requires_grad=True)
+    t = nerve.tensor([[0.0, 1.0], [1.0, 0.0]], requires_grad=True)
+    with pytest.raises(ValueError, match="target.detach"):
+        getattr(nn.functional, loss)(x, t)
+    getattr(nn.functional, loss)(x, t.detach())
+
+
+def test_ignore_index_with_probabilities_as_target_is_refused():
+    x = nerve.tensor([[0.2, 0.7], [0.4, 0.1]])
+    probs = nerve.tensor([[0.3, 0.7], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="ignore_index"):
+        nn.CrossEntropyLoss(ignore_index=1)(x, probs)
+    nn.CrossEntropyLoss()(x, probs)

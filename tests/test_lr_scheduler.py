@@ -304,3 +304,23 @@ def test_reduce_on_plateau_load_state_dict_checks_before_changing_anything():
     with pytest.raises(ValueError, match="mode"):
         sched.load_state_dict(state)
     assert sched.mode == "min" and sched.patience == 3 and sched.best == float("inf")
+
+
+def test_step_lr_resumed_with_last_epoch_decays_when_due_as_pytorch():
+    """Resumed after epoch 5 of StepLR(step_size=3, gamma=0.5) from lr 0.1 (so at 0.05):
+    the decay due at epoch 6 happens, as in PyTorch and in a run never stopped."""
+    torch = pytest.importorskip("torch")
+    opt = optim.SGD([Parameter(np.zeros(1, np.float32))], lr=0.05)
+    opt.param_groups[0]["initial_lr"] = 0.1
+    ours = lr_scheduler.StepLR(opt, step_size=3, gamma=0.5, last_epoch=5)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
+    topt.param_groups[0]["initial_lr"] = 0.1
+    theirs = torch.optim.lr_scheduler.StepLR(topt, step_size=3, gamma=0.5, last_epoch=5)
+    lrs = []
+    for _ in range(7):
+        lrs.append((opt.param_groups[0]["lr"], topt.param_groups[0]["lr"]))
+        topt.step()  # (PyTorch warns when its schedule steps first)
+        ours.step()
+        theirs.step()
+    assert [a for a, _ in lrs] == pytest.approx([b for _, b in lrs])
+    assert lrs[0][0] == pytest.approx(0.025)

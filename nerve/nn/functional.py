@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from nerve import backend, ops
 from nerve.autograd import Tensor
 from nerve.checks import (
@@ -95,6 +97,7 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p; each log is clamped at -100."""
     _check_reduction(reduction, "binary_cross_entropy")
+    _no_target_grad(target, "binary_cross_entropy")
     y = _target(target, input, "binary_cross_entropy")
     p = as_array(input)
     if p.size and not (p.min() >= 0 and p.max() <= 1):  # also catches NaN
@@ -107,13 +110,24 @@ def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tens
 def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy on logits, fused with the sigmoid for stability."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _no_target_grad(target, "binary_cross_entropy_with_logits")
     y = _target(target, input, "binary_cross_entropy_with_logits")
     return _reduce(BCEWithLogitsFunction.apply(input, y), reduction)
+
+
+def _no_target_grad(target, who: str) -> None:
+    """Refuse a target that requires grad where the loss gives it none (rather than leave its
+    ``.grad`` empty without a word, where PyTorch would fill it)."""
+    if isinstance(target, Tensor) and target.requires_grad:
+        raise ValueError(message(who, "a target that does not require grad (this loss gives no "
+                                 "gradient to its target: pass target.detach())",
+                                 "target.requires_grad", True))
 
 
 def _check_class_target(logits: Tensor, target, who: str, ignore_index: int | None = None):
     """The target of a classification loss as an array: class indices (N, ...) in [0, C) or
     equal to ``ignore_index``, or probabilities shaped like the logits (in their dtype)."""
+    _no_target_grad(target, who)
     t = as_array(target)
     n_cls = logits.shape[1]
     if t.dtype.kind in "iu":
@@ -136,6 +150,9 @@ def _check_class_target(logits: Tensor, target, who: str, ignore_index: int | No
     if t.shape != logits.shape:
         raise ValueError(message(who, f"a probability target of the logits' shape "
                                  f"{logits.shape}", "target.shape", t.shape))
+    if ignore_index is not None and ignore_index != -100:  # PyTorch refuses it too
+        raise ValueError(message(who, "ignore_index left at -100 with probabilities as target "
+                                 "(it applies to class indices)", "ignore_index", ignore_index))
     return t.astype(logits.dtype, copy=False)
 
 
@@ -188,8 +205,9 @@ def _weighted_reduce(per: Tensor, total_weight, reduction: str) -> Tensor:
         return per
     if reduction == "sum":
         return per.sum()
-    with backend.errstate(divide="ignore", invalid="ignore"):
-        return per.sum() / float(total_weight)
+    if not float(total_weight):  # every target ignored: NaN, as PyTorch, but gradients of 0
+        return per.sum() * 0.0 + math.nan  # (0 / 0 would send NaN back to the logits)
+    return per.sum() / float(total_weight)
 
 
 def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,

@@ -30,7 +30,9 @@ class LRScheduler:
     if anything fails while the schedule is made, the groups are put back as they were.
     """
 
-    chainable = True  # the first step keeps the current lrs (False: it computes them)
+    first_step_keeps_lr = True  # the first step keeps the current lrs (False: computes them)
+    # PyTorch's ExponentialLR and CosineAnnealingLR keep them; its StepLR computes its first
+    # step, which on a resume (last_epoch=k) is the decay due at epoch k + 1
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         who = type(self).__name__
@@ -49,7 +51,7 @@ class LRScheduler:
             self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
             self.last_epoch = last_epoch
             self._step_count = 0
-            self._initial = self.chainable  # a chainable first step records the current lrs
+            self._initial = self.first_step_keeps_lr  # the first step records the lrs as they are
             self.step()
             self._initial = False
         except BaseException:
@@ -111,6 +113,8 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
+    first_step_keeps_lr = False  # get_lr keeps the lr at epoch 0 itself (see LRScheduler)
+
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
@@ -164,7 +168,7 @@ class LambdaLR(LRScheduler):
     (they are code, not state), and ``load_state_dict`` keeps the ones this schedule has.
     """
 
-    chainable = False
+    first_step_keeps_lr = False
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
         _check_optimizer(optimizer, "LambdaLR")
@@ -220,7 +224,7 @@ class OneCycleLR(LRScheduler):
     phases; an optimizer with neither raises. Stepping beyond ``total_steps`` raises.
     """
 
-    chainable = False
+    first_step_keeps_lr = False
 
     def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None,

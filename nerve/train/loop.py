@@ -431,8 +431,9 @@ class Trainer:
             out = model(xb)
             loss = loss_fn(out, yb)
             value = float(loss._data)
-            # a distributed run goes on to the hooks, where FitSync stops every process at once
-            if not math.isfinite(value) and self.sync is None:
+            weight = loss_weight(loss_fn, yb, n)  # 0: every target ignored, a NaN mean with
+            # gradients of 0 (as PyTorch): a step that learns nothing, not a failure
+            if not math.isfinite(value) and weight != 0 and self.sync is None:
                 logs = {"loss": value, **{m.name: m.result() for m in metrics}}
                 return logs, _not_finite(value, self.epoch, b)
             opt.zero_grad()
@@ -441,9 +442,9 @@ class Trainer:
             for hook in after_backward:
                 hook(b, logs)
             opt.step()
-            weight = loss_weight(loss_fn, yb, n)
-            total += value if weight is None else value * weight
-            weights += 0.0 if weight is None else weight
+            if weight != 0:
+                total += value if weight is None else value * weight
+                weights += 0.0 if weight is None else weight
             count += n
             _update(metrics, out, yb)
             for hook in end:
