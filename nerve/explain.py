@@ -40,7 +40,8 @@ def neuron() -> list[str]:
     terms = " + ".join(f"({a} x {b})" for a, b in zip(x, w))
     return [
         "One neuron (Rosenblatt's perceptron), the seed's surfing decision:",
-        "  inputs: waves are big (1), it is not crowded (0), no shark was seen (1)",
+        "  inputs: waves are big (1), the line-up is not empty (0: the crowds are out), "
+        "no shark was seen (1)",
         f"  weights {w}, threshold {threshold} (a bias of -{threshold})",
         f"  weighted sum - threshold = {terms} - {threshold} = {total:g}",
         f"  step activation: {total:g} {'>' if total > 0 else '<='} 0, so the output is {out}: "

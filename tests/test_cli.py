@@ -531,3 +531,40 @@ def test_a_runs_folder_that_cannot_be_made_fails_before_training(capsys, tmp_pat
     (tmp_path / "afile").write_text("")
     code, out, err = nerve_cmd(capsys, "train", "--runs-dir", tmp_path / "afile")
     assert code == 1 and "cannot write a run folder" in err and "Epoch" not in out + err
+
+
+def test_predict_quiet_prints_the_predictions_and_refuses_options_of_forecasts(capsys, tmp_path):
+    """Found in review: --quiet printed nothing (the predictions are the result), and --steps
+    and --column were accepted (or refused with a wrong reason) on a classification run."""
+    assert nerve_cmd(capsys, "train", "--epochs", 1, "--out", tmp_path / "r")[0] == 0
+    (tmp_path / "x.csv").write_text("0.1,0.2\n-0.5,0.3\n")
+    code, out, _ = nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / "x.csv", "--quiet")
+    assert code == 0 and out.count("probability") == 2 and out.startswith("  0:")
+    code, _, err = nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / "x.csv", "--steps", 5)
+    assert code == 2 and "--steps 5" in err and "classifies" in err
+    (tmp_path / "h.csv").write_text("a,b\n0.1,0.2\n")
+    code, _, err = nerve_cmd(capsys, "predict", tmp_path / "r", tmp_path / "h.csv", "--column",
+                             "a")
+    assert code == 1 and "forecast run" in err and "no header" not in err
+
+
+def test_a_perceptron_that_does_not_converge_says_so(capsys, tmp_path):
+    code, out, _ = nerve_cmd(capsys, "train", "surfing", "--lr", 0.5, "--epochs", 2, "--out",
+                             tmp_path / "r")
+    m = metrics(tmp_path / "r")
+    assert code == 0 and not m["converged"]
+    assert "did not converge in 2 epochs" in out and "learned weights" not in out
+
+
+def test_standard_normal_init_reaches_every_layer_with_weights(tmp_path):
+    from nerve.runs import run as runs
+
+    spec = runs.load_spec("mnist-cnn")[0]
+    spec["model"]["init"] = "standard-normal"
+    model = runs.build_model(spec, None)
+    for name, p in model.named_parameters():
+        values = p.detach().numpy()
+        if name.endswith("bias"):
+            assert (values == 0).all(), name
+        else:
+            assert 0.8 < values.std() < 1.2, (name, values.std())

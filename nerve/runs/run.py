@@ -78,12 +78,19 @@ def build_model(spec: dict, path=None) -> nn.Module:
     except ValueError as e:
         raise SpecError(f"{S.where(path)}: model.layers: {e}") from None
     if spec["model"]["init"] == "standard-normal":  # the seed's: N(0, 1) weights, zero biases
-        for m in model.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        for name, p in model.named_parameters():  # of every layer with weights (Linear, Conv,
+            leaf = name.rsplit(".", 1)[-1]  # the recurrent ones); norms keep their ones
+            if leaf.startswith("weight") and p.ndim >= 2:
+                nn.init.normal_(p)
+            elif leaf.startswith("bias") and not _in_norm(model, name):
+                nn.init.zeros_(p)
     return model
+
+
+def _in_norm(model, name: str) -> bool:
+    """Whether parameter ``name`` belongs to a normalisation layer (BatchNorm, LayerNorm)."""
+    owner = dict(model.named_modules()).get(name.rpartition(".")[0])
+    return "Norm" in type(owner).__name__
 
 
 def input_shape(spec: dict) -> tuple:
@@ -528,9 +535,13 @@ def report(metrics: dict, say) -> None:
         say(f"gradient descent {metrics['stopped']} after {metrics['steps']} steps")
     if "neuron" in metrics:
         n = metrics["neuron"]
-        say(f"the perceptron learned weights {[round(x, 3) for x in n['weights']]} and "
-            f"threshold {n['threshold']:g} in {metrics['epochs']} epochs; the seed's day "
-            f"(1, 0, 1) sums to {n['seed_day_weighted_sum']:g}: {n['seed_day_decision']}")
+        how = (f"learned weights {[round(x, 3) for x in n['weights']]} and threshold "
+               f"{n['threshold']:g} in {metrics['epochs']} epochs" if metrics.get("converged")
+               else f"did not converge in {metrics['epochs']} epochs (some training examples "
+               f"are still on the wrong side); it stopped at weights "
+               f"{[round(x, 3) for x in n['weights']]} and threshold {n['threshold']:g}")
+        say(f"the perceptron {how}; the seed's day (1, 0, 1) sums to "
+            f"{n['seed_day_weighted_sum']:g}: {n['seed_day_decision']}")
     loss = f", loss {v['loss']:.4f}" if "loss" in v else ""
     held = ("validation examples" if on == "validation" else
             "training examples (none held out for validation)")
@@ -636,6 +647,9 @@ def _read_csv(path: Path, info: dict, column: str | None) -> np.ndarray:
             raise ValueError(f"{path}: several columns ({', '.join(names)}): say which "
                              "holds the series with --column NAME")
         return load_csv(path, column or names[0]).astype(np.float32)
+    if column is not None and info["task"] != "forecast":
+        raise ValueError(f"{path}: --column picks the series of a forecast run; this run "
+                         "classifies rows of numbers")
     if column is not None:
         raise ValueError(f"{path}: --column names a column of the header, and this file has "
                          "no header row")
@@ -717,6 +731,9 @@ def predict(folder, input_path, *, steps: int = 1, column: str | None = None, ou
     spec, folder, model, info = open_run(folder)
     if out is not None and (Path(out).is_dir() or not Path(out).parent.is_dir()):
         raise SpecError(f"--out {out}: expected a file in a folder that exists")
+    if steps != 1 and info["task"] != "forecast":
+        raise SpecError(f"--steps {steps}: forecasts several values of a forecast run; this "
+                        "run classifies")
     values = read_inputs(input_path, info, column)
     rows: list[list] = []
     if info["task"] == "forecast":
@@ -741,7 +758,7 @@ def predict(folder, input_path, *, steps: int = 1, column: str | None = None, ou
         say(f"forecast of the {steps} value{'s' * (steps != 1)} after the {len(series)} in "
             f"{input_path}:")
         for i, v in rows:
-            say(f"  +{i}: {v:.6g}")
+            say(f"  +{i}: {v:.6g}", result=True)  # the result: printed when quiet too
     else:
         x = _examples(values, tuple(info["input_shape"]), input_path)
         if not np.isfinite(x).all():
@@ -761,7 +778,7 @@ def predict(folder, input_path, *, steps: int = 1, column: str | None = None, ou
             top = np.argsort(-p)[:3]
             others = ", ".join(f"{names[j]} {p[j]:.3f}" for j in top[1:])
             say(f"  {i}: {names[c]} (probability {p[c]:.3f}; then {others})" if others else
-                f"  {i}: {names[c]} (probability {p[c]:.3f})")
+                f"  {i}: {names[c]} (probability {p[c]:.3f})", result=True)
     if out is not None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
