@@ -291,7 +291,7 @@ class GradientAverager:
             flat.gather_grads(params)
             self.reduce(flat.grad)
             for p, view in zip(params, flat.grad_views):
-                p._grad = view  # what step() finds in place: no copy
+                p._grad = _averaged(view)  # what step() finds in place: no copy
 
     def reduce(self, arr) -> None:
         """Average one contiguous array over every process, in place, timed."""
@@ -319,8 +319,15 @@ class GradientAverager:
                 views.append(view)
             self.reduce(bucket)
             for p, view in zip(ps, views):
-                if p._grad is not None or view.any():
-                    p._grad = view
+                p._grad = _averaged(view)
+
+
+def _averaged(view):
+    """A parameter's averaged gradient, or None where it is zero everywhere: decided from the
+    averaged values alone, which every process holds alike, so that no process applies weight
+    decay or momentum to a parameter that another one skips (whether a process had a zero
+    gradient or none would differ, and the models would drift apart)."""
+    return view if view.any() else None
 
 
 def _trainable(target) -> list:
@@ -450,7 +457,7 @@ class FitSync(Callback):
         self.train, self.sampler = _shard_train(train, self.world, seed, who)
         self.val = _shard_validation(val, self.world)
         self.averager = None
-        self._batch = np.zeros(2)
+        self._batch = np.zeros(3)
 
     def on_train_begin(self, logs: dict) -> None:
         broadcast_parameters(self.trainer.model)
@@ -458,12 +465,16 @@ class FitSync(Callback):
 
     def on_after_backward(self, batch: int, logs: dict) -> None:
         buf = self._batch
-        buf[0], buf[1] = logs["loss"] * logs["size"], logs["size"]
+        weight = logs.get("loss_weight", logs["size"])  # None: a summed loss
+        weight = 1.0 if weight is None else weight  # 0: every target of this share ignored
+        buf[0] = logs["loss"] * weight if weight else 0.0
+        buf[1], buf[2] = weight, logs["size"]
         if self.world.size > 1:
             self.averager.reduce(buf)  # the mean over the processes: ratios are unchanged
-        logs["loss"], logs["size"] = float(buf[0] / buf[1]), int(round(buf[1] * self.world.size))
-        if not math.isfinite(logs["loss"]):
-            raise NotFiniteLoss(logs["loss"], batch)
+        logs["loss"] = float(buf[0] / buf[1]) if buf[1] else math.nan
+        logs["size"] = int(round(buf[2] * self.world.size))
+        if buf[1] and not math.isfinite(logs["loss"]):  # (no target counted anywhere: a step
+            raise NotFiniteLoss(logs["loss"], batch)  # that learns nothing, as in one process)
         self.averager()
 
     def sum_up(self, loss: tuple[float, float], count: int, metrics) -> tuple[tuple, int]:

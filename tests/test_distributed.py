@@ -434,3 +434,14 @@ def test_a_metric_with_its_own_result_and_a_process_without_validation(tmp_path)
     h = json.loads((tmp_path / "h.json").read_text())
     assert np.isfinite(h["two"]["val_rmse"]).all()
     close(h["one"], h["two"], ["loss", "rmse", "r2", "val_loss", "val_rmse"])
+
+
+def test_a_process_whose_targets_are_all_ignored_trains_through_alike(tmp_path):
+    """Found in review: a share of a batch with every target ignored has a NaN mean (and
+    gradients of 0); the run stopped as if the loss had diverged. And a parameter with a zero
+    gradient on one process and none on another must get the same update on both."""
+    run_ok(2, PROGRAMS / "uneven.py", "ignored", tmp_path / "h")
+    zero, one = (json.loads((tmp_path / f"h.{r}").read_text()) for r in (0, 1))
+    assert zero["stop"] is None and np.isfinite(zero["loss"]).all()
+    assert zero == one
+

@@ -438,7 +438,7 @@ class Trainer:
                 return logs, _not_finite(value, self.epoch, b)
             opt.zero_grad()
             loss.backward()
-            logs["loss"] = value
+            logs["loss"], logs["loss_weight"] = value, weight
             for hook in after_backward:
                 hook(b, logs)
             opt.step()

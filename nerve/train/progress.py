@@ -40,8 +40,11 @@ class ProgressBar(Callback):
 
     def on_batch_end(self, batch: int, logs: dict) -> None:
         self.bar.update(1)
-        self.total += logs["loss"] * logs["size"]
-        self.count += logs["size"]
+        weight = logs.get("loss_weight", logs["size"])  # as fit weighs the epoch's loss
+        weight = 1 if weight is None else weight  # (a summed loss: the mean batch sum)
+        if weight:  # 0: every target ignored, a NaN loss that counts for nothing
+            self.total += logs["loss"] * weight
+            self.count += weight
         now = time.perf_counter()
         if now - self.last > 0.2:  # formatting the postfix every batch would cost time
             self.bar.set_postfix({"loss": self.total / self.count}, refresh=False)

@@ -2,6 +2,7 @@
 
     uneven.py lengths   each process holds a data set of another length: a clear ValueError
                         on every process, not a hang or a loss mixed from two steps
+    uneven.py ignored   OUT: process 1's targets all ignored: both train through, alike
     uneven.py metric    OUT: a metric with its own result() (an RMSE) and a validation set
                         of one sample (process 1 validates nothing): the figures of one
                         process on the combined batch, written by process 0 to OUT
@@ -47,6 +48,15 @@ if sys.argv[1] == "lengths":
         print(f"process {dist.rank()}: {e}", flush=True)
     else:
         print(f"process {dist.rank()}: trained", flush=True)
+elif sys.argv[1] == "ignored":  # process 1's targets are all ignore_index, every batch
+    labels = np.tile([0, -100, 1, -100], 32)
+    m = nn.Sequential(nn.Linear(8, 3))
+    h = nerve.fit(m, x[:128], labels, loss=nn.CrossEntropyLoss(), optimizer=nerve.optim.SGD(
+        m.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1), epochs=2, batch_size=8,
+        shuffle=False, verbose=0, distributed=True)
+    with open(f"{sys.argv[2]}.{dist.rank()}", "w") as f:
+        json.dump({"loss": h["loss"], "stop": h.stop_reason,
+                   "weights": [p.detach().numpy().tolist() for p in m.parameters()]}, f)
 else:
     kwargs = dict(loss="mse", metrics=[RMSE(), "r2"], epochs=2, seed=5, verbose=0, shuffle=False,
                   validation_data=(x[128:], y[128:]))
