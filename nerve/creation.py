@@ -78,7 +78,11 @@ def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 
 def full(shape, value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``; without ``dtype``, the value's kind decides
+    as in PyTorch: bool, int64 for an int, the default float dtype for a float."""
     xp, dev = _on(device, "full")
+    if dtype is None and isinstance(value, (bool, int)) and not isinstance(value, float):
+        dtype = "bool" if isinstance(value, bool) else "int64"
     return _make(_made(dev, lambda: xp.full(_shape((shape,)), value, _dtype(dtype))),
                  requires_grad)
 

@@ -36,9 +36,12 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # checks, boolean where, Python bools in promotion): about 3,465, budget 3,480. Devices (issue
 # 15): the cross-device check in Function.apply, a move to another device as an operation that
 # stays in the graph (ToDeviceFunction), numpy()/repr of a GPU tensor: about 3,490, budget 3,500.
+# Review fixes of 2026-11-28 (std's gradient of 0 at a constant row and PyTorch's positional
+# order var/std(dim, unbiased, keepdim), the flatten of an empty batch, int inputs of exp/log/
+# sqrt... in the default float dtype): 3,519, budget 3,530.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3500
+CORE_LINE_BUDGET = 3530
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

@@ -225,7 +225,8 @@ def _var_cases():
 
 @pytest.mark.parametrize("shape,axis,keepdims,correction", _var_cases(), ids=str)
 def test_var_axis(record_op, shape, axis, keepdims, correction):
-    check(record_op, "var", lambda x: nerve.var(x, axis, keepdims, correction), smooth(shape))
+    check(record_op, "var", lambda x: nerve.var(x, axis, keepdim=keepdims,
+                                                correction=correction), smooth(shape))
 
 
 @pytest.mark.parametrize("form", ["method", "dim-keepdim"])

@@ -620,3 +620,33 @@ def test_tensor_hooks_and_retain_grad_match_torch():
 def test_register_hook_needs_a_tensor_that_requires_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         nerve.ones(2).register_hook(print)
+
+
+# --- the review's cases (same code as PyTorch, same result) ----------------------------------
+def test_std_of_a_constant_row_has_gradient_zero_and_var_std_take_pytorchs_order():
+    torch = pytest.importorskip("torch")
+    data = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 3.0]])
+    x = nerve.tensor(data, dtype="float64", requires_grad=True)
+    tx = torch.tensor(data, requires_grad=True)
+    x.std(1).sum().backward()
+    tx.std(1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    assert (x.grad.numpy()[0] == 0).all()
+    for args in [(1, False), (1, True), (1, False, True), (0, True, True)]:
+        for op in ("std", "var"):
+            ours = getattr(nerve.tensor(data, dtype="float64"), op)(*args)
+            theirs = getattr(torch.tensor(data), op)(*args)
+            assert ours.shape == tuple(theirs.shape), (op, args)
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_int_inputs_of_transcendental_functions_and_full_as_pytorch():
+    ints, bools = nerve.tensor([1, 2]), nerve.tensor([True, False])
+    for op in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid"):
+        ours, theirs = getattr(nerve, op)(ints), getattr(torch, op)(torch.tensor([1, 2]))
+        assert str(ours.dtype) == "float32" == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    assert str(nerve.exp(bools).dtype) == "float32"
+    assert str(nerve.full((2,), 3).dtype) == "int64" and str(nerve.full((2,), True).dtype) == "bool"
+    assert str(nerve.full((2,), 2.5).dtype) == "float32"
+    assert nerve.arange(4)[::-1].tolist() == [3, 2, 1, 0]  # NumPy's, where PyTorch refuses

@@ -638,7 +638,7 @@ def _name(v) -> str:
     return v.name if isinstance(v, Value) else v
 
 
-@converts(reduce.VarFunction)
+@converts(reduce.VarFunction, reduce.StdFunction)
 def _var(c: Ctx):
     x = c.arg(0)
     axes = _axes(c.options.get("axis"), x.ndim)
@@ -656,7 +656,7 @@ def _var(c: Ctx):
     if correction:
         var = c.one("Mul", [var, c.const(n / max(n - correction, 0) if n > correction else
                                          np.inf, c.out_dtype())])
-    return [var]
+    return [c.one("Sqrt", [var]) if c.call.kind is reduce.StdFunction else var]
 
 
 @converts(reduce.SoftmaxFunction, reduce.LogSoftmaxFunction)

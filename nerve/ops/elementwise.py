@@ -10,10 +10,18 @@ from nerve.function import Function
 from nerve.ops._common import binary, coerce, operands, promote, register, shape_of, unbroadcast
 
 
+def _floating(x):
+    """An array of integers or bools in the default float dtype (else ``x``): PyTorch's exp,
+    log, sqrt... of an int tensor give float32, where NumPy gives float64 (float16 for bools).
+    Inside the operation, so that the ONNX tracer sees the operation's own input."""
+    return x.astype(backend.get_default_dtype()) if x.dtype.kind in "biu" else x
+
+
 class ExpFunction(Function):
     "y = e^x;  dy/dx = y"
 
     def forward(ctx, x):
+        x = _floating(x)
         out = backend.array_module(x).exp(x)
         ctx.save_for_backward(out)
         return out
@@ -33,6 +41,7 @@ class LogFunction(Function):
     "y = ln(x);  dy/dx = 1 / x"
 
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return backend.array_module(x).log(x)
 
@@ -51,6 +60,7 @@ class SqrtFunction(Function):
     "y = sqrt(x);  dy/dx = 1 / (2 y)"
 
     def forward(ctx, x):
+        x = _floating(x)
         out = backend.array_module(x).sqrt(x)
         ctx.save_for_backward(out)
         return out
@@ -88,6 +98,7 @@ class SinFunction(Function):
     "y = sin(x);  dy/dx = cos(x)"
 
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return backend.array_module(x).sin(x)
 
@@ -106,6 +117,7 @@ class CosFunction(Function):
     "y = cos(x);  dy/dx = -sin(x)"
 
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return backend.array_module(x).cos(x)
 
@@ -128,6 +140,7 @@ class TanhFunction(Function):
         return backend.array_module(x).tanh(x)
 
     def forward(ctx, x):
+        x = _floating(x)
         out = ctx.compute(x)
         ctx.save_for_backward(out)
         return out
@@ -159,6 +172,7 @@ class SigmoidFunction(Function):
     compute = staticmethod(sigmoid_array)
 
     def forward(ctx, x):
+        x = _floating(x)
         out = ctx.compute(x)
         ctx.save_for_backward(out)
         return out
@@ -201,6 +215,7 @@ class SoftplusFunction(Function):
     "y = ln(1 + e^x);  dy/dx = sigmoid(x)"
 
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return backend.array_module(x).logaddexp(0, x).astype(x.dtype, copy=False)
 

@@ -47,9 +47,11 @@ FUNCTIONS = {
     np.max: _std_kwargs(rd.amax, ("axis", "keepdims")),
     np.min: _std_kwargs(rd.amin, ("axis", "keepdims")),
     np.var: _std_kwargs(lambda a, axis=None, ddof=0, keepdims=False:
-                        rd.var(a, axis, keepdims, correction=ddof), ("axis", "ddof", "keepdims")),
+                        rd.var(a, axis, keepdim=keepdims, correction=ddof),
+                        ("axis", "ddof", "keepdims")),
     np.std: _std_kwargs(lambda a, axis=None, ddof=0, keepdims=False:
-                        rd.std(a, axis, keepdims, correction=ddof), ("axis", "ddof", "keepdims")),
+                        rd.std(a, axis, keepdim=keepdims, correction=ddof),
+                        ("axis", "ddof", "keepdims")),
     np.argmax: _std_kwargs(rd.argmax, ("axis", "keepdims")),
     np.argmin: _std_kwargs(rd.argmin, ("axis", "keepdims")),
     np.reshape: _std_kwargs(lambda a, shape: sh.reshape(a, shape), ("shape",)),

@@ -249,22 +249,37 @@ def _correction(correction, unbiased) -> int:
     return 1 if correction is None else correction
 
 
+class StdFunction(VarFunction):
+    "y = sqrt(var(x));  dy/dx = (x - mean) / (denom y), and 0 where y = 0 (as PyTorch)"
+
+    def forward(ctx, x, *, axis=None, keepdims=False, correction=1):
+        ctx.out = backend.array_module(x).sqrt(VarFunction.forward(
+            ctx, x, axis=axis, keepdims=keepdims, correction=correction))
+        return ctx.out
+
+    def backward(ctx, g):
+        xp, out = backend.array_module(g), ctx.out
+        with backend.errstate(divide="ignore", invalid="ignore"):  # a constant row: 0, not NaN
+            return VarFunction.backward(ctx, xp.where(out == 0, 0, g / (2 * out)))
+
+
 @register
-def var(input, dim=None, keepdim: bool = False, correction=None, *, unbiased=None,
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
         axis=None, keepdims=None) -> Tensor:
     """Variance along ``dim`` (all by default); ``correction=1`` (the default, as in PyTorch)
-    divides by n - 1, 0 by n (``unbiased=False``)."""
+    divides by n - 1, 0 by n; PyTorch's positional order ``var(dim, unbiased, keepdim)``."""
     return VarFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
                              keepdims=bool(keepdim) or bool(keepdims),
                              correction=_correction(correction, unbiased))
 
 
 @register
-def std(input, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
         axis=None, keepdims=None) -> Tensor:
     """Standard deviation: the square root of ``var`` with the same arguments."""
-    return var(input, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
-               keepdims=keepdims).sqrt()
+    return StdFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+                             keepdims=bool(keepdim) or bool(keepdims),
+                             correction=_correction(correction, unbiased))
 
 
 def _check_dim(axis, ndim, op):
