@@ -221,21 +221,27 @@ def test_fit_whose_last_step_makes_the_weights_infinite_keeps_the_finite_ones():
     assert hist.epoch == [0] and np.isfinite(hist["loss"][0])  # the loss was finite
 
 
+def lr_jump(model, opt, epoch: int, lr: float):
+    """A callback that sets the lr to ``lr`` when ``epoch`` begins, and the weights it then
+    found (filled in by the callback)."""
+    kept = {}
+
+    def on_epoch_begin(e, logs):
+        if e == epoch:
+            kept.update(arrays(model))
+            opt.param_groups[0]["lr"] = lr
+
+    return LambdaCallback(on_epoch_begin=on_epoch_begin), kept
+
+
 def test_fit_blowing_up_in_a_later_epoch_goes_back_to_the_last_finite_epoch():
     x, y = regression()
     model = nn.Sequential(nn.Linear(4, 1))
     opt = optim.SGD(model.parameters(), lr=1e-4)
-    kept = {}
-
-    def on_epoch_begin(epoch, logs):
-        if epoch == 2:
-            kept.update(arrays(model))
-            opt.param_groups[0]["lr"] = 1e36
-
+    jump, kept = lr_jump(model, opt, 2, 1e36)
     with pytest.warns(RuntimeWarning, match="those of the end of epoch 2"):
         hist = quiet_fit(model, x, y, loss="mse", optimizer=opt, epochs=5, batch_size=32,
-                         metrics=(), validation_split=0.25,
-                         callbacks=[LambdaCallback(on_epoch_begin=on_epoch_begin)])
+                         metrics=(), validation_split=0.25, callbacks=[jump])
     assert same(kept, arrays(model))
     assert hist.epoch == [0, 1, 2] and len(hist["loss"]) == len(hist["val_loss"]) == 3
     assert np.isnan(hist["val_loss"][2]) and np.isfinite(hist["val_loss"][1])
@@ -432,15 +438,9 @@ def test_weights_that_diverged_but_stayed_finite_are_not_kept():
     y = rng.normal(size=(64, 1)).astype(np.float32) * 1e3
     model = nn.Sequential(nn.Linear(4, 1))
     opt = optim.SGD(model.parameters(), lr=1e-6)
-    kept = {}
-
-    def on_epoch_begin(epoch, logs):
-        if epoch == 1:
-            kept.update(arrays(model))
-            opt.param_groups[0]["lr"] = 1e15
-
+    jump, kept = lr_jump(model, opt, 1, 1e15)
     hist = quiet_fit(model, x, y, loss="mse", optimizer=opt, epochs=5, batch_size=16,
-                     metrics=(), callbacks=[LambdaCallback(on_epoch_begin=on_epoch_begin)])
+                     metrics=(), callbacks=[jump])
     assert "those of the end of epoch 1" in hist.stop_reason
     assert same(kept, arrays(model))
     with nerve.no_grad():
