@@ -650,3 +650,21 @@ def test_int_inputs_of_transcendental_functions_and_full_as_pytorch():
     assert str(nerve.full((2,), 3).dtype) == "int64" and str(nerve.full((2,), True).dtype) == "bool"
     assert str(nerve.full((2,), 2.5).dtype) == "float32"
     assert nerve.arange(4)[::-1].tolist() == [3, 2, 1, 0]  # NumPy's, where PyTorch refuses
+
+
+def test_a_zero_dim_tensor_of_the_same_kind_takes_the_other_operands_dtype():
+    """PyTorch's rule: within one kind (bool, integer, float), a dimensioned tensor decides
+    the dtype over a 0-d one; a 0-d one of a higher kind still promotes."""
+    cases = [("float32", [1.0, 2.0], "float64", 3.0), ("int8", [100, 2], "int64", 100),
+             ("int64", [1, 2], "float64", 2.5), ("float64", [1.0, 2.0], "float32", 3.0)]
+    for d1, v1, d2, v2 in cases:
+        for op in ("__add__", "__mul__", "__sub__"):
+            ours = getattr(nerve.tensor(v1, dtype=d1), op)(nerve.tensor(v2, dtype=d2))
+            theirs = getattr(torch.tensor(v1, dtype=getattr(torch, d1)), op)(
+                torch.tensor(v2, dtype=getattr(torch, d2)))
+            assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch."), (d1, d2, op)
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+    x = nerve.tensor([1.0, 2.0], requires_grad=True)
+    s = nerve.tensor(3.0, dtype="float64", requires_grad=True)
+    (x * s).sum().backward()
+    assert str(s.grad.dtype) == "float64" and s.grad.item() == 3.0 and x.grad.tolist() == [3, 3]

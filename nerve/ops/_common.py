@@ -192,6 +192,10 @@ def promote(a, b, true_division: bool = False) -> tuple:
     if true_division and ka != "f" and kb != "f":
         dt = backend.get_default_dtype()
         return _cast(a, dt), _cast(b, dt)
+    if (isinstance(a, Tensor) and isinstance(b, Tensor) and ka.replace("u", "i") ==
+            kb.replace("u", "i") and (a.ndim == 0) != (b.ndim == 0)):  # one kind: the 0-d
+        from nerve.ops.shape import cast  # tensor takes the other's dtype, as in PyTorch
+        return (cast(a, db), b) if a.ndim == 0 else (a, cast(b, da))
     if ka == "f" and kb != "f":
         return a, _cast(b, da if da is not None else backend.get_default_dtype())
     if kb == "f" and ka != "f":
