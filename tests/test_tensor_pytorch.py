@@ -668,3 +668,16 @@ def test_a_zero_dim_tensor_of_the_same_kind_takes_the_other_operands_dtype():
     s = nerve.tensor(3.0, dtype="float64", requires_grad=True)
     (x * s).sum().backward()
     assert str(s.grad.dtype) == "float64" and s.grad.item() == 3.0 and x.grad.tolist() == [3, 3]
+
+
+def test_masked_fill_keeps_the_inputs_dtype_and_takes_a_0_d_value():
+    x = nerve.tensor([1, -2, 3])
+    filled = x.masked_fill(x > 0, nerve.tensor(2.5))
+    assert str(filled.dtype) == "int64" and filled.tolist() == [2, -2, 2]  # as PyTorch
+    f = nerve.tensor([1.0, -2.0])
+    assert str(f.masked_fill(f > 0, nerve.tensor(0.5, dtype="float64")).dtype) == "float32"
+    with pytest.raises(ValueError, match="0-d value"):
+        f.masked_fill(f > 0, nerve.tensor([0.5, 0.5]))
+    v = nerve.tensor(0.5, requires_grad=True)
+    f.masked_fill(f > 0, v).sum().backward()
+    assert v.grad.item() == 1.0  # one position filled

@@ -84,9 +84,14 @@ def masked_fill(input, mask, value) -> Tensor:
     if m.dtype.kind != "b":
         raise TypeError(message("masked_fill", "a boolean mask", "mask.dtype", str(m.dtype)))
     x = as_tensor(input)
-    fill = value if isinstance(value, Tensor) else Tensor._wrap(
-        backend.array_module(x._data).asarray(value, dtype=x.dtype))
-    return where(m, fill, x)
+    if isinstance(value, Tensor):  # as PyTorch: a 0-d value, in the input's dtype
+        if value.ndim:
+            raise ValueError(message("masked_fill", "a 0-d value tensor", "value.shape",
+                                     tuple(value.shape)))
+        from nerve.ops.shape import cast
+
+        return where(m, cast(value, x.dtype), x)
+    return where(m, Tensor._wrap(backend.array_module(x._data).asarray(value, dtype=x.dtype)), x)
 
 
 @register
