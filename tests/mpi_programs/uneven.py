@@ -2,6 +2,7 @@
 
     uneven.py lengths   each process holds a data set of another length: a clear ValueError
                         on every process, not a hang or a loss mixed from two steps
+    uneven.py own-update  a metric with an update() of its own: a clear error on each process
     uneven.py ignored   OUT: process 1's targets all ignored: both train through, alike
     uneven.py metric    OUT: a metric with its own result() (an RMSE) and a validation set
                         of one sample (process 1 validates nothing): the figures of one
@@ -48,6 +49,25 @@ if sys.argv[1] == "lengths":
         print(f"process {dist.rank()}: {e}", flush=True)
     else:
         print(f"process {dist.rank()}: trained", flush=True)
+elif sys.argv[1] == "own-update":  # a metric that keeps state of its own: refused, clearly
+    class MaxError(Metric):
+        name = "max_error"
+
+        def reset(self):
+            super().reset()
+            self.largest = 0.0
+
+        def update(self, pred, target):
+            self.largest = max(self.largest, float(np.abs(pred - target).max()))
+
+        def result(self):
+            return self.largest
+
+    try:
+        nerve.fit(model(), x[:128], y[:128], loss="mse", metrics=[MaxError()], epochs=1,
+                  batch_size=32, verbose=0, distributed=True)
+    except ValueError as e:
+        print(f"process {dist.rank()}: {e}", flush=True)
 elif sys.argv[1] == "ignored":  # process 1's targets are all ignore_index, every batch
     labels = np.tile([0, -100, 1, -100], 32)
     m = nn.Sequential(nn.Linear(8, 3))
