@@ -445,3 +445,11 @@ def test_clip_grad_norm_inf_sees_a_nan_in_any_parameter():
     a.grad, b.grad = nerve.tensor([2.0]), nerve.tensor([1.0, float("nan")])
     with pytest.raises(RuntimeError, match="nan"):
         nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=float("inf"), error_if_nonfinite=True)
+
+
+def test_load_state_dict_names_the_missing_and_unexpected_keys_as_pytorch():
+    result = nn.Linear(2, 2).load_state_dict({"weight": nerve.zeros(2, 2), "extra": nerve.ones(1)},
+                                             strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
+    missing, unexpected = result  # still the pair it was
+    assert (missing, unexpected) == (["bias"], ["extra"])

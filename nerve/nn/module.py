@@ -13,6 +13,7 @@ import contextlib
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
 
 from nerve import backend
 from nerve.autograd import Tensor
@@ -85,6 +86,13 @@ def check_tensor_input(module: Module, x) -> None:
 def global_hooks_set() -> bool:
     """True while a hook for every module is registered."""
     return bool(_global_pre_hooks or _global_hooks)
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch's: a pair that also names its parts."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 class Module:
@@ -407,7 +415,8 @@ class Module:
         as it was: with ``strict=True`` missing and unexpected keys raise; a wrong shape, a value
         that is not an array of numbers, complex numbers, or floats into an integer buffer
         always raise. Every problem is listed in one error (TypeError when the only problems are
-        the kinds of the values, else ValueError). Returns ``(missing_keys, unexpected_keys)``.
+        the kinds of the values, else ValueError). Returns ``(missing_keys, unexpected_keys)``,
+        a NamedTuple with those names, as PyTorch's.
         """
         who = f"load_state_dict into {type(self).__name__}"
         if not isinstance(state, Mapping):
@@ -441,7 +450,7 @@ class Module:
             own[k]._data[...] = backend.on_device_of(arr, own[k]._data)  # in place, cast to
             # its dtype and on its device: optimizers keep working
             own[k]._bump()
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # --- repr ---------------------------------------------------------------------------
     def extra_repr(self) -> str:
