@@ -644,3 +644,14 @@ def test_sunspot_windows_through_a_loader(shared):
     batches = list(DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, seed=0))
     assert len(batches) == 5 and batches[0][0].shape == (64, 12, 1)
     assert sum(len(b[1]) for b in batches) == 309 - 12
+
+
+def test_collate_refuses_a_nested_field_that_mixes_integers_and_floats():
+    """Found in review: (x, (label, weight)) was stacked into one float array, the integer
+    label silently turned into a float."""
+    from nerve.data.dataset import collate
+
+    with pytest.raises(ValueError, match="field 1 mixes integers and floats"):
+        collate([(np.zeros(2), (i, 0.5 * i)) for i in range(3)])
+    x, pairs = collate([(np.zeros(2), (i, i + 1)) for i in range(3)])  # one kind: one array
+    assert pairs.dtype.kind == "i" and pairs.tolist() == [[0, 1], [1, 2], [2, 3]]

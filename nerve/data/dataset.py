@@ -51,6 +51,13 @@ def collate(samples: Sequence) -> Batch:
 
 
 def _stack(values: list, field: int) -> np.ndarray:
+    first = values[0]
+    if isinstance(first, (tuple, list)) and first:  # a nested field: one array only if its
+        kinds = {np.asarray(v).dtype.kind for v in first}  # parts agree (an int label beside
+        if "f" in kinds and kinds & set("biu"):  # a float would silently become a float)
+            raise ValueError(f"collate: field {field} mixes integers and floats "
+                             f"({type(first).__name__} of {len(first)} values); return them "
+                             "as separate fields of the sample, or pass a collate_fn")
     try:
         arr = np.stack([np.asarray(v) for v in values])
     except ValueError as err:
