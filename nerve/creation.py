@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import check_int, is_int
@@ -81,8 +83,8 @@ def full(shape, value, dtype=None, device=None, requires_grad: bool = False) -> 
     """A tensor of ``shape`` filled with ``value``; without ``dtype``, the value's kind decides
     as in PyTorch: bool, int64 for an int, the default float dtype for a float."""
     xp, dev = _on(device, "full")
-    if dtype is None and isinstance(value, (bool, int)) and not isinstance(value, float):
-        dtype = "bool" if isinstance(value, bool) else "int64"
+    if dtype is None and (is_int(value) or isinstance(value, (bool, np.bool_))):
+        dtype = "int64" if is_int(value) else "bool"
     return _make(_made(dev, lambda: xp.full(_shape((shape,)), value, _dtype(dtype))),
                  requires_grad)
 

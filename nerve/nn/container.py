@@ -22,12 +22,11 @@ def _forward_arrays(modules, x: Tensor) -> Tensor:
     owned = False
     for m in modules:
         step = m._forward_array
-        if (owned and m._forward_array_inplace is not None and not m._hooked
-                and "forward" not in vars(m)):
+        own = m._hooked or "forward" in vars(m)  # a hook, or a forward set on the instance
+        if owned and m._forward_array_inplace is not None and not own:
             data = m._forward_array_inplace(data)
             continue
-        patched = "forward" in vars(m)  # a forward set on the instance replaces the path
-        out = NotImplemented if step is None or m._hooked or patched else step(data)
+        out = NotImplemented if step is None or own else step(data)
         if out is NotImplemented:
             return m(Tensor._wrap(data))
         owned = owned or _apart(out, x._data)

@@ -105,6 +105,8 @@ class StepLR(LRScheduler):
     (so lr_epoch = initial_lr * gamma^(epoch // step_size) when nothing else changes it)
     """
 
+    first_step_keeps_lr = False  # get_lr keeps the lr at epoch 0 itself (see LRScheduler)
+
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1):
         who = type(self).__name__
@@ -112,8 +114,6 @@ class StepLR(LRScheduler):
         check_number(gamma, "gamma", who, 0.0)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
-
-    first_step_keeps_lr = False  # get_lr keeps the lr at epoch 0 itself (see LRScheduler)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:

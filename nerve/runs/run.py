@@ -78,19 +78,14 @@ def build_model(spec: dict, path=None) -> nn.Module:
     except ValueError as e:
         raise SpecError(f"{S.where(path)}: model.layers: {e}") from None
     if spec["model"]["init"] == "standard-normal":  # the seed's: N(0, 1) weights, zero biases
-        for name, p in model.named_parameters():  # of every layer with weights (Linear, Conv,
-            leaf = name.rsplit(".", 1)[-1]  # the recurrent ones); norms keep their ones
-            if leaf.startswith("weight") and p.ndim >= 2:
-                nn.init.normal_(p)
-            elif leaf.startswith("bias") and not _in_norm(model, name):
-                nn.init.zeros_(p)
+        norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)  # keep their ones and zeros
+        for m in model.modules():  # every layer with weights: Linear, Conv, the recurrent ones
+            for leaf, p in ([] if isinstance(m, norms) else m._parameters.items()):
+                if p is not None and leaf.startswith("weight") and p.ndim >= 2:
+                    nn.init.normal_(p)
+                elif p is not None and leaf.startswith("bias"):
+                    nn.init.zeros_(p)
     return model
-
-
-def _in_norm(model, name: str) -> bool:
-    """Whether parameter ``name`` belongs to a normalisation layer (BatchNorm, LayerNorm)."""
-    owner = dict(model.named_modules()).get(name.rpartition(".")[0])
-    return "Norm" in type(owner).__name__
 
 
 def input_shape(spec: dict) -> tuple:

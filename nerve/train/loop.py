@@ -227,6 +227,15 @@ def _batches(loader, dtype, like=None):
         yield batch
 
 
+def _weighted(value: float, weight: float | None) -> tuple[float, float]:
+    """A batch's share of the epoch's loss sums (total, weights): ``value`` times its weight,
+    the value itself for a summed loss (weight None), nothing for a batch with no target
+    counted (weight 0, a NaN mean)."""
+    if weight is None:
+        return value, 0.0
+    return (value * weight, weight) if weight else (0.0, 0.0)
+
+
 def _mean(loss_fn, total: float, weights: float) -> float:
     """The epoch's loss from its sums: the total of a summed loss, else the weighted mean
     (NaN when no target counted)."""
@@ -249,11 +258,11 @@ def loss_weight(loss_fn, target, n: int) -> float | None:
     if isinstance(loss_fn, (losses.CrossEntropyLoss, losses.NLLLoss)):
         t = target._data
         if t.dtype.kind in "iu":  # class indices (probabilities: the mean over the samples)
-            kept = t[t != loss_fn.ignore_index]
+            counted = t != loss_fn.ignore_index
             if loss_fn.weight is None:
-                return float(kept.size)
+                return float(backend.array_module(t).count_nonzero(counted))
             w = loss_fn.weight._data
-            return float(w[backend.on_device_of(kept, w)].sum())
+            return float(w[backend.on_device_of(t[counted], w)].sum())
     return float(n)
 
 
@@ -442,9 +451,8 @@ class Trainer:
             for hook in after_backward:
                 hook(b, logs)
             opt.step()
-            if weight != 0:
-                total += value if weight is None else value * weight
-                weights += 0.0 if weight is None else weight
+            share = _weighted(value, weight)
+            total, weights = total + share[0], weights + share[1]
             count += n
             _update(metrics, out, yb)
             for hook in end:
@@ -498,10 +506,8 @@ def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str, sync=Non
             out = model(xb)
             n = len(yb)
             if loss_fn is not None:
-                value, weight = float(loss_fn(out, yb)._data), loss_weight(loss_fn, yb, n)
-                if weight != 0:  # a batch whose targets are all ignored has a NaN mean
-                    total += value if weight is None else value * weight
-                    weights += 0.0 if weight is None else weight
+                share = _weighted(float(loss_fn(out, yb)._data), loss_weight(loss_fn, yb, n))
+                total, weights = total + share[0], weights + share[1]
             count += n
             _update(metrics, out, yb)
     if sync is not None:  # a distributed run: each process evaluated its share

@@ -46,7 +46,7 @@ class ProgressBar(Callback):
             self.total += logs["loss"] * weight
             self.count += weight
         now = time.perf_counter()
-        if now - self.last > 0.2:  # formatting the postfix every batch would cost time
+        if now - self.last > 0.2 and self.count:  # formatting every batch would cost time
             self.bar.set_postfix({"loss": self.total / self.count}, refresh=False)
             self.last = now
 
