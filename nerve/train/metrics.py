@@ -152,7 +152,8 @@ def accuracy(pred, target, threshold: float = 0.5, multilabel: bool = False,
     right = decided == t.reshape(decided.shape)
     if ignore_index is not None and t.dtype.kind in "iu":
         kept = t.reshape(decided.shape) != ignore_index
-        return float(right[kept].mean()) if kept.any() else float("nan")
+        if not kept.all():
+            return float(right[kept].mean()) if kept.any() else float("nan")
     return float(right.mean())
 
 
@@ -237,12 +238,14 @@ class Accuracy(Metric):
 
     def update(self, pred, target) -> None:
         t = as_array(target)
-        if self.ignore_index is None or t.dtype.kind not in "iu":
-            return super().update(pred, target)
-        kept = int((t != self.ignore_index).sum())  # the samples (positions) that count
-        if kept:
-            self.total += self.batch_value(pred, target) * kept
-            self.count += kept
+        if self.ignore_index is not None and t.dtype.kind in "iu":
+            kept = int(np.count_nonzero(t != self.ignore_index))  # the targets that count
+            if kept < t.size:  # (all of them, most often: the plain update below)
+                if kept:
+                    self.total += self.batch_value(pred, target) * kept
+                    self.count += kept
+                return
+        super().update(pred, target)
 
     def batch_value(self, pred, target) -> float:
         if self.threshold is None:
