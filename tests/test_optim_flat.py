@@ -356,3 +356,15 @@ def test_the_flat_path_comes_back_and_a_second_optimizer_reuses_the_array():
     head = optim.Adam(moved.parameters(), lr=0.01)
     train(moved, head, 1, x, y)
     assert head._flats[0] is not None and head._flats[0].data is moved[0].weight._data.base
+
+
+def test_fit_keeps_the_group_flat():
+    """fit's batch loop once held the first parameter's array for the whole epoch (to learn the
+    model's device), which counted as a holder: the group could never be laid out flat, and
+    every step updated the parameters one by one."""
+    x, y = data()
+    model, opt = make(True)
+    nerve.fit(model, x.numpy(), y.numpy(), loss="cross_entropy", optimizer=opt, epochs=2,
+              batch_size=8, verbose=0)
+    flat = opt._flats[0]
+    assert flat is not None and all(p._data.base is flat.data for p in model.parameters())

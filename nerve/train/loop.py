@@ -205,17 +205,18 @@ def _validation_loader(data, batch_size: int, dtype, sample_shape, who) -> DataL
     return DataLoader(_dataset(dtype, xv, yv), batch_size=batch_size)
 
 
-def model_array(model: Module):
-    """An array of the model's (its first parameter's, None without one): batches go to its
-    device."""
-    return next((p._data for p in model.parameters()), None)
+def model_device(model: Module):
+    """The device of the model's first parameter (batches go there), None without one. A
+    name, not the array: a generator that kept the array through an epoch would count as a
+    holder of the parameter, and the optimizer could not lay its group out flat."""
+    return next((backend.device(backend.device_of(p._data)) for p in model.parameters()), None)
 
 
-def _batches(loader, dtype, like=None):
+def _batches(loader, dtype, device=None):
     """Yield the loader's batches as tuples, floating tensors in the model's dtype: the one
-    cast on fit's path (only a user's DataLoader of another dtype needs it), on the device of
-    the array ``like`` (the model's: a copy to the GPU when the model is there)."""
-    move = like is not None and backend.device_of(like) != "cpu"
+    cast on fit's path (only a user's DataLoader of another dtype needs it), on ``device`` (the
+    model's: a copy to the GPU when the model is there)."""
+    move = device is not None and device.type != "cpu"
     for batch in loader:
         if not isinstance(batch, tuple):
             batch = (batch,)
@@ -223,7 +224,8 @@ def _batches(loader, dtype, like=None):
             batch = tuple(Tensor._wrap(t._data.astype(dtype)) if t._data.dtype.kind == "f" else t
                           for t in batch)
         if move:
-            batch = tuple(Tensor._wrap(backend.on_device_of(t._data, like)) for t in batch)
+            batch = tuple(t if backend.device_of(t._data) == str(device) else
+                          Tensor._wrap(backend.to_device(t._data, device)) for t in batch)
         yield batch
 
 
@@ -431,7 +433,7 @@ class Trainer:
         for m in metrics:
             m.reset()
         total, count, weights, logs = 0.0, 0, 0.0, {}
-        for b, (xb, yb) in enumerate(_batches(loader, self.dtype, model_array(model))):
+        for b, (xb, yb) in enumerate(_batches(loader, self.dtype, model_device(model))):
             n = len(yb)
             if begin or after_backward or end:  # a logs dict only for callbacks that read it
                 logs = {"size": n}
@@ -502,7 +504,7 @@ def _evaluate(model: Module, loader, loss_fn, metrics, dtype, who: str, sync=Non
         m.reset()
     total, count, weights = 0.0, 0, 0.0
     with _inference(model):
-        for xb, yb in _batches(loader, dtype, model_array(model)):
+        for xb, yb in _batches(loader, dtype, model_device(model)):
             out = model(xb)
             n = len(yb)
             if loss_fn is not None:
@@ -670,7 +672,7 @@ def predict(model: Module, x, batch_size: int = 32) -> np.ndarray:
     loader, _ = _input_loader(model, x, None, batch_size, "predict")
     with _inference(model):
         outs = [backend.to_host(model(batch[0])._data)
-                for batch in _batches(loader, model_dtype(model), model_array(model))]
+                for batch in _batches(loader, model_dtype(model), model_device(model))]
         if not outs and isinstance(getattr(loader, "dataset", None), TensorDataset):
             empty = loader.dataset.arrays[0][:0]  # no rows: the model says the output's shape
             outs = [backend.to_host(model(Tensor._wrap(empty))._data)]
