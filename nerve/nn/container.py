@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from nerve import autograd, backend
 from nerve.autograd import Tensor
 from nerve.checks import ShortRepr, is_int, message
+from nerve.nn.activation import ReLU
 from nerve.nn.module import Module, global_hooks_set
 
 
@@ -22,7 +23,7 @@ def _forward_arrays(modules, x: Tensor) -> Tensor:
     owned = False
     for m in modules:
         step = m._forward_array
-        own = m._hooked or "forward" in vars(m)  # a hook, or a forward set on the instance
+        own = _own(m)
         if owned and m._forward_array_inplace is not None and not own:
             data = m._forward_array_inplace(data)
             continue
@@ -32,6 +33,11 @@ def _forward_arrays(modules, x: Tensor) -> Tensor:
         owned = owned or _apart(out, x._data)
         data = out
     return Tensor._wrap(data)
+
+
+def _own(m: Module) -> bool:
+    """True when ``m`` has a hook or a forward set on the instance: no fast path skips it."""
+    return m._hooked or "forward" in vars(m)
 
 
 def _apart(out, given) -> bool:
@@ -60,11 +66,22 @@ class Sequential(Module):
 
     def forward(self, x):
         modules = iter(self._modules.values())
-        if not autograd.grad_state.enabled and isinstance(x, Tensor) and not global_hooks_set():
+        hooks = global_hooks_set()
+        if not autograd.grad_state.enabled and isinstance(x, Tensor) and not hooks:
             x = _forward_arrays(modules, x)  # as far as the layers have an array path
+        held = None  # a plain ReLU, held back: a max pooling next takes it into its own node
         for m in modules:
+            if held is not None:
+                fused = NotImplemented if _own(m) or m._after_relu is None else m._after_relu(x)
+                if fused is not NotImplemented:
+                    x, held = fused, None
+                    continue
+                x, held = held(x), None
+            if type(m) is ReLU and not (m.inplace or hooks or _own(m)):
+                held = m
+                continue
             x = m(x)
-        return x
+        return x if held is None else held(x)
 
     def append(self, module: Module) -> Sequential:
         _modules_of([module], "Sequential.append")

@@ -102,6 +102,9 @@ class Module:
     (the same arithmetic as its forward, through the same kernel): ``Sequential`` chains those
     under ``no_grad`` when no hook is set, skipping the Tensor and graph bookkeeping. It returns
     NotImplemented when it cannot serve (Dropout while training); None means no such path.
+    A layer that can take the ReLU before it into its own node (max pooling: the maximum of
+    relu(x) is relu of the maximum) defines ``_after_relu(x)``, used by ``Sequential`` in the
+    same cases (no hook, the class's own forward), NotImplemented where it cannot serve.
     A layer whose input must be a Tensor sets ``_takes_tensor = True``: a call with anything
     else (a list) raises TypeError naming the layer, before its forward runs.
     """
@@ -109,14 +112,17 @@ class Module:
     _hooked = False  # True while this module has a hook of its own
     _forward_array = None
     _forward_array_inplace = None  # the same, writing into its input (Sequential's own arrays)
+    _after_relu = None  # the layer applied to relu(x) in one node (Sequential's ReLU, then it)
     _takes_tensor = False  # True: the first argument must be a Tensor (layers, activations)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        owner = next(c for c in cls.__mro__ if "_forward_array" in vars(c))
-        if cls.forward is not owner.forward:  # another forward (its own, a mixin's): the
-            cls._forward_array = None  # array path of the class that defined it would skip it
-            cls._forward_array_inplace = None
+        for path in ("_forward_array", "_after_relu"):
+            owner = next(c for c in cls.__mro__ if path in vars(c))
+            if cls.forward is not owner.forward:  # another forward (its own, a mixin's): the
+                setattr(cls, path, None)  # fast path of the class that defined it would skip it
+                if path == "_forward_array":
+                    cls._forward_array_inplace = None
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

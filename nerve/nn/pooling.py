@@ -62,6 +62,13 @@ class _MaxPool(_Pool):
             return NotImplemented
         return pool.MaxPoolFunction.compute(x, **self._args(x.shape))
 
+    def _after_relu(self, x):
+        """This pooling of relu(x) in one node (see MaxPoolFunction's ``relu``)."""
+        if not isinstance(x, Tensor) or x.dtype.kind != "f":
+            return NotImplemented
+        pool._check_input(x, type(self).__name__)
+        return pool.MaxPoolFunction.apply(x, relu=True, **self._args(tuple(x.shape)))
+
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")

@@ -288,6 +288,8 @@ def _max_pool(c: Ctx):
     x, o = c.arg(0), c.options
     pads, (kernel, strides, dilations) = _spatial(x, o["pads"], o["kernel"], o["stride"],
                                                   o["dilation"])
+    if o.get("relu"):  # max_pool(relu(x)) in one node (a Sequential's ReLU, then MaxPool)
+        x = c.one("Relu", [x])
     return [c.one("MaxPool", [x], kernel_shape=kernel, strides=strides, pads=pads,
                   dilations=dilations, ceil_mode=0)]
 

@@ -51,13 +51,21 @@ class MaxPoolFunction(Function):
     """y = the maximum of each window;  dx = g at the first maximum of each window, 0 elsewhere
 
     ``kernel``, ``stride``, ``dilation`` are pairs, ``pads`` (top, bottom, left, right); a 3-D
-    input (N, C, L) is pooled in 1-D.
+    input (N, C, L) is pooled in 1-D. With ``relu=True`` the node is max_pool(relu(x)) (a
+    Sequential's ReLU then MaxPool): the compiled kernel takes each window's maximum of x and
+    keeps it where it is positive, so the ReLU costs no pass over the (4x larger) input; the
+    gradient goes to the first maximum of windows whose maximum is positive, as the two
+    layers' own backward gives it. Elsewhere (NumPy's passes, a NaN) the ReLU is applied first.
     """
 
-    def forward(ctx, x, *, kernel, stride, dilation, pads, out):
+    def forward(ctx, x, *, kernel, stride, dilation, pads, out, relu=False):
         xp = backend.array_module(x)
         xpad = _padded(xp, _channels_last(x), pads, -math.inf)
-        y, index = _max_and_index(xpad, kernel, stride, dilation, out)
+        y, index = _max_and_index(xpad, kernel, stride, dilation, out, relu)
+        if y is None:  # relu, without the kernel: the ReLU's pass, then NumPy's pooling
+            x = xp.maximum(x, backend.zeros_as(x))
+            xpad = _padded(xp, _channels_last(x), pads, -math.inf)
+            y = _max(xpad, kernel, stride, dilation, out)
         if hasattr(ctx, "needs_input_grad"):  # recorded: keep what backward reads
             ctx.save_for_backward(x)
             ctx.index = index  # the kernel's tap of each window's first maximum, or None
@@ -113,7 +121,10 @@ class MaxPoolFunction(Function):
                 dx[:, rows, cols] += gh * hit
         top, _, left, _ = o["pads"]
         h, w = _hw(x.shape)
-        return (_channels_first(dx[:, top:top + h, left:left + w], x.ndim == 3),)
+        dx = _channels_first(dx[:, top:top + h, left:left + w], x.ndim == 3)
+        if o.get("relu"):  # x is relu(x) here: the ReLU's backward
+            dx *= x > 0
+        return (dx,)
 
     def release(ctx) -> None:
         if getattr(ctx, "y", None) is not None:
@@ -129,19 +140,23 @@ def _tiled(o, padded_hw) -> bool:
         all(m * k == n for m, k, n in zip(o["out"], o["kernel"], padded_hw))
 
 
-def _max_and_index(xpad, kernel, stride, dilation, out):
+def _max_and_index(xpad, kernel, stride, dilation, out, relu=False):
     """The windows' maxima (N, Ho, Wo, C) and, from the compiled kernel (:mod:`nerve.jit`),
     the tap of each window's first maximum (uint8), or None from NumPy's passes. The kernel
     serves windows that share no input value (each input then gets at most one gradient, so
     the backward adds nothing in a different order) and finite maxima (NaN and -inf keep
-    NumPy's rules in the backward)."""
-    if kernel[0] * kernel[1] < 256 and disjoint(kernel, stride, dilation) and jit.usable(xpad):
+    NumPy's rules in the backward). With ``relu``, the kernel's maxima are relu(max) and a
+    window whose maximum is not positive gets the tap 255 (no input's gradient); without
+    the kernel, (None, None): the caller applies the ReLU first."""
+    if kernel[0] * kernel[1] < 255 and disjoint(kernel, stride, dilation) and jit.usable(xpad):
         n, c = xpad.shape[0], xpad.shape[3]
         y = backend.array_module(xpad).empty((n, *out, c), xpad.dtype)
         index = backend.array_module(xpad).empty(y.shape, "uint8")
         if _max_pool_kernel(xpad, kernel[0], kernel[1], stride[0], stride[1], dilation[0],
-                            dilation[1], y, index):
+                            dilation[1], relu, y, index):
             return y, index
+    if relu:
+        return None, None
     return _max(xpad, kernel, stride, dilation, out), None
 
 
@@ -160,13 +175,15 @@ def _max_backward_by_index(x, g, index, o):
 
 
 @jit.kernel
-def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, y, index):
+def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, relu, y, index):
     """Max pooling of channels-last ``x`` (N, Hp, Wp, C) into ``y`` (N, Ho, Wo, C), with the
     tap (row by row in the window) of each window's first maximum in ``index``, in one pass
     (see :mod:`nerve.jit`; selects rather than branches, so that it vectorises over the
     channels). Returns False if a value is NaN or a maximum -inf (NumPy's rules then). Of
-    tied zeros it keeps the first, +0 or -0, as PyTorch does (NumPy's maximum the last)."""
+    tied zeros it keeps the first, +0 or -0, as PyTorch does (NumPy's maximum the last).
+    With ``relu``: a maximum that is not positive becomes +0, its tap 255."""
     n, ho, wo, c = y.shape
+    zero, none = y.dtype.type(0), index.dtype.type(255)
     odd = 0
     for b in range(n):
         for i in range(ho):
@@ -187,6 +204,13 @@ def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, y, index):
             for j in range(wo):
                 for ch in range(c):
                     odd += not (y[b, i, j, ch] > -math.inf)  # -inf, or a NaN at the first tap
+            if relu:
+                for j in range(wo):
+                    ys, taps = y[b, i, j], index[b, i, j]
+                    for ch in range(c):
+                        kept = ys[ch] > 0
+                        ys[ch] = ys[ch] if kept else zero
+                        taps[ch] = taps[ch] if kept else none
     return odd == 0
 
 

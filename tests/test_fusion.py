@@ -1,0 +1,196 @@
+"""A Sequential's ReLU followed by max pooling runs as one node (the maximum of relu(x) is relu
+of the maximum, so the ReLU never makes a pass over the larger input): the same outputs and
+gradients as the two layers one after the other, bit for bit, with the compiled kernel and
+with NumPy's passes, and never where a user could tell the difference (hooks, an in-place
+ReLU, a forward of one's own)."""
+
+import numpy as np
+import pytest
+
+import nerve
+from nerve import jit, nn
+from nerve.ops.fused import pool
+
+POOLS = [dict(kernel_size=2), dict(kernel_size=3, padding=1), dict(kernel_size=(2, 3)),
+         dict(kernel_size=2, dilation=2, stride=4),
+         dict(kernel_size=3, stride=2)]  # the last: windows overlap, so NumPy's passes
+
+
+def _run(layers, x, fused: bool):
+    """Output and input gradient through ``layers``: as one Sequential (fused) or layer by
+    layer (the reference: each module called on its own)."""
+    leaf = nerve.tensor(x, dtype=x.dtype, requires_grad=True)
+    if fused:
+        y = nn.Sequential(*layers)(leaf)
+    else:
+        y = leaf
+        for m in layers:
+            y = m(y)
+    weights = nerve.tensor(np.random.default_rng(2).normal(size=y.shape), dtype=x.dtype)
+    (y * weights).sum().backward()
+    return y, leaf.grad.numpy()
+
+
+def _same(a, b):
+    """Equal bit for bit, NaN where NaN, -0 and +0 counted as one (the kernel gives PyTorch's
+    +0 where NumPy's product of a gradient and a mask gives -0)."""
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    a, b = np.where(np.isnan(a), 0, a) + 0.0, np.where(np.isnan(b), 0, b) + 0.0
+    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
+def _inputs(dtype, shape=(3, 4, 9, 11)):
+    """Small integers (ties inside windows, and windows of zeros and negatives only), laid out
+    channels-last as a convolution's output is (the kernel's layout)."""
+    x = np.random.default_rng(0).integers(-3, 3, size=shape).astype(dtype)
+    x[0, 0, ..., :3] = -1  # windows with no positive value: no gradient through them
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)).transpose(0, 3, 1, 2) if x.ndim == 4 \
+        else x
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["kernel", "numpy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kwargs", POOLS, ids=str)
+def test_relu_then_max_pool_in_a_sequential_gives_the_two_layers_bits(monkeypatch, kwargs,
+                                                                      dtype, on):
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    jit.enable(on)
+    try:
+        x = _inputs(dtype)
+        layers = [nn.ReLU(), nn.MaxPool2d(**kwargs)]
+        y, gx = _run(layers, x, fused=True)
+        assert y.grad_fn.options.get("relu") is True  # one node: the ReLU's was taken in
+        y0, gx0 = _run(layers, x, fused=False)
+        assert y0.grad_fn.options.get("relu") is None
+    finally:
+        jit._state["on"] = None
+    _same(y.detach().numpy(), y0.detach().numpy())
+    _same(gx, gx0)
+    assert y.dtype == y0.dtype and gx.dtype == x.dtype
+    assert np.all(gx[0, 0, :, :2] == 0)  # the all-negative columns
+
+
+@pytest.mark.parametrize("odd", [np.nan, -np.inf, np.inf])
+def test_fused_relu_pool_keeps_the_layers_rules_for_nan_and_infinities(monkeypatch, odd):
+    """NaN and -inf leave the kernel (NumPy's passes, the ReLU applied first): a NaN passes
+    the ReLU and is the window's maximum, -inf becomes 0."""
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    x = np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype("float32")
+    x[1, 2, 3, 1] = odd
+    x[0, 1, :2, :2] = -np.inf
+    layers = [nn.ReLU(), nn.MaxPool2d(2)]
+    y, gx = _run(layers, x, fused=True)
+    y0, gx0 = _run(layers, x, fused=False)
+    _same(y.detach().numpy(), y0.detach().numpy())
+    _same(gx, gx0)
+    assert np.isnan(y.detach().numpy()).any() == (odd != odd)
+
+
+def test_fused_relu_pool_in_1d_and_a_cnn_against_the_layers():
+    x = _inputs("float32", (2, 3, 13))
+    y, gx = _run([nn.ReLU(), nn.MaxPool1d(2)], x, fused=True)
+    y0, gx0 = _run([nn.ReLU(), nn.MaxPool1d(2)], x, fused=False)
+    assert y.grad_fn.options.get("relu") is True
+    _same(y.detach().numpy(), y0.detach().numpy())
+    _same(gx, gx0)
+    nerve.manual_seed(0)
+    cnn = [nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3),
+           nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(24, 3)]
+    x = np.random.default_rng(1).normal(size=(5, 1, 12, 12)).astype("float32")
+    (y, gx), (y0, gx0) = _run(cnn, x, fused=True), _run(cnn, x, fused=False)
+    _same(y.detach().numpy(), y0.detach().numpy())
+    _same(gx, gx0)
+
+
+def test_fused_relu_pool_against_finite_differences():
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten()).to(dtype="float64")
+    x = nerve.tensor(np.random.default_rng(0).normal(size=(2, 2, 6, 6)), dtype="float64",
+                     requires_grad=True)
+    pooled = model(x).grad_fn.inputs[0]  # the Flatten's input
+    assert pooled.grad_fn.options.get("relu") is True
+    assert pooled.grad_fn.inputs[0].grad_fn.name().startswith("Conv")  # no ReLU node between
+    assert nerve.gradcheck(model, (x,))
+
+
+def test_no_fusion_where_a_user_could_tell():
+    """A hook on either layer (it sees the ReLU's output), a global hook, an in-place ReLU,
+    a forward of one's own on the instance or in a subclass: the layers run one by one."""
+    x = nerve.tensor(_inputs("float32"), requires_grad=True)
+
+    def fused(model):
+        return model(x).grad_fn.options.get("relu") is True
+
+    assert fused(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)))
+    seen = []
+    relu = nn.ReLU()
+    relu.register_forward_hook(lambda m, a, out: seen.append(out.detach().numpy().min()))
+    assert not fused(nn.Sequential(relu, nn.MaxPool2d(2)))
+    assert seen == [0.0]  # the hook saw the ReLU's output
+    hooked = nn.MaxPool2d(2)
+    hooked.register_forward_pre_hook(lambda m, a: seen.append(a[0].detach().numpy().min()))
+    assert not fused(nn.Sequential(nn.ReLU(), hooked))
+    assert seen[-1] == 0.0
+    handle = nn.register_module_forward_hook(lambda m, a, out: None)
+    try:
+        assert not fused(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)))
+    finally:
+        handle.remove()
+    inplace = nn.Sequential(nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    assert inplace(x * 1).grad_fn.options.get("relu") is None
+
+    class Pool(nn.MaxPool2d):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    class Relu(nn.ReLU):
+        pass
+
+    model = nn.Sequential(nn.ReLU(), Pool(2))
+    assert not fused(model)
+    np.testing.assert_array_equal(model(x).detach().numpy(),
+                                  2 * nn.MaxPool2d(2)(x.relu()).detach().numpy())
+    assert not fused(nn.Sequential(Relu(), nn.MaxPool2d(2)))
+    own = nn.MaxPool2d(2)
+    own.forward = lambda t: nn.functional.max_pool2d(t, 2) + 1
+    assert not fused(nn.Sequential(nn.ReLU(), own))
+    np.testing.assert_array_equal(nn.Sequential(nn.ReLU(), own)(x).detach().numpy(),
+                                  nn.MaxPool2d(2)(x.relu()).detach().numpy() + 1)
+
+
+def test_a_relu_before_other_layers_or_last_is_applied():
+    x = nerve.tensor(np.random.default_rng(0).normal(size=(4, 5)).astype("float32"))
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.ReLU(), nn.Linear(5, 3), nn.ReLU())
+    y = model(x)
+    assert y.grad_fn.name().startswith("ReLU")
+    np.testing.assert_array_equal(
+        y.detach().numpy(), np.maximum(np.maximum(x.numpy(), 0) @ model[1].weight.detach().numpy().T
+                              + model[1].bias.detach().numpy(), 0))
+
+
+def test_onnx_export_of_the_fused_node_keeps_the_relu(tmp_path):
+    """Export traces module by module (its global hooks turn the fusion off); a fused node
+    reached another way still becomes Relu then MaxPool."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+
+    class Fused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.MaxPool2d(2)
+
+        def forward(self, x):
+            return self.pool._after_relu(x)
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 6, 6)).astype("float32")
+    path = tmp_path / "fused.onnx"
+    nerve.onnx.export(Fused(), path, nerve.tensor(x))
+    import onnx
+    assert [n.op_type for n in onnx.load(path).graph.node][:2] == ["Relu", "MaxPool"]
+    out = ort.InferenceSession(str(path)).run(None, {"input": x})[0]
+    np.testing.assert_array_equal(out, pool.MaxPoolFunction.compute(
+        np.maximum(x, 0), kernel=(2, 2), stride=(2, 2), dilation=(1, 1), pads=(0, 0, 0, 0),
+        out=(3, 3)))
