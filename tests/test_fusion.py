@@ -194,3 +194,38 @@ def test_onnx_export_of_the_fused_node_keeps_the_relu(tmp_path):
     np.testing.assert_array_equal(out, pool.MaxPoolFunction.compute(
         np.maximum(x, 0), kernel=(2, 2), stride=(2, 2), dilation=(1, 1), pads=(0, 0, 0, 0),
         out=(3, 3)))
+
+
+@pytest.mark.parametrize("kwargs", POOLS, ids=str)
+def test_inference_pools_before_the_relu_with_the_same_values(kwargs):
+    """Under no_grad, Sequential's array chain pools first and applies the ReLU in place on the
+    smaller output: the same values as the layers one by one, the caller's input untouched."""
+    x = _inputs("float32")
+    before = x.copy()
+    layers = [nn.ReLU(), nn.MaxPool2d(**kwargs), nn.ReLU(), nn.MaxPool2d(1), nn.Flatten(),
+              nn.ReLU()]
+    with nerve.no_grad():
+        y = nn.Sequential(*layers)(nerve.tensor(x)).numpy()
+        y0 = nerve.tensor(x)
+        for m in layers:
+            y0 = m(y0)
+    np.testing.assert_array_equal(y, y0.numpy())
+    np.testing.assert_array_equal(x, before)
+    assert y.min() == 0 and y.max() > 0
+
+
+def test_inference_chain_that_stops_after_the_pooling_still_applies_the_relu():
+    """A layer without an array path after the pooling ends the chain; the ReLU held back
+    has been applied before it, and an integer input is refused as the layer refuses it."""
+
+    class Double(nn.Module):
+        def forward(self, t):
+            return t * 2
+
+    x = _inputs("float32")
+    with nerve.no_grad():
+        y = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2), Double(), nn.ReLU())(nerve.tensor(x))
+    expected = 2 * np.maximum(x[..., :8, :10], 0).reshape(3, 4, 4, 2, 5, 2).max(axis=(3, 5))
+    np.testing.assert_array_equal(y.numpy(), expected)
+    with nerve.no_grad(), pytest.raises(TypeError, match="MaxPool2d"):
+        nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(nerve.tensor(x.astype("int64")))

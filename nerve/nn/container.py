@@ -40,6 +40,33 @@ def _own(m: Module) -> bool:
     return m._hooked or "forward" in vars(m)
 
 
+def _plain_relu(m: Module) -> bool:
+    """A ReLU that a max pooling after it may take in (not in place, no hook, its own class)."""
+    return type(m) is ReLU and not (m.inplace or _own(m))
+
+
+def _pool_first(modules: Iterator[Module]) -> Iterator[Module]:
+    """The layers in order, but a plain ReLU followed by a max pooling comes after it: without
+    gradients, relu of the maximum is the maximum of relu(x), and the ReLU then makes its pass
+    over the pooling's 4x smaller output, in place (the pooling's output is a new array)."""
+    held = None
+    for m in modules:
+        pooling = m._after_relu is not None and not _own(m)
+        if held is not None:
+            if pooling:
+                yield m  # the pooling, then the ReLU held back
+            yield held
+            held = None
+            if pooling:
+                continue
+        if _plain_relu(m):
+            held = m
+        else:
+            yield m
+    if held is not None:
+        yield held
+
+
 def _apart(out, given) -> bool:
     """True when the array ``out`` shares no memory with the caller's array ``given``."""
     if out is given:
@@ -68,6 +95,7 @@ class Sequential(Module):
         modules = iter(self._modules.values())
         hooks = global_hooks_set()
         if not autograd.grad_state.enabled and isinstance(x, Tensor) and not hooks:
+            modules = _pool_first(modules)
             x = _forward_arrays(modules, x)  # as far as the layers have an array path
         held = None  # a plain ReLU, held back: a max pooling next takes it into its own node
         for m in modules:
@@ -77,7 +105,7 @@ class Sequential(Module):
                     x, held = fused, None
                     continue
                 x, held = held(x), None
-            if type(m) is ReLU and not (m.inplace or hooks or _own(m)):
+            if not hooks and _plain_relu(m):
                 held = m
                 continue
             x = m(x)
