@@ -39,10 +39,12 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # Review fixes of 2026-11-28 (std's gradient of 0 at a constant row and PyTorch's positional
 # order var/std(dim, unbiased, keepdim), the flatten of an empty batch, int inputs of exp/log/
 # sqrt... in the default float dtype, a 0-d operand of one kind taking the other's dtype,
-# masked_fill's value in the input's dtype): 3,534, budget 3,540.
+# masked_fill's value in the input's dtype): 3,534, budget 3,540. PyTorch's reading of an
+# index (integers select before index arrays, a 0-d integer tensor is an integer, a uint8
+# index refused): 3,583, budget 3,590.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3540
+CORE_LINE_BUDGET = 3590
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

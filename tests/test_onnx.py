@@ -678,3 +678,14 @@ def test_a_float64_model_with_a_float64_array_example(tmp_path):
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
     proto = nerve.onnx.export(nn.Linear(4, 3), None, make(2))  # float32: nerve.tensor's dtype
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+def test_an_integer_and_an_index_array_apart_export_as_pytorch_reads_them(tmp_path):
+    """x[:, 0, :, idx]: the integer selects first, as in PyTorch: (N, 3, 2), not NumPy's
+    (2, N, 3)."""
+    model = Lambda(lambda x, w: x[:, 0, :, [0, 2]])
+    roundtrip(model, randn(2, 3, 4), tmp_path)
+    torch = pytest.importorskip("torch")
+    x = randn(2, 3, 4)(5)
+    assert model(nerve.tensor(x)).shape == tuple(torch.tensor(x)[:, 0, :, [0, 2]].shape) \
+        == (5, 3, 2)

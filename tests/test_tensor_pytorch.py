@@ -681,3 +681,67 @@ def test_masked_fill_keeps_the_inputs_dtype_and_takes_a_0_d_value():
     v = nerve.tensor(0.5, requires_grad=True)
     f.masked_fill(f > 0, v).sum().backward()
     assert v.grad.item() == 1.0  # one position filled
+
+
+# --- indexing: PyTorch's reading of integers beside index arrays ------------------------------
+def _torch_key(key):
+    return tuple(torch.tensor(i) if isinstance(i, list) else i for i in key)
+
+
+INDEX_KEYS = [(1, slice(None), [0, 2]), (slice(None), 1, [0, 2]), ([0, 1], 1, slice(None)),
+              (1, [0, 1], [0, 2]), (1, Ellipsis, [0, 2]), (None, 1, slice(None), [0, 2]),
+              (1, [True, False, True], slice(None)), (0, slice(1, 3), [[3], [1]]),
+              (-1, slice(None), [2, 0, 2])]
+
+
+@pytest.mark.parametrize("key", INDEX_KEYS, ids=str)
+def test_integers_beside_index_arrays_select_first_as_in_pytorch(key):
+    """x[0, :, idx] is (rows, len(idx)) in PyTorch: the integer selects, then idx indexes what
+    is left. NumPy's rule gave (len(idx), rows) when a slice stood between them; the same
+    numbers in another order, silently. Reading, writing and both gradients as PyTorch."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((2, 3, 4))
+    ours, theirs = t64(base, requires_grad=True), torch.tensor(base, requires_grad=True)
+    y, ty = ours[key], theirs[_torch_key(key)]
+    assert y.shape == tuple(ty.shape)
+    w = rng.standard_normal(y.shape)
+    (y * t64(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    values = rng.standard_normal(y.shape)
+    plain, tplain = t64(base), torch.tensor(base)
+    plain[key] = t64(values)
+    tplain[_torch_key(key)] = torch.tensor(values)
+    np.testing.assert_array_equal(plain.numpy(), tplain.numpy())
+    leaf, tleaf = t64(base, requires_grad=True), torch.tensor(base, requires_grad=True)
+    v, tv = t64(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    x, tx = leaf * 1, tleaf * 1
+    x[key] = v
+    tx[_torch_key(key)] = tv
+    w2 = rng.standard_normal(base.shape)
+    (x * t64(w2)).sum().backward()
+    (tx * torch.tensor(w2)).sum().backward()
+    np.testing.assert_array_equal(x.detach().numpy(), tx.detach().numpy())
+    np.testing.assert_array_equal(leaf.grad.numpy(), tleaf.grad.numpy())
+    np.testing.assert_array_equal(v.grad.numpy(), tv.grad.numpy())
+
+
+def test_a_zero_dimensional_integer_tensor_index_selects_as_an_integer():
+    x = nerve.arange(24).reshape(2, 3, 4)
+    assert x[nerve.tensor(1), :, nerve.tensor([0, 2])].shape == (3, 2)
+    assert torch.arange(24).reshape(2, 3, 4)[torch.tensor(1), :, torch.tensor([0, 2])].shape \
+        == (3, 2)
+
+
+def test_a_uint8_index_is_refused():
+    """PyTorch reads a uint8 index as a mask, NumPy as positions: which one the user meant
+    cannot be known, so neither is guessed."""
+    x = nerve.arange(5)
+    mask = nerve.tensor(np.array([1, 0, 1, 0, 1], np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        x[mask]
+    with pytest.raises(TypeError, match="uint8"):
+        x[mask] = 0
+    assert x.tolist() == [0, 1, 2, 3, 4]
+    assert x[mask.bool()].tolist() == [0, 2, 4]

@@ -565,11 +565,7 @@ def _getitem(c: Ctx):
         c.fail("indexing with a boolean mask gives a shape that depends on the data")
     if len(arrays) > 1:
         c.fail("indexing with more than one index array cannot be exported")
-    if arrays:
-        advanced = [i for i, (it, _) in enumerate(items) if _is_int(it) or i in arrays]
-        if advanced != list(range(advanced[0], advanced[-1] + 1)):
-            c.fail("an index array and integers apart (NumPy moves the indexed axes first) "
-                   "cannot be exported")
+    # (integers beside an index array come as two nodes, integers first: PyTorch's reading)
     y, axis, xa = x.name, 0, 0  # axis: of y (the result so far); xa: of x (the input)
     for (it, src), (it2, src2) in zip(items, others):
         if it is None:

@@ -24,6 +24,7 @@ from nerve.function import Function
 from nerve.ops import arithmetic as ar
 from nerve.ops import elementwise as el
 from nerve.ops._common import register, unbroadcast
+from nerve.ops.shape import Steps, index_key
 
 
 def _records(t: Tensor, args) -> bool:
@@ -181,7 +182,7 @@ class SetItemFunction(Function):
 
     def forward(ctx, x, values, *, index):
         out = x.copy()
-        out[index] = values
+        _place(out, index, values)
         ctx.shape_values = getattr(values, "shape", ())
         return out
 
@@ -191,10 +192,17 @@ class SetItemFunction(Function):
         gx = gv = None
         if needs[0]:
             gx = g.copy()
-            gx[index] = 0
+            _place(gx, index, 0)
         if len(needs) > 1 and needs[1]:
-            gv = unbroadcast(g[index], ctx.shape_values)
+            target, key = index.split(g) if isinstance(index, Steps) else (g, index)
+            gv = unbroadcast(target[key], ctx.shape_values)
         return gx, gv
+
+
+def _place(a, index, values) -> None:
+    """a[index] = values, for a key of NumPy's or PyTorch's two steps (:class:`Steps`)."""
+    target, key = index.split(a) if isinstance(index, Steps) else (a, index)
+    target[key] = values
 
 
 def _setitem_op(input, values, *, index):  # noqa: A002
@@ -207,12 +215,9 @@ _setitem_op.__name__ = "setitem"
 @register(methods=("__setitem__",), public=False)
 def setitem(self, index, value) -> None:
     """``t[index] = value`` with the in-place rules (recorded when gradients are involved)."""
-    if isinstance(index, Tensor):
-        index = index._data
-    elif isinstance(index, tuple):
-        index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    index = index_key(index)
     if not _records(self, (value,)):
-        self._data[index] = value._data if isinstance(value, Tensor) else value
+        _place(self._data, index, value._data if isinstance(value, Tensor) else value)
         self._bump()
         return
     values = value if isinstance(value, Tensor) else Tensor._wrap(

@@ -174,13 +174,57 @@ class GetItemFunction(ViewFunction):
         return gx
 
 
+class Steps(tuple):
+    """PyTorch's reading of an index that mixes integers with index arrays, as two NumPy keys
+    (first, rest): the integers select first (basic indexing, a view), then the rest indexes
+    what is left. So ``x[0, :, idx]`` is (rows, len(idx)) as in PyTorch; NumPy's one key
+    would count the integers as index arrays and, with a slice between them, put the indexed
+    axis first: (len(idx), rows)."""
+
+    def split(self, a):
+        """The array that ``rest`` indexes (a view of ``a``) and ``rest``."""
+        return a[self[0]], self[1]
+
+
+def index_key(index):
+    """The NumPy key for ``t[index]`` read as PyTorch reads it: Tensors as their arrays, a
+    0-d integer one as an integer, integers beside index arrays as :class:`Steps`. A uint8
+    index is refused: PyTorch takes it for a mask, NumPy for positions."""
+    items, arrays = [], []  # arrays: of the index arrays and masks, their dimensions used
+    for i in index if isinstance(index, tuple) else (index,):
+        i = i._data if isinstance(i, Tensor) else i
+        if isinstance(i, list) or backend.is_array(i):
+            a = backend.array_module(i).asarray(i)
+            if a.dtype == "uint8":
+                raise TypeError("indexing: expected a bool mask or integer positions (PyTorch "
+                                "reads a uint8 index as a mask, NumPy as positions). Received: "
+                                f"an index of dtype uint8 and shape {a.shape}")
+            if a.ndim == 0 and a.dtype.kind in "iu":
+                i = int(a)  # PyTorch: a 0-d integer tensor selects, as an integer does
+            else:
+                arrays.append(a.ndim if a.dtype == bool else 1)
+        items.append(i)
+    if not (arrays and any(is_int(i) for i in items)):
+        return tuple(items) if isinstance(index, tuple) else items[0]
+    first, rest, dims = [], [], iter(arrays)
+    for i in items:
+        if is_int(i) or i is Ellipsis:
+            first.append(i)
+        elif isinstance(i, slice):
+            first.append(slice(None))
+        elif isinstance(i, list) or backend.is_array(i):  # the dimensions it uses stay whole
+            first.extend([slice(None)] * next(dims))
+        if not is_int(i):  # None and a bool add a dimension: in the second step only
+            rest.append(i)
+    return Steps((tuple(first), tuple(rest)))
+
+
 @register(methods=("__getitem__",), public=False)
 def getitem(x, index) -> Tensor:
-    """x[index], as NumPy indexes (an index may hold Tensors)."""
-    if isinstance(index, Tensor):
-        index = index._data
-    elif isinstance(index, tuple):
-        index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    """x[index], as PyTorch indexes (an index may hold Tensors; see :func:`index_key`)."""
+    index = index_key(index)
+    if isinstance(index, Steps):
+        return GetItemFunction.apply(GetItemFunction.apply(x, index=index[0]), index=index[1])
     return GetItemFunction.apply(x, index=index)
 
 
