@@ -41,10 +41,12 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # sqrt... in the default float dtype, a 0-d operand of one kind taking the other's dtype,
 # masked_fill's value in the input's dtype): 3,534, budget 3,540. PyTorch's reading of an
 # index (integers select before index arrays, a 0-d integer tensor is an integer, a uint8
-# index refused): 3,583, budget 3,590.
+# index refused): 3,583, budget 3,590; with the review's cases (a tuple or range inside a key,
+# bools as 0-d masks, an Ellipsis of no dimension, the first step always a view, a 0-d index
+# kept in the graph while tracing): 3,624, budget 3,630.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3590
+CORE_LINE_BUDGET = 3630
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

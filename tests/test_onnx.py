@@ -689,3 +689,16 @@ def test_an_integer_and_an_index_array_apart_export_as_pytorch_reads_them(tmp_pa
     x = randn(2, 3, 4)(5)
     assert model(nerve.tensor(x)).shape == tuple(torch.tensor(x)[:, 0, :, [0, 2]].shape) \
         == (5, 3, 2)
+
+
+def test_a_zero_dimensional_index_computed_from_the_input_stays_in_the_graph(tmp_path):
+    """x[:, k, [0, 1]] with k an argmax of the input: PyTorch reads a 0-d integer tensor as an
+    integer, but while tracing it must stay a value of the graph, not the number it had on
+    the example (which would be baked into the file)."""
+
+    def pick(x, w):
+        k = x[:, :, 0, 0].sum(0).argmax()
+        return x[:, k, [0, 1]]
+
+    proto = roundtrip(Lambda(pick), randn(3, 4, 5), tmp_path, batches=(1, 3, 5, 7))
+    assert "ArgMax" in [n.op_type for n in proto.graph.node]

@@ -685,13 +685,19 @@ def test_masked_fill_keeps_the_inputs_dtype_and_takes_a_0_d_value():
 
 # --- indexing: PyTorch's reading of integers beside index arrays ------------------------------
 def _torch_key(key):
-    return tuple(torch.tensor(i) if isinstance(i, list) else i for i in key)
+    return tuple(torch.tensor(i) if isinstance(i, list) else list(i) if isinstance(i, range)
+                 else i for i in key)
 
 
 INDEX_KEYS = [(1, slice(None), [0, 2]), (slice(None), 1, [0, 2]), ([0, 1], 1, slice(None)),
               (1, [0, 1], [0, 2]), (1, Ellipsis, [0, 2]), (None, 1, slice(None), [0, 2]),
               (1, [True, False, True], slice(None)), (0, slice(1, 3), [[3], [1]]),
-              (-1, slice(None), [2, 0, 2])]
+              (-1, slice(None), [2, 0, 2]),
+              ((1, 0), 1, [0, 2]), (0, slice(None), (0, 2)), (0, slice(None), range(2)),
+              ((0, 0), 1), (0, slice(None), True), (0, Ellipsis, True),
+              (slice(None), 0, None, True), (0, slice(None), False),
+              (slice(None), [0, 1], Ellipsis, [0, 1]),
+              (None, [0, 1], Ellipsis, [0, 1], slice(None))]
 
 
 @pytest.mark.parametrize("key", INDEX_KEYS, ids=str)
@@ -745,3 +751,32 @@ def test_a_uint8_index_is_refused():
         x[mask] = 0
     assert x.tolist() == [0, 1, 2, 3, 4]
     assert x[mask.bool()].tolist() == [0, 2, 4]
+
+
+def test_setitem_where_the_integers_use_every_dimension_but_a_mask_is_left():
+    """x[2, mask0d] = v: the integers select one value; the first step must stay a view of it
+    (NumPy gives a scalar there) so that the write lands."""
+    x, tx = nerve.arange(5.0), torch.arange(5.0)
+    x[2, nerve.tensor(True)] = 9.0
+    tx[2, torch.tensor(True)] = 9.0
+    assert x.tolist() == tx.tolist() == [0.0, 1.0, 9.0, 3.0, 4.0]
+    y = nerve.arange(4.0)
+    y[-4, True, ...] = 7.0
+    assert y.tolist() == [7.0, 1.0, 2.0, 3.0]
+
+
+def test_recorded_setitem_of_values_with_leading_ones_backpropagates():
+    leaf = t64(np.zeros((2, 3, 4)), requires_grad=True)
+    v = t64(np.ones((1, 3, 2)), requires_grad=True)
+    x = leaf * 1
+    x[0, :, [0, 2]] = v
+    (x * 2).sum().backward()
+    assert v.grad.shape == (1, 3, 2) and np.all(v.grad.numpy() == 2)
+    assert leaf.grad.numpy()[0, :, [0, 2]].sum() == 0 and leaf.grad.numpy().sum() == 2 * 18
+
+
+def test_an_out_of_range_index_names_the_users_key():
+    x = nerve.zeros(2, 3, 4)
+    with pytest.raises(IndexError, match=r"index \(0, slice\(None, None, None\), \[4\]\) is "
+                                         r"invalid for shape \(2, 3, 4\)"):
+        x[0, :, [4]]

@@ -26,7 +26,7 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.function import Function
 from nerve.nn.module import register_module_forward_hook, register_module_forward_pre_hook
-from nerve.ops import _common, convert, select
+from nerve.ops import _common, convert, select, shape
 from nerve.ops.shape import CastFunction, CloneFunction
 
 _APPLY = Function.__dict__["apply"]  # the classmethod itself, put back after each trace
@@ -196,6 +196,11 @@ def _traced_cast(fn):
 
 
 _CASTS = ((_common, "_cast"), (convert, "cast"), (select, "cast"))
+_SELECTOR = shape._selector
+
+
+def _keep(a):
+    return a
 
 
 def run(model, inputs: list):
@@ -208,6 +213,7 @@ def run(model, inputs: list):
         casts = [(module, name, getattr(module, name)) for module, name in _CASTS]
         for module, name, fn in casts:
             setattr(module, name, _traced_cast(fn))
+        shape._selector = _keep  # a 0-d index computed from the input stays in the graph
         Function.apply = classmethod(_traced_apply)
         _state.tracer = tracer
         try:
@@ -215,6 +221,7 @@ def run(model, inputs: list):
         finally:
             _state.tracer = None
             type.__setattr__(Function, "apply", _APPLY)
+            shape._selector = _SELECTOR
             for module, name, fn in casts:
                 setattr(module, name, fn)
             for h in handles:

@@ -195,7 +195,10 @@ class SetItemFunction(Function):
             _place(gx, index, 0)
         if len(needs) > 1 and needs[1]:
             target, key = index.split(g) if isinstance(index, Steps) else (g, index)
-            gv = unbroadcast(target[key], ctx.shape_values)
+            gv = target[key]
+            extra = len(ctx.shape_values) - gv.ndim  # values of (1, 3, 2) into a (3, 2) place
+            gv = unbroadcast(gv.reshape((1,) * extra + gv.shape) if extra > 0 else gv,
+                             ctx.shape_values)
         return gx, gv
 
 
@@ -215,7 +218,7 @@ _setitem_op.__name__ = "setitem"
 @register(methods=("__setitem__",), public=False)
 def setitem(self, index, value) -> None:
     """``t[index] = value`` with the in-place rules (recorded when gradients are involved)."""
-    index = index_key(index)
+    index = index_key(index, self.ndim)
     if not _records(self, (value,)):
         _place(self._data, index, value._data if isinstance(value, Tensor) else value)
         self._bump()

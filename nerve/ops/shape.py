@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_tensor
@@ -182,17 +184,28 @@ class Steps(tuple):
     axis first: (len(idx), rows)."""
 
     def split(self, a):
-        """The array that ``rest`` indexes (a view of ``a``) and ``rest``."""
+        """The array that ``rest`` indexes (a view of ``a``, never a scalar) and ``rest``."""
         return a[self[0]], self[1]
 
 
-def index_key(index):
-    """The NumPy key for ``t[index]`` read as PyTorch reads it: Tensors as their arrays, a
-    0-d integer one as an integer, integers beside index arrays as :class:`Steps`. A uint8
-    index is refused: PyTorch takes it for a mask, NumPy for positions."""
-    items, arrays = [], []  # arrays: of the index arrays and masks, their dimensions used
+def _selector(a):
+    """A 0-d integer array in an index, read as PyTorch reads it: an integer, which selects
+    (a view). The ONNX tracer keeps the array instead, so that an index computed from the
+    input stays a value of the graph (NumPy's result is the same, as a copy)."""
+    return int(a)
+
+
+def index_key(index, ndim: int):
+    """The NumPy key for ``t[index]`` (``t`` of ``ndim`` dimensions) read as PyTorch reads it:
+    Tensors as their arrays, a tuple or range inside as a list, a 0-d integer one as an
+    integer, an Ellipsis beside index arrays as the slices it stands for (PyTorch counts an
+    Ellipsis of no dimension as nothing between them), and integers beside index arrays or
+    bools as :class:`Steps`. A uint8 index is refused: PyTorch takes it for a mask, NumPy for
+    positions."""
+    items, kinds = [], []  # kinds: "int" selects, "array" (index arrays, masks, bools), "basic"
     for i in index if isinstance(index, tuple) else (index,):
-        i = i._data if isinstance(i, Tensor) else i
+        i = i._data if isinstance(i, Tensor) else list(i) if isinstance(i, (tuple, range)) else i
+        kind = "basic"
         if isinstance(i, list) or backend.is_array(i):
             a = backend.array_module(i).asarray(i)
             if a.dtype == "uint8":
@@ -200,32 +213,57 @@ def index_key(index):
                                 "reads a uint8 index as a mask, NumPy as positions). Received: "
                                 f"an index of dtype uint8 and shape {a.shape}")
             if a.ndim == 0 and a.dtype.kind in "iu":
-                i = int(a)  # PyTorch: a 0-d integer tensor selects, as an integer does
+                i, kind = _selector(a), "int"
             else:
-                arrays.append(a.ndim if a.dtype == bool else 1)
+                kind = "array"
+        elif is_int(i):
+            kind = "int"
+        elif isinstance(i, (bool, np.bool_)):
+            kind = "array"  # a 0-d mask: a new axis of 1 (or 0) positions, as in PyTorch
         items.append(i)
-    if not (arrays and any(is_int(i) for i in items)):
+        kinds.append(kind)
+    if "array" not in kinds:
         return tuple(items) if isinstance(index, tuple) else items[0]
-    first, rest, dims = [], [], iter(arrays)
-    for i in items:
-        if is_int(i) or i is Ellipsis:
-            first.append(i)
-        elif isinstance(i, slice):
-            first.append(slice(None))
-        elif isinstance(i, list) or backend.is_array(i):  # the dimensions it uses stay whole
-            first.extend([slice(None)] * next(dims))
-        if not is_int(i):  # None and a bool add a dimension: in the second step only
-            rest.append(i)
-    return Steps((tuple(first), tuple(rest)))
+    used = [_dims(i, k) for i, k in zip(items, kinds)]
+    ellipses = [n for n, i in enumerate(items) if i is Ellipsis]
+    if len(ellipses) == 1 and sum(used) <= ndim:
+        at = ellipses[0]
+        covered = ndim - sum(used)
+        items[at:at + 1], kinds[at:at + 1] = [slice(None)] * covered, ["basic"] * covered
+        used[at:at + 1] = [1] * covered
+    if "int" not in kinds:
+        return tuple(items)
+    first = []  # the integers, and whole slices for the dimensions the rest indexes
+    for i, k, n in zip(items, kinds, used):
+        first += [i] if k == "int" or i is Ellipsis else [slice(None)] * n
+    rest = tuple(i for i, k in zip(items, kinds) if k != "int")
+    if not any(i is Ellipsis for i in first):
+        first.append(Ellipsis)  # so that the first step is a view, never a scalar
+    return Steps((tuple(first), rest))
+
+
+def _dims(item, kind: str) -> int:
+    """How many of the indexed tensor's dimensions an index item uses."""
+    if item is None or item is Ellipsis:
+        return 0
+    if kind != "array" or isinstance(item, (bool, np.bool_)):
+        return int(kind != "array")
+    a = backend.array_module(item).asarray(item)
+    return a.ndim if a.dtype == bool else 1
 
 
 @register(methods=("__getitem__",), public=False)
 def getitem(x, index) -> Tensor:
     """x[index], as PyTorch indexes (an index may hold Tensors; see :func:`index_key`)."""
-    index = index_key(index)
-    if isinstance(index, Steps):
-        return GetItemFunction.apply(GetItemFunction.apply(x, index=index[0]), index=index[1])
-    return GetItemFunction.apply(x, index=index)
+    key = index_key(index, x.ndim)
+    if not isinstance(key, Steps):
+        return GetItemFunction.apply(x, index=key)
+    try:
+        return GetItemFunction.apply(GetItemFunction.apply(x, index=key[0]), index=key[1])
+    except IndexError as e:
+        raise IndexError(f"index {index!r} is invalid for shape {tuple(x.shape)} (read as "
+                         f"PyTorch does: the integers first, then {key[1]!r}): "
+                         f"{str(e).split(': ', 1)[-1]}") from None
 
 
 class ConcatenateFunction(Function):
