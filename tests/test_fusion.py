@@ -163,12 +163,74 @@ def test_no_fusion_where_a_user_could_tell():
 def test_a_relu_before_other_layers_or_last_is_applied():
     x = nerve.tensor(np.random.default_rng(0).normal(size=(4, 5)).astype("float32"))
     nerve.manual_seed(0)
-    model = nn.Sequential(nn.ReLU(), nn.Linear(5, 3), nn.ReLU())
+    model = nn.Sequential(nn.ReLU(), nn.Linear(5, 3), nn.Tanh(), nn.ReLU())
     y = model(x)
     assert y.grad_fn.name().startswith("ReLU")
+    w, b = model[1].weight.detach().numpy(), model[1].bias.detach().numpy()
     np.testing.assert_array_equal(
-        y.detach().numpy(), np.maximum(np.maximum(x.numpy(), 0) @ model[1].weight.detach().numpy().T
-                              + model[1].bias.detach().numpy(), 0))
+        y.detach().numpy(), np.maximum(np.tanh(np.maximum(x.numpy(), 0) @ w.T + b), 0))
+
+
+# --- a Linear then a ReLU ----------------------------------------------------------------------
+def _mlp_run(layers, x, fused):
+    params = [p for m in layers for p in m.parameters()]
+    for p in params:
+        p.grad = None
+    y, gx = _run(layers, x, fused)
+    return [y.detach().numpy(), gx] + [p.grad.numpy() for p in params]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(6, 5), (2, 3, 5), (1, 5)], ids=str)
+def test_linear_then_relu_in_a_sequential_gives_the_two_layers_bits(dtype, shape):
+    nerve.manual_seed(0)
+    layers = [nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 8, bias=False), nn.ReLU(),
+              nn.Linear(8, 2)]
+    for m in layers:
+        m.to(dtype=dtype)
+    x = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    x[0, ..., :] = -np.abs(x[0, ..., :])  # rows whose pre-activations are mostly negative
+    nodes = nn.Sequential(*layers)(nerve.tensor(x, dtype=dtype)).grad_fn.inputs[0].grad_fn
+    assert nodes.options.get("relu") is True  # the second Linear took its ReLU in
+    for a, b in zip(_mlp_run(layers, x, fused=True), _mlp_run(layers, x, fused=False)):
+        _same(a, b)
+
+
+def test_linear_relu_output_changed_in_place_is_caught_as_the_relu_output_is():
+    """The fused node keeps its output for the ReLU's backward, as the ReLU did: an in-place
+    change to it before backward is refused, not used."""
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    y = model(nerve.tensor(np.ones((2, 3), "float32")))
+    assert y.grad_fn.options.get("relu") is True
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="in place|inplace|version"):
+        y.sum().backward()
+
+
+def test_no_linear_relu_fusion_where_a_user_could_tell():
+    x = nerve.tensor(np.random.default_rng(0).normal(size=(3, 4)).astype("float32"))
+
+    def fused(model):
+        return model(x).grad_fn.options.get("relu") is True
+
+    assert fused(nn.Sequential(nn.Linear(4, 2), nn.ReLU()))
+    seen = []
+    linear = nn.Linear(4, 2)
+    linear.register_forward_hook(lambda m, a, out: seen.append(out.detach().numpy().min()))
+    assert not fused(nn.Sequential(linear, nn.ReLU()))
+    assert seen and seen[0] < 0  # the hook saw the Linear's own output, before the ReLU
+    assert not fused(nn.Sequential(nn.Linear(4, 2), nn.ReLU(inplace=True)))
+
+    class Scaled(nn.Linear):
+        def forward(self, t):
+            return super().forward(t) * 3
+
+    nerve.manual_seed(0)
+    scaled = Scaled(4, 2)
+    assert not fused(nn.Sequential(scaled, nn.ReLU()))
+    np.testing.assert_allclose(nn.Sequential(scaled, nn.ReLU())(x).detach().numpy(),
+                               np.maximum(3 * nn.Linear.forward(scaled, x).detach().numpy(), 0))
 
 
 def test_onnx_export_of_the_fused_node_keeps_the_relu(tmp_path):
@@ -229,3 +291,77 @@ def test_inference_chain_that_stops_after_the_pooling_still_applies_the_relu():
     np.testing.assert_array_equal(y.numpy(), expected)
     with nerve.no_grad(), pytest.raises(TypeError, match="MaxPool2d"):
         nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(nerve.tensor(x.astype("int64")))
+
+
+def test_onnx_export_of_a_fused_linear_keeps_the_relu(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+
+    class Fused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc._then_relu(x)
+
+    model = Fused()
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    path = tmp_path / "fused_linear.onnx"
+    nerve.onnx.export(model, path, nerve.tensor(x))
+    assert [n.op_type for n in onnx.load(path).graph.node][:2] == ["Gemm", "Relu"]
+    out = ort.InferenceSession(str(path)).run(None, {"input": x})[0]
+    with nerve.no_grad():
+        expected = np.maximum(model.fc(nerve.tensor(x)).numpy(), 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    assert out.min() == 0
+
+
+def test_the_relus_input_changed_in_place_after_the_fused_node_is_not_needed_by_it():
+    """The two layers keep relu(x), not x: changing x in place before backward (another
+    branch's in-place ReLU) is allowed, and the fused node keeps nothing of x either."""
+    x = np.random.default_rng(0).normal(size=(2, 3, 8, 8)).astype("float32")
+
+    def run(fused):
+        leaf = nerve.tensor(x, requires_grad=True)
+        h = leaf * 1
+        layers = [nn.ReLU(), nn.MaxPool2d(2)]
+        y = nn.Sequential(*layers)(h) if fused else layers[1](layers[0](h))
+        h.mul_(2)
+        y.sum().backward()
+        return leaf.grad.numpy()
+
+    _same(run(True), run(False))
+
+
+def test_no_reordering_where_a_window_covers_only_padding():
+    """MaxPool1d(2, stride=1, padding=1, dilation=3) on 2 values: a window holds padding
+    alone, whose maximum is -inf; pooling before the ReLU would make it 0."""
+    layers = [nn.ReLU(), nn.MaxPool1d(2, stride=1, padding=1, dilation=3)]
+    x = nerve.tensor(np.array([[[1.0, 2.0]]], "float32"))
+    with nerve.no_grad():
+        y = nn.Sequential(*layers)(x).numpy()
+        y0 = layers[1](layers[0](x)).numpy()
+    np.testing.assert_array_equal(y, y0)
+    assert np.isneginf(y).any()
+
+
+def test_no_fusion_past_a_call_of_ones_own_or_a_forward_patched_on_the_class(monkeypatch):
+    x = nerve.tensor(-np.ones((1, 1, 4, 4), "float32"))
+
+    class Counted(nn.MaxPool2d):
+        calls = 0
+
+        def __call__(self, *args):
+            Counted.calls += 1
+            return super().__call__(*args)
+
+    for grad in (True, False):
+        with nerve.enable_grad() if grad else nerve.no_grad():
+            nn.Sequential(nn.ReLU(), Counted(2))(x)
+    assert Counted.calls == 2
+    monkeypatch.setattr(nn.ReLU, "forward", lambda self, t: t * 0 + 1)
+    for grad in (True, False):
+        with nerve.enable_grad() if grad else nerve.no_grad():
+            y = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x)
+        assert np.all(y.detach().numpy() == 1)  # the patched ReLU ran

@@ -36,13 +36,29 @@ def _forward_arrays(modules, x: Tensor) -> Tensor:
 
 
 def _own(m: Module) -> bool:
-    """True when ``m`` has a hook or a forward set on the instance: no fast path skips it."""
-    return m._hooked or "forward" in vars(m)
+    """True when ``m`` has a hook, a forward set on the instance or on its class after it was
+    made (a profiler's patch), or a ``__call__`` of its own: no fast path skips it."""
+    cls = type(m)
+    return m._hooked or "forward" in vars(m) or cls.forward is not cls._made_forward or \
+        cls.__call__ is not Module.__call__
 
 
 def _plain_relu(m: Module) -> bool:
     """A ReLU that a max pooling after it may take in (not in place, no hook, its own class)."""
     return type(m) is ReLU and not (m.inplace or _own(m))
+
+
+def _fused(first: Module, second: Module, x):
+    """second(first(x)) as one node where the two layers make one (a ReLU then a max
+    pooling, a Linear then a ReLU), else NotImplemented. ``first`` was held back: it is
+    plain (no hook, its class's forward)."""
+    if _own(second):
+        return NotImplemented
+    if second._after_relu is not None and _plain_relu(first):
+        return second._after_relu(x)
+    if first._then_relu is not None and _plain_relu(second):
+        return first._then_relu(x)
+    return NotImplemented
 
 
 def _pool_first(modules: Iterator[Module]) -> Iterator[Module]:
@@ -51,7 +67,7 @@ def _pool_first(modules: Iterator[Module]) -> Iterator[Module]:
     over the pooling's 4x smaller output, in place (the pooling's output is a new array)."""
     held = None
     for m in modules:
-        pooling = m._after_relu is not None and not _own(m)
+        pooling = m._after_relu is not None and not _own(m) and m._relu_commutes()
         if held is not None:
             if pooling:
                 yield m  # the pooling, then the ReLU held back
@@ -97,15 +113,15 @@ class Sequential(Module):
         if not autograd.grad_state.enabled and isinstance(x, Tensor) and not hooks:
             modules = _pool_first(modules)
             x = _forward_arrays(modules, x)  # as far as the layers have an array path
-        held = None  # a plain ReLU, held back: a max pooling next takes it into its own node
+        held = None  # a layer held back: with the next one it may make one node
         for m in modules:
             if held is not None:
-                fused = NotImplemented if _own(m) or m._after_relu is None else m._after_relu(x)
+                fused = _fused(held, m, x)
                 if fused is not NotImplemented:
                     x, held = fused, None
                     continue
                 x, held = held(x), None
-            if not hooks and _plain_relu(m):
+            if not hooks and (_plain_relu(m) or m._then_relu is not None and not _own(m)):
                 held = m
                 continue
             x = m(x)

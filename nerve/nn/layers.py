@@ -65,6 +65,13 @@ class Linear(Module):
         bias = self.bias
         return LinearFunction.compute(x, self.weight._data, None if bias is None else bias._data)
 
+    def _then_relu(self, x):
+        """This layer and the ReLU after it in one node (see LinearFunction's ``relu``)."""
+        if not isinstance(x, Tensor):
+            return NotImplemented
+        self._check_input(x.shape)
+        return LinearFunction.apply(x, self.weight, self.bias, relu=True)
+
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")

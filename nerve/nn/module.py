@@ -103,8 +103,9 @@ class Module:
     under ``no_grad`` when no hook is set, skipping the Tensor and graph bookkeeping. It returns
     NotImplemented when it cannot serve (Dropout while training); None means no such path.
     A layer that can take the ReLU before it into its own node (max pooling: the maximum of
-    relu(x) is relu of the maximum) defines ``_after_relu(x)``, used by ``Sequential`` in the
-    same cases (no hook, the class's own forward), NotImplemented where it cannot serve.
+    relu(x) is relu of the maximum) defines ``_after_relu(x)``, and one that can take the ReLU
+    after it (Linear) ``_then_relu(x)``: ``Sequential`` uses them in the same cases (no hook,
+    the class's own forward); they return NotImplemented where they cannot serve.
     A layer whose input must be a Tensor sets ``_takes_tensor = True``: a call with anything
     else (a list) raises TypeError naming the layer, before its forward runs.
     """
@@ -113,11 +114,13 @@ class Module:
     _forward_array = None
     _forward_array_inplace = None  # the same, writing into its input (Sequential's own arrays)
     _after_relu = None  # the layer applied to relu(x) in one node (Sequential's ReLU, then it)
+    _then_relu = None  # relu(layer(x)) in one node (Sequential's layer, then a ReLU)
     _takes_tensor = False  # True: the first argument must be a Tensor (layers, activations)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        for path in ("_forward_array", "_after_relu"):
+        cls._made_forward = cls.forward  # a forward patched on the class later: no fast path
+        for path in ("_forward_array", "_after_relu", "_then_relu"):
             owner = next(c for c in cls.__mro__ if path in vars(c))
             if cls.forward is not owner.forward:  # another forward (its own, a mixin's): the
                 setattr(cls, path, None)  # fast path of the class that defined it would skip it
@@ -228,6 +231,8 @@ class Module:
     # --- calling -----------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    _made_forward = forward
 
     def __call__(self, *args, **kwargs):
         if self._takes_tensor and args and not isinstance(args[0], Tensor):

@@ -62,6 +62,13 @@ class _MaxPool(_Pool):
             return NotImplemented
         return pool.MaxPoolFunction.compute(x, **self._args(x.shape))
 
+    def _relu_commutes(self) -> bool:
+        """True when relu(max) is max(relu) for every window: not where a window may cover
+        only padding (dilation with padding), whose -inf a ReLU after would make 0."""
+        nd = self._nd
+        return not (any(as_tuple(self.padding, nd, "", "", 0)) and
+                    any(d > 1 for d in as_tuple(self.dilation, nd, "", "", 1)))
+
     def _after_relu(self, x):
         """This pooling of relu(x) in one node (see MaxPoolFunction's ``relu``)."""
         if not isinstance(x, Tensor) or x.dtype.kind != "f":

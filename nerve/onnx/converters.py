@@ -259,9 +259,11 @@ def _cast(c: Ctx):
 def _linear(c: Ctx):
     x, w, b = c.arg(0), c.arg(1), c.arg(2)
     if x.ndim == 2:
-        return [c.one("Gemm", [x, w] + ([b] if b is not None else []), transB=1)]
-    y = c.one("MatMul", [x, c.one("Transpose", [w], perm=[1, 0])])
-    return [y if b is None else c.one("Add", [y, b])]
+        y = c.one("Gemm", [x, w] + ([b] if b is not None else []), transB=1)
+    else:
+        y = c.one("MatMul", [x, c.one("Transpose", [w], perm=[1, 0])])
+        y = y if b is None else c.one("Add", [y, b])
+    return [c.one("Relu", [y]) if c.options.get("relu") else y]  # a Linear and its ReLU
 
 
 def _spatial(x: Value, pads, *pairs):

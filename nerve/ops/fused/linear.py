@@ -3,6 +3,7 @@ intermediate node for the product)."""
 
 from __future__ import annotations
 
+from nerve import backend
 from nerve.autograd import Tensor
 from nerve.function import Function
 from nerve.ops._common import operands, register
@@ -11,10 +12,12 @@ from nerve.ops._common import operands, register
 class LinearFunction(Function):
     """y = x W^T + b;  dx = g W, dW = g^T x, db = sum of g over the samples
 
-    PyTorch's layout: ``weight`` is (out_features, in_features).
+    PyTorch's layout: ``weight`` is (out_features, in_features). With ``relu=True`` the node is
+    relu(x W^T + b) (a Sequential's Linear then ReLU): the ReLU works in place on the product's
+    new array, and its backward (g where y > 0) comes first in this node's.
     """
 
-    def forward(ctx, x, weight, bias=None):
+    def forward(ctx, x, weight, bias=None, *, relu=False):
         if weight.ndim != 2 or x.ndim == 0:
             raise ValueError(f"linear: needs an input of at least 1-D and a 2-D weight "
                              f"(out_features, in_features), got shapes {x.shape} and "
@@ -23,20 +26,26 @@ class LinearFunction(Function):
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}), "
                              f"weight expects {weight.shape[1]} (weight shape {weight.shape})")
         needs = getattr(ctx, "needs_input_grad", (False, False))
-        ctx.save_for_backward(x if needs[1] else None, weight if needs[0] else None)
+        out = ctx.compute(x, weight, bias, relu)
+        ctx.save_for_backward(x if needs[1] else None, weight if needs[0] else None,
+                              out if relu else None)
         ctx.x_shape = x.shape
-        return ctx.compute(x, weight, bias)
+        return out
 
     @staticmethod
-    def compute(x, weight, bias=None):
+    def compute(x, weight, bias=None, relu=False):
         """The forward arithmetic alone, on arrays (also the layer's inference path)."""
         out = x.dot(weight.T) if x.ndim == 2 else x @ weight.T  # dot: less overhead in 2-D
         if bias is not None:
             out += bias
+        if relu:
+            backend.array_module(out).maximum(out, backend.zeros_as(out), out=out)
         return out
 
     def backward(ctx, g):
-        x, w = ctx.saved_tensors
+        x, w, y = ctx.saved_tensors
+        if y is not None:  # the ReLU's backward
+            g = g * (y > 0)
         needs = ctx.needs_input_grad
         gx = (g @ w) if needs[0] else None
         gw = gb = None

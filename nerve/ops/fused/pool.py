@@ -67,9 +67,12 @@ class MaxPoolFunction(Function):
             xpad = _padded(xp, _channels_last(x), pads, -math.inf)
             y = _max(xpad, kernel, stride, dilation, out)
         if hasattr(ctx, "needs_input_grad"):  # recorded: keep what backward reads
-            ctx.save_for_backward(x)
+            # the kernel's backward reads the taps alone: x is not kept (with relu, x is the
+            # ReLU's input, which the two layers' backward never reads)
+            ctx.save_for_backward(x if index is None else None)
+            ctx.x_info = x.shape, x.dtype
             ctx.index = index  # the kernel's tap of each window's first maximum, or None
-            ctx.xpad = xpad if xpad.base is None else None  # a padded copy, not x's memory
+            ctx.xpad = xpad if index is None and xpad.base is None else None  # a padded copy
             # backward compares with a copy of y, so that the output may change in place (a
             # ReLU(inplace) after the pooling), as in PyTorch, which keeps indices instead
             ctx.y = None
@@ -88,7 +91,7 @@ class MaxPoolFunction(Function):
         (x,), y = ctx.saved_tensors, ctx.y
         o = ctx.options
         if ctx.index is not None:  # the compiled kernel's first maxima (see _max_and_index)
-            return (_max_backward_by_index(x, g, ctx.index, o),)
+            return (_max_backward_by_index(*ctx.x_info, g, ctx.index, o),)
         xpad = ctx.xpad if ctx.xpad is not None else _channels_last(x)
         xp = backend.array_module(g)
         gh = _channels_last(g).astype(y.dtype, copy=False)
@@ -148,7 +151,8 @@ def _max_and_index(xpad, kernel, stride, dilation, out, relu=False):
     NumPy's rules in the backward). With ``relu``, the kernel's maxima are relu(max) and a
     window whose maximum is not positive gets the tap 255 (no input's gradient); without
     the kernel, (None, None): the caller applies the ReLU first."""
-    if kernel[0] * kernel[1] < 255 and disjoint(kernel, stride, dilation) and jit.usable(xpad):
+    if kernel[0] * kernel[1] < 256 - relu and disjoint(kernel, stride, dilation) and \
+            jit.usable(xpad):
         n, c = xpad.shape[0], xpad.shape[3]
         y = backend.array_module(xpad).empty((n, *out, c), xpad.dtype)
         index = backend.array_module(xpad).empty(y.shape, "uint8")
@@ -160,18 +164,19 @@ def _max_and_index(xpad, kernel, stride, dilation, out, relu=False):
     return _max(xpad, kernel, stride, dilation, out), None
 
 
-def _max_backward_by_index(x, g, index, o):
-    """dx: each window's gradient at its first maximum, through the compiled kernel."""
+def _max_backward_by_index(shape, dtype, g, index, o):
+    """dx (of the input's shape and dtype): each window's gradient at its first maximum,
+    through the compiled kernel."""
     xp = backend.array_module(g)
     top, bottom, left, right = o["pads"]
-    h, w = _hw(x.shape)
+    h, w = _hw(shape)
     n, _, _, c = index.shape
     (kh, kw), (sh, sw), (dh, dw) = o["kernel"], o["stride"], o["dilation"]
     padded = (h + top + bottom, w + left + right)
-    dx = (xp.empty if _tiled(o, padded) else xp.zeros)((n, *padded, c), x.dtype)
-    gh = xp.ascontiguousarray(_channels_last(g), dtype=x.dtype)  # one copy: 6x faster after
+    dx = (xp.empty if _tiled(o, padded) else xp.zeros)((n, *padded, c), dtype)
+    gh = xp.ascontiguousarray(_channels_last(g), dtype=dtype)  # one copy: 6x faster after
     _max_pool_back_kernel(gh, index, kh, kw, sh, sw, dh, dw, dx)
-    return _channels_first(dx[:, top:top + h, left:left + w], x.ndim == 3)
+    return _channels_first(dx[:, top:top + h, left:left + w], len(shape) == 3)
 
 
 @jit.kernel
