@@ -100,8 +100,9 @@ def check_choice(value, name: str, who: str, choices: Iterable):
 
 
 def check_probability(value, name: str, who: str = "") -> float:
-    """Return ``value`` as a float in [0, 1) (a dropout rate); raise otherwise."""
-    return check_number(value, name, who, 0.0, 1.0, high_open=True)
+    """Return ``value`` as a float in [0, 1] (a dropout rate: 1 drops everything, as in
+    PyTorch); raise otherwise."""
+    return check_number(value, name, who, 0.0, 1.0)
 
 
 # --- conversions --------------------------------------------------------------------------

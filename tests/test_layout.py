@@ -43,10 +43,11 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # index (integers select before index arrays, a 0-d integer tensor is an integer, a uint8
 # index refused): 3,583, budget 3,590; with the review's cases (a tuple or range inside a key,
 # bools as 0-d masks, an Ellipsis of no dimension, the first step always a view, a 0-d index
-# kept in the graph while tracing): 3,624, budget 3,630.
+# kept in the graph while tracing): 3,624, budget 3,630. softmax without dim refused beyond
+# 2-D (PyTorch's implicit choice differs from the last dim): 3,634, budget 3,640.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3630
+CORE_LINE_BUDGET = 3640
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

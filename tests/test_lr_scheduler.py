@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+import nerve
 from nerve import optim
 from nerve.nn.parameter import Parameter
 from nerve.optim import lr_scheduler
@@ -324,3 +325,34 @@ def test_step_lr_resumed_with_last_epoch_decays_when_due_as_pytorch():
         theirs.step()
     assert [a for a, _ in lrs] == pytest.approx([b for _, b in lrs])
     assert lrs[0][0] == pytest.approx(0.025)
+
+
+@pytest.mark.parametrize("last_epoch", [-1, 2])
+def test_a_schedule_of_ones_own_gets_its_epoch_zero_lr_as_in_pytorch(last_epoch):
+    """From the review: the base class kept the optimizer's lr at the first step instead of
+    asking get_lr(), so a warm-up written the PyTorch way trained its first epoch at full lr."""
+    torch = pytest.importorskip("torch")
+
+    def warmup(base):
+        class Warmup(base):
+            def get_lr(self):
+                return [b * min(1.0, (self.last_epoch + 1) / 4) for b in self.base_lrs]
+        return Warmup
+
+    runs = []
+    for lib in ("nerve", "torch"):
+        p = nerve.zeros(2, requires_grad=True) if lib == "nerve" else torch.zeros(
+            2, requires_grad=True)
+        opt = (nerve.optim if lib == "nerve" else torch.optim).SGD([p], lr=1.0)
+        if last_epoch >= 0:
+            opt.param_groups[0]["initial_lr"] = 1.0
+        sched = warmup((nerve.optim if lib == "nerve" else torch.optim).lr_scheduler
+                       .LRScheduler)(opt, last_epoch=last_epoch)
+        lrs = [opt.param_groups[0]["lr"]]
+        for _ in range(5):
+            opt.step()
+            sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+        runs.append(lrs)
+    assert runs[0] == runs[1]
+    assert runs[0][0] == (0.25 if last_epoch == -1 else 1.0)

@@ -90,6 +90,7 @@ def test_parameters_to_vector_round_trip():
     vector_to_parameters(vec * 2, params)
     for p, a in zip(params, arrays):
         assert p.detach().numpy() is a  # copied in place: optimizers keep their references
-    np.testing.assert_array_equal(parameters_to_vector(params).numpy(), vec.numpy() * 2)
+    np.testing.assert_array_equal(parameters_to_vector(params).detach().numpy(),
+                                  vec.detach().numpy() * 2)
     with pytest.raises(ValueError, match="25 elements"):
         vector_to_parameters(np.zeros(24, np.float32), params)

@@ -2,6 +2,8 @@
 numbers as parameter by parameter, keeps state_dict as it was, takes gradients written in place
 by backward, and never cuts off an array someone else holds."""
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -368,3 +370,49 @@ def test_fit_keeps_the_group_flat():
               batch_size=8, verbose=0)
     flat = opt._flats[0]
     assert flat is not None and all(p._data.base is flat.data for p in model.parameters())
+
+
+def test_a_second_optimizer_never_cuts_off_arrays_the_user_holds():
+    """From the review: after one optimizer laid the body out flat, a second one over the body
+    and a new head moved the body's parameters although the user held their arrays
+    (``state_dict()`` and ``p.detach().numpy()`` hand out those very arrays): the held arrays
+    stopped following the parameters, where PyTorch's keep sharing their memory."""
+    nerve.manual_seed(0)
+    body, head = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 3)), nn.Linear(3, 2)
+    model, x = nn.Sequential(body, head), nerve.ones(2, 4)
+
+    def train(opt, net):
+        for _ in range(2):
+            opt.zero_grad()
+            net(x).sum().backward()
+            opt.step()
+
+    opt = optim.SGD(body.parameters(), lr=0.1)
+    train(opt, body)
+    held, w = body.state_dict(), body[0].weight.detach().numpy()
+    opt = optim.SGD([*body.parameters(), *head.parameters()], lr=0.1)
+    gc.collect()
+    train(opt, model)
+    assert np.array_equal(w, body[0].weight.detach().numpy())
+    for value, p in zip(held.values(), body.parameters()):
+        np.testing.assert_array_equal(np.asarray(value), p.detach().numpy())
+
+
+def test_parameters_on_a_dead_flat_buffer_are_laid_out_again():
+    """A leftover reference in the check counted as a holder of the old buffer: a group whose
+    last parameter was a view never became flat again (slower, not wrong)."""
+    nerve.manual_seed(0)
+    model, x = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), nerve.ones(2, 4)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    del opt
+    gc.collect()
+    again = optim.SGD(list(model.parameters())[::-1], lr=0.1)
+    for _ in range(2):
+        again.zero_grad()
+        model(x).sum().backward()
+        again.step()
+    assert again._flats.get(0) is not None

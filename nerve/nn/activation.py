@@ -107,13 +107,14 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    """exp(x) / sum(exp(x)) along dim: probabilities for each class."""
+    """exp(x) / sum(exp(x)) along dim: probabilities for each class. Without ``dim``, the last
+    of a 0-, 1- or 2-D input (PyTorch's implicit choice too); a larger input needs it."""
 
     _takes_tensor = True
 
-    def __init__(self, dim: int = -1):
+    def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = check_int(dim, "dim", type(self).__name__)
+        self.dim = None if dim is None else check_int(dim, "dim", type(self).__name__)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.softmax(x, self.dim)

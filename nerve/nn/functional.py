@@ -341,6 +341,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0:
         return x
     gen = backend.rng(backend.device_of(x._data))  # the generator of x's device
+    if p == 1:  # everything dropped (x * 0, as PyTorch: NaN stays NaN)
+        return x * 0.0
     mask = (gen.random(x.shape, dtype=backend.float32) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask
@@ -509,6 +511,8 @@ def _dropout2d(input, p: float, training: bool, who: str) -> Tensor:
                                  "zeroes single elements)", "input.shape", x.shape))
     if not training or p == 0:
         return x
+    if p == 1:
+        return x * 0.0
     gen = backend.rng(backend.device_of(x._data))
     mask = (gen.random(x.shape[:2], dtype=backend.float32) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)

@@ -435,7 +435,8 @@ class Module:
                                     ShortRepr(state)))
         check_bool(strict, "strict", who)
         own = dict(self._state_tensors())
-        missing = [k for k in own if k not in state]
+        missing = [k for k in own if k not in state and  # a BatchNorm's counter may be absent
+                   k.rpartition(".")[2] != "num_batches_tracked"]  # (PyTorch keeps its own)
         unexpected = [k for k in state if k not in own]
         shapes, kinds, arrays = [], [], {}
         for k, t in own.items():

@@ -309,8 +309,18 @@ class SoftmaxFunction(Function):
 
 @register
 def softmax(input, dim: int | None = None, *, axis=None) -> Tensor:
-    """Probabilities along ``dim`` (the last by default) that sum to 1, computed stably."""
-    return SoftmaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim, -1))
+    """Probabilities along ``dim`` that sum to 1, computed stably. Without ``dim``, the last
+    of a 0-, 1- or 2-D input (PyTorch's implicit choice too); a larger one needs it."""
+    x = as_tensor(input)
+    return SoftmaxFunction.apply(x, axis=_softmax_dim(pick_axis(axis, dim), x, "softmax"))
+
+
+def _softmax_dim(dim, x: Tensor, who: str):
+    if dim is None and x.ndim > 2:  # PyTorch's implicit dim: 0 for 3-D, 1 for 4-D (deprecated)
+        raise ValueError(f"{who}: expected dim= for an input of {x.ndim} dimensions (PyTorch's "
+                         f"implicit choice, dim={int(x.ndim != 3)}, is deprecated and rarely "
+                         f"the classes'). Received: input.shape={tuple(x.shape)}")
+    return -1 if dim is None else dim
 
 
 class LogSoftmaxFunction(Function):
@@ -331,8 +341,9 @@ class LogSoftmaxFunction(Function):
 
 @register
 def log_softmax(input, dim: int | None = None, *, axis=None) -> Tensor:
-    """log(softmax(x)) along ``dim`` (the last by default), computed stably."""
-    return LogSoftmaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim, -1))
+    """log(softmax(x)) along ``dim``, computed stably (without ``dim``: as :func:`softmax`)."""
+    x = as_tensor(input)
+    return LogSoftmaxFunction.apply(x, axis=_softmax_dim(pick_axis(axis, dim), x, "log_softmax"))
 
 
 class ArgmaxFunction(Function):

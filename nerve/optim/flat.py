@@ -179,12 +179,10 @@ def _movable(params: list[Tensor]) -> bool:
     earlier flat buffer) whose every holder is one of these parameters' arrays."""
     views: dict[int, list] = {}  # id(base) -> [base, number of parameter arrays on it]
     for p in params:
-        base = p._data.base
-        if base is None:
-            if sys.getrefcount(p._data) > 2:  # p's slot and getrefcount's argument
-                return False
-        else:
-            views.setdefault(id(base), [base, 0])[1] += 1
+        if sys.getrefcount(p._data) > 2:  # p's slot and getrefcount's argument: a holder
+            return False  # (state_dict() and p.detach().numpy() hand out this very array)
+        if p._data.base is not None:
+            views.setdefault(id(p._data.base), [p._data.base, 0])[1] += 1
     for entry in views.values():
         if sys.getrefcount(entry[0]) > entry[1] + 2:  # its views, ``entry``, the argument
             return False

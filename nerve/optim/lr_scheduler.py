@@ -30,9 +30,9 @@ class LRScheduler:
     if anything fails while the schedule is made, the groups are put back as they were.
     """
 
-    first_step_keeps_lr = True  # the first step keeps the current lrs (False: computes them)
-    # PyTorch's ExponentialLR and CosineAnnealingLR keep them; its StepLR computes its first
-    # step, which on a resume (last_epoch=k) is the decay due at epoch k + 1
+    first_step_keeps_lr = False  # the first step computes the lrs by get_lr(), as PyTorch's
+    # base class does (a schedule of one's own gets its epoch-0 lr); ExponentialLR and
+    # CosineAnnealingLR keep the current lrs there instead (PyTorch's get_lr does at epoch 0)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         who = type(self).__name__
@@ -105,8 +105,6 @@ class StepLR(LRScheduler):
     (so lr_epoch = initial_lr * gamma^(epoch // step_size) when nothing else changes it)
     """
 
-    first_step_keeps_lr = False  # get_lr keeps the lr at epoch 0 itself (see LRScheduler)
-
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1):
         who = type(self).__name__
@@ -124,6 +122,8 @@ class StepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiplies the lr by ``gamma`` every epoch: lr_epoch = lr_(epoch-1) * gamma."""
 
+    first_step_keeps_lr = True
+
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
         who = type(self).__name__
         check_number(gamma, "gamma", who, 0.0)
@@ -140,6 +140,8 @@ class CosineAnnealingLR(LRScheduler):
     lr_epoch = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2,
     computed recursively as PyTorch does (so it chains, and rises again after T_max).
     """
+
+    first_step_keeps_lr = True
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1):
@@ -168,7 +170,6 @@ class LambdaLR(LRScheduler):
     (they are code, not state), and ``load_state_dict`` keeps the ones this schedule has.
     """
 
-    first_step_keeps_lr = False
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
         _check_optimizer(optimizer, "LambdaLR")
@@ -224,7 +225,6 @@ class OneCycleLR(LRScheduler):
     phases; an optimizer with neither raises. Stepping beyond ``total_steps`` raises.
     """
 
-    first_step_keeps_lr = False
 
     def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from nerve import backend
+from nerve import backend, ops
 from nerve.autograd import Tensor
 from nerve.checks import as_array, check_number
 
@@ -63,7 +63,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is {total}; "
                            "pass error_if_nonfinite=False to clip anyway")
     coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
+    if not coef >= 1.0:  # below 1, or NaN: every gradient NaN then, as in PyTorch
         for p in params:  # a new array: the old one may be shared
             xp = backend.array_module(p._grad)
             p._grad = xp.multiply(p._grad, coef, out=xp.empty_like(p._grad))
@@ -81,12 +81,12 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
 
 
 def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
-    """Returns every parameter's values flattened and joined into one 1-D tensor (a copy)."""
+    """Returns every parameter's values flattened and joined into one 1-D tensor: a new
+    tensor in the graph, as PyTorch's (a penalty on it sends gradients to the parameters)."""
     params = _as_list(parameters)
     if not params:
         raise ValueError("parameters_to_vector got an empty parameter list")
-    xp = backend.array_module(params[0]._data)
-    return Tensor._wrap(xp.concatenate([p._data.ravel() for p in params]))
+    return ops.concatenate([p.reshape(-1) for p in params])
 
 
 def vector_to_parameters(vec, parameters: Tensor | Iterable[Tensor]) -> None:
