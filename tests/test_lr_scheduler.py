@@ -17,6 +17,14 @@ SCHEDULES = [
     ("ExponentialLR", {"gamma": 0.9}),
     ("CosineAnnealingLR", {"T_max": 10, "eta_min": 0.001}),
     ("CosineAnnealingLR", {"T_max": 7}),
+    ("MultiStepLR", {"milestones": [3, 5, 5, 9], "gamma": 0.5}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 4}),
+    ("ConstantLR", {}),
+    ("LinearLR", {"start_factor": 0.25, "total_iters": 6}),
+    ("LinearLR", {"start_factor": 1.0, "end_factor": 0.1, "total_iters": 8}),
+    ("PolynomialLR", {"total_iters": 10, "power": 2.0}),
+    ("PolynomialLR", {}),
+    ("MultiplicativeLR", {"lr_lambda": lambda epoch: 0.95 if epoch % 2 else 0.9}),
 ]
 # a metric that improves, stalls, wobbles within the threshold, improves again and stalls
 METRICS = [1.0, 0.9, 0.9, 0.95, 0.9, 0.91, 0.8, 0.79995, 0.8, 0.85, 0.85, 0.7, 0.7, 0.7, 0.72,
@@ -91,8 +99,8 @@ def test_scheduler_drives_the_optimizer_lr():
     assert p.data[0] == pytest.approx(-(1.0 + 0.5 + 0.25))
 
 
-@pytest.mark.parametrize("name, kwargs", SCHEDULES[::2] + [("ReduceLROnPlateau", PLATEAUS[1])],
-                         ids=["StepLR", "ExponentialLR", "CosineAnnealingLR", "Plateau"])
+@pytest.mark.parametrize("name, kwargs", SCHEDULES + [("ReduceLROnPlateau", PLATEAUS[1])],
+                         ids=[n for n, _ in SCHEDULES] + ["Plateau"])
 def test_scheduler_state_dict_round_trip(name, kwargs):
     opt = nerve_opt()
     sched = getattr(lr_scheduler, name)(opt, **kwargs)
@@ -100,9 +108,9 @@ def test_scheduler_state_dict_round_trip(name, kwargs):
     for metric in METRICS[:12]:
         sched.step(metric) if plateau else sched.step()
     opt_sd, sched_sd = opt.state_dict(), json.loads(json.dumps(sched.state_dict()))
-    twin_opt = nerve_opt()
+    twin_opt = nerve_opt()  # PyTorch's order: both made, then both loaded (a schedule's
+    twin = getattr(lr_scheduler, name)(twin_opt, **kwargs)  # first step may scale the lrs)
     twin_opt.load_state_dict(opt_sd)
-    twin = getattr(lr_scheduler, name)(twin_opt, **kwargs)
     twin.load_state_dict(sched_sd)
     assert twin.get_last_lr() == sched.get_last_lr()
     for metric in METRICS[12:]:
@@ -356,3 +364,39 @@ def test_a_schedule_of_ones_own_gets_its_epoch_zero_lr_as_in_pytorch(last_epoch)
         runs.append(lrs)
     assert runs[0] == runs[1]
     assert runs[0][0] == (0.25 if last_epoch == -1 else 1.0)
+
+
+def test_a_warm_up_chained_with_a_decay_matches_torch():
+    """LinearLR's warm-up and ExponentialLR's decay stepped together on one optimizer, as
+    PyTorch users chain them: each computes from the lr the other left."""
+    torch = pytest.importorskip("torch")
+    topt, opt = torch_opt(), nerve_opt()
+    tscheds = [torch.optim.lr_scheduler.LinearLR(topt, start_factor=0.1, total_iters=4),
+               torch.optim.lr_scheduler.ExponentialLR(topt, gamma=0.9)]
+    scheds = [lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4),
+              lr_scheduler.ExponentialLR(opt, gamma=0.9)]
+    for _ in range(12):
+        topt.step()
+        opt.step()
+        for a, b in zip(tscheds, scheds):
+            a.step()
+            b.step()
+        assert [g["lr"] for g in opt.param_groups] == pytest.approx(
+            [g["lr"] for g in topt.param_groups], rel=1e-12)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda o: lr_scheduler.MultiStepLR(o, milestones=3), "milestones"),
+    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[0, 2]), "milestones"),
+    (lambda o: lr_scheduler.ConstantLR(o, factor=0.0), "factor"),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=1.5), "start_factor"),
+    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), "total_iters"),
+    (lambda o: lr_scheduler.PolynomialLR(o, total_iters=0), "total_iters"),
+    (lambda o: lr_scheduler.MultiplicativeLR(o, lr_lambda=0.5), "lr_lambda"),
+])
+def test_new_schedules_refuse_bad_arguments_and_leave_the_optimizer(make, match):
+    opt = nerve_opt()
+    before = [dict(g) for g in opt.param_groups]
+    with pytest.raises((TypeError, ValueError), match=match):
+        make(opt)
+    assert [dict(g) for g in opt.param_groups] == before

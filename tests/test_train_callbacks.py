@@ -352,7 +352,9 @@ def test_resume_with_schedules_is_bitwise_exact(tmp_path):
                                   total_steps=24),  # the 4 epochs, also in the 2-epoch run
     lambda: LearningRateScheduler(lr_scheduler.OneCycleLR, interval="batch", max_lr=0.05,
                                   total_steps=24, cycle_momentum=False),
-], ids=["LambdaLR", "OneCycleLR", "OneCycleLR-no-momentum"])
+    lambda: LearningRateScheduler(lr_scheduler.LinearLR, start_factor=0.2, total_iters=3),
+    lambda: LearningRateScheduler(lr_scheduler.ConstantLR, factor=0.5, total_iters=2),
+], ids=["LambdaLR", "OneCycleLR", "OneCycleLR-no-momentum", "LinearLR", "ConstantLR"])
 def test_resume_with_a_schedule_made_by_fit_keeps_the_checkpoints_lr(tmp_path, schedule):
     """A schedule class is made on fit's optimizer when training begins, and its first step
     sets the lr (and OneCycleLR's momentum): in a resumed run it must not overwrite the
@@ -372,7 +374,7 @@ def test_resume_with_a_schedule_made_by_fit_keeps_the_checkpoints_lr(tmp_path, s
               **kw)
     m3, o3 = fresh()
     h3 = nerve.fit(m3, x, y, optimizer=o3, epochs=4, resume=path, callbacks=[schedule()], **kw)
-    assert h1["lr"] == h3["lr"] and len(set(h1["lr"])) == 4
+    assert h1["lr"] == h3["lr"] and len(set(h1["lr"])) > 1  # the schedule moved the lr
     assert same_weights(m1, m3)
     assert o1.param_groups[0]["momentum"] == o3.param_groups[0]["momentum"]
 

@@ -2,11 +2,13 @@
 
 Call ``scheduler.step()`` once per epoch, after the epoch's ``optimizer.step()`` calls
 (``ReduceLROnPlateau.step(metric)`` takes the monitored value; ``OneCycleLR`` steps after every
-batch). Like PyTorch's, StepLR, ExponentialLR and CosineAnnealingLR are chainable: each
-computes the next lr from the group's current one, so changes made from outside (another
-schedule, a warm-up) carry on; LambdaLR and OneCycleLR compute it from the initial lr, as
-PyTorch's do. State dicts hold numbers, strings and lists only. A schedule that cannot be made
-leaves the optimizer as it was.
+batch). Like PyTorch's, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, ConstantLR,
+LinearLR, PolynomialLR and MultiplicativeLR are chainable: each computes the next lr from the
+group's current one, so changes made from outside (another schedule, a warm-up) carry on;
+LambdaLR and OneCycleLR compute it from the initial lr, as PyTorch's do. A schedule of one's
+own subclasses LRScheduler and defines ``get_lr()`` from ``last_epoch`` and ``base_lrs``.
+State dicts hold numbers, strings and lists only. A schedule that cannot be made leaves the
+optimizer as it was.
 """
 
 from __future__ import annotations
@@ -161,6 +163,88 @@ class CosineAnnealingLR(LRScheduler):
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
 
 
+class MultiStepLR(LRScheduler):
+    """Multiplies the lr by ``gamma`` at each epoch of ``milestones`` (by gamma^k where a
+    milestone is listed k times): lr_epoch = lr_(epoch-1) * gamma^(count of epoch)."""
+
+    def __init__(self, optimizer: Optimizer, milestones, gamma: float = 0.1,
+                 last_epoch: int = -1):
+        who = type(self).__name__
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise TypeError(message(who, "a list of epochs", "milestones", milestones))
+        self.milestones = sorted(check_int(m, "milestones", who, 1) for m in milestones)
+        self.gamma = check_number(gamma, "gamma", who, 0.0)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        count = self.milestones.count(self.last_epoch)
+        return [lr * self.gamma ** count for lr in self._current_lrs()]
+
+
+class ConstantLR(LRScheduler):
+    """Multiplies the lr by ``factor`` until epoch ``total_iters``, then gives it back: a
+    constant warm-up. lr_0 = lr * factor; lr_(total_iters) = lr_(total_iters - 1) / factor."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        who = type(self).__name__
+        self.factor = check_number(factor, "factor", who, 0.0, 1.0, low_open=True)
+        self.total_iters = check_int(total_iters, "total_iters", who, 0)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lrs = self._current_lrs()
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in lrs]
+        if self.last_epoch != self.total_iters:
+            return lrs
+        return [lr * (1.0 / self.factor) for lr in lrs]
+
+
+class LinearLR(LRScheduler):
+    """Scales the lr linearly from ``start_factor`` to ``end_factor`` times its initial value
+    over ``total_iters`` epochs (a linear warm-up or decay), then keeps it; computed step to
+    step as PyTorch does (so it chains)."""
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1):
+        who = type(self).__name__
+        self.start_factor = check_number(start_factor, "start_factor", who, 0.0, 1.0,
+                                         low_open=True)
+        self.end_factor = check_number(end_factor, "end_factor", who, 0.0, 1.0)
+        self.total_iters = check_int(total_iters, "total_iters", who, 1)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lrs, t = self._current_lrs(), self.last_epoch
+        if t == 0:
+            return [lr * self.start_factor for lr in lrs]
+        if t > self.total_iters:
+            return lrs
+        span = self.end_factor - self.start_factor
+        step = 1.0 + span / (self.total_iters * self.start_factor + (t - 1) * span)
+        return [lr * step for lr in lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decays the lr to 0 over ``total_iters`` epochs along (1 - epoch / total_iters)^power,
+    step to step as PyTorch does, then keeps it."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1):
+        who = type(self).__name__
+        self.total_iters = check_int(total_iters, "total_iters", who, 1)
+        self.power = check_number(power, "power", who)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lrs, t, n = self._current_lrs(), self.last_epoch, self.total_iters
+        if t == 0 or t > n:
+            return lrs
+        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * decay for lr in lrs]
+
+
 class LambdaLR(LRScheduler):
     """Sets each group's lr to its initial lr times a function of the epoch.
 
@@ -170,13 +254,13 @@ class LambdaLR(LRScheduler):
     (they are code, not state), and ``load_state_dict`` keeps the ones this schedule has.
     """
 
-
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
-        _check_optimizer(optimizer, "LambdaLR")
-        self.lr_lambdas = _per_group(lr_lambda, optimizer, "lr_lambda", "LambdaLR")
+        who = type(self).__name__
+        _check_optimizer(optimizer, who)
+        self.lr_lambdas = _per_group(lr_lambda, optimizer, "lr_lambda", who)
         for i, fn in enumerate(self.lr_lambdas):
             if not callable(fn):
-                raise TypeError(message("LambdaLR", "a function of the epoch (or a list of one "
+                raise TypeError(message(who, "a function of the epoch (or a list of one "
                                         "per group)", f"lr_lambda[{i}]", fn))
         super().__init__(optimizer, last_epoch)
 
@@ -184,7 +268,7 @@ class LambdaLR(LRScheduler):
         lrs = []
         for base, fn in zip(self.base_lrs, self.lr_lambdas):
             factor = fn(self.last_epoch)
-            check_number(factor, f"lr_lambda({self.last_epoch})", "LambdaLR", 0.0)
+            check_number(factor, f"lr_lambda({self.last_epoch})", type(self).__name__, 0.0)
             lrs.append(base * factor)
         return lrs
 
@@ -195,6 +279,22 @@ class LambdaLR(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiplies each group's lr by a function of the epoch, every epoch after the first:
+    lr_epoch = lr_(epoch-1) * lr_lambda(epoch) (chainable, unlike LambdaLR)."""
+
+    def get_lr(self) -> list[float]:
+        lrs = self._current_lrs()
+        if self.last_epoch == 0:
+            return lrs
+        out = []
+        for lr, fn in zip(lrs, self.lr_lambdas):
+            factor = fn(self.last_epoch)
+            check_number(factor, f"lr_lambda({self.last_epoch})", type(self).__name__, 0.0)
+            out.append(lr * factor)
+        return out
 
 
 def _per_group(value, optimizer: Optimizer, name: str, who: str) -> list:
@@ -224,7 +324,6 @@ class OneCycleLR(LRScheduler):
     Adam's beta1) runs the other way, between max_momentum and base_momentum, on the same
     phases; an optimizer with neither raises. Stepping beyond ``total_steps`` raises.
     """
-
 
     def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None,
