@@ -422,3 +422,52 @@ def test_gradient_descent_load_state_dict_checks_before_changing_anything():
     with pytest.raises(ValueError, match="max_steps"):
         opt.load_state_dict(dict(state, max_steps=0))
     assert opt.param_groups[0]["lr"] == 0.5 and opt.steps == 0 and opt.max_steps == 1000
+
+
+MAXIMIZE = [("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}),
+            ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+            ("Adam", {"lr": 0.01, "weight_decay": 0.01, "amsgrad": True}),
+            ("AdamW", {"lr": 0.01}),
+            ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+            ("Adadelta", {"lr": 1.0, "weight_decay": 0.01})]
+
+
+@pytest.mark.parametrize("flat", [True, False], ids=["flat", "per-parameter"])
+@pytest.mark.parametrize("name, kwargs", MAXIMIZE, ids=[n for n, _ in MAXIMIZE])
+def test_maximize_climbs_as_pytorchs_and_leaves_the_gradients(name, kwargs, flat):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=(5, 4)), rng.normal(size=4)]
+    ours = [nerve.tensor(v, dtype=nerve.float64, requires_grad=True) for v in values]
+    theirs = [torch.tensor(v, requires_grad=True) for v in values]
+    opt = getattr(optim, name)(ours, maximize=True, **kwargs)
+    opt.flat = flat
+    topt = getattr(torch.optim, name)(theirs, maximize=True, **kwargs)
+    x = rng.normal(size=(3, 5))
+    for _ in range(4):
+        for params, o, lib in ((ours, opt, nerve), (theirs, topt, torch)):
+            o.zero_grad()
+            y = (nerve.tensor(x, dtype=nerve.float64) if lib is nerve else torch.tensor(x)) \
+                @ params[0] + params[1]
+            (-(y ** 2).sum()).backward()
+        before = ours[0].grad.numpy().copy()
+        opt.step()
+        topt.step()
+        np.testing.assert_array_equal(ours[0].grad.numpy(), before)  # the step kept .grad
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+
+
+def test_pytorchs_update_flags_are_taken_or_refused_clearly():
+    params = [nerve.zeros(3, requires_grad=True)]
+    optim.Adam(params, fused=True)
+    optim.SGD(params, foreach=False)
+    with pytest.raises(ValueError, match="differentiable=False"):
+        optim.Adam(params, differentiable=True)
+    with pytest.raises(ValueError, match="capturable=False"):
+        optim.AdamW(params, capturable=True)
+    with pytest.raises(TypeError, match="maximize"):
+        optim.SGD(params, maximize="yes")
+    with pytest.raises(TypeError):
+        optim.SGD(params, nonsense=1)

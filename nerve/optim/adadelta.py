@@ -24,9 +24,10 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1.0,
-                 rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0):
+                 rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, *,
+                 maximize: bool = False, **flags):
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,
-                                  "weight_decay": weight_decay})
+                                  "weight_decay": weight_decay, "maximize": maximize}, **flags)
 
     def _check(self, group: dict[str, Any]) -> None:
         who = type(self).__name__

@@ -16,7 +16,7 @@ from typing import Any
 
 from nerve import backend
 from nerve.autograd import Tensor, enable_grad
-from nerve.checks import as_array
+from nerve.checks import as_array, check_bool, message
 from nerve.optim.flat import FlatGroup, grad_of
 
 
@@ -29,7 +29,17 @@ class Optimizer:
 
     flat = True
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any], *,
+                 foreach: bool | None = None, fused: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False):
+        who = type(self).__name__
+        for name, value in (("foreach", foreach), ("fused", fused)):  # PyTorch's ways to
+            if value is not None:  # run an update: nerve's is one pass over the group anyway
+                check_bool(value, name, who)
+        for name, value in (("capturable", capturable), ("differentiable", differentiable)):
+            if check_bool(value, name, who):
+                raise ValueError(message(who, f"{name}=False (nerve has no CUDA graphs and "
+                                         "no graph through an update)", name, value))
         self._check(defaults)
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
@@ -73,6 +83,7 @@ class Optimizer:
         group = {"params": params}
         group.update({k: v for k, v in self.defaults.items() if k not in param_group})
         group.update({k: v for k, v in param_group.items() if k != "params"})
+        check_bool(group.get("maximize", False), "maximize", type(self).__name__)
         self._check(group)
         self.param_groups.append(group)
 
@@ -102,9 +113,10 @@ class Optimizer:
             if len(backend.ARRAY_MODULES) > 1:  # a GPU backend is loaded: did a model move?
                 self._follow_devices(params)
             flat = self._flat_group(i, params)
+            update = self._ascend if group.get("maximize") else self._update
             if flat is not None:
                 flat.gather_grads(params)
-                flat.update(self._update, group, self._state_keys(group))
+                flat.update(update, group, self._state_keys(group))
                 flat.share_state(params)
                 flat.new_grads(params)
                 for p in params:
@@ -112,9 +124,13 @@ class Optimizer:
                 continue
             for p in params:
                 if p._grad is not None:
-                    self._update(p._data, grad_of(p), group, self.state.setdefault(p, {}))
+                    update(p._data, grad_of(p), group, self.state.setdefault(p, {}))
                     p._bump()
         return loss
+
+    def _ascend(self, data, grad, group: dict, state: dict) -> None:
+        """``maximize=True``: the update of -grad (a copy: ``.grad`` stays as it is)."""
+        self._update(data, -grad, group, state)
 
     def _flat_group(self, i: int, params: list[Tensor]) -> FlatGroup | None:
         """The flat arrays of group ``i``, (re)built if the parameters or state moved since."""

@@ -24,9 +24,10 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False):
+                 nesterov: bool = False, *, maximize: bool = False, **flags):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "nesterov": nesterov, "weight_decay": weight_decay})
+                                  "nesterov": nesterov, "weight_decay": weight_decay,
+                                  "maximize": maximize}, **flags)
 
     def _check(self, group: dict[str, Any]) -> None:
         who = type(self).__name__
