@@ -99,3 +99,75 @@ def test_batchnorm_loads_a_state_dict_without_its_batch_counter():
     t = torch.nn.BatchNorm1d(3)
     assert t.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()}
                              ).missing_keys == []
+
+
+# --- pieces PyTorch code reaches for, refused before -------------------------------------------
+def test_unflatten_matches_pytorch_and_saves():
+    x = np.random.default_rng(0).normal(size=(2, 24)).astype("float32")
+    for dim, sizes in ((1, (2, 3, 4)), (-1, (4, -1)), (1, (24,))):
+        ours = nn.Unflatten(dim, sizes)(nerve.tensor(x))
+        theirs = torch.nn.Unflatten(dim, sizes)(torch.tensor(x))
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match="Unflatten"):
+        nn.Unflatten(1, (5, 5))(nerve.tensor(x))
+    with pytest.raises(ValueError, match="unflattened_size"):
+        nn.Unflatten(1, (-1, -1))
+
+
+def test_unflatten_in_a_saved_model(tmp_path):
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 12), nn.Unflatten(1, (3, 4)), nn.Flatten())
+    nerve.save(model, tmp_path / "m.safetensors")
+    again = nerve.load(tmp_path / "m.safetensors")
+    x = nerve.randn(3, 4)
+    np.testing.assert_array_equal(again(x).detach().numpy(), model(x).detach().numpy())
+    assert again[1].unflattened_size == (3, 4)
+
+
+def test_trunc_normal_orthogonal_and_eye_as_pytorchs():
+    t = nerve.zeros(400, 500)
+    nn.init.trunc_normal_(t, mean=0.5, std=2.0, a=-1.0, b=3.0)
+    values = t.numpy()
+    assert values.min() >= -1.0 and values.max() <= 3.0
+    theirs = torch.nn.init.trunc_normal_(torch.zeros(400, 500), mean=0.5, std=2.0, a=-1.0, b=3.0)
+    assert abs(values.mean() - float(theirs.mean())) < 0.02
+    assert abs(values.std() - float(theirs.std())) < 0.02
+    for shape, gain in (((30, 50), 1.0), ((50, 30), 2.0), ((8, 3, 3, 3), 1.0)):
+        q = nerve.zeros(*shape)
+        nn.init.orthogonal_(q, gain)
+        m = q.numpy().reshape(shape[0], -1)
+        small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+        np.testing.assert_allclose(small, gain ** 2 * np.eye(len(small)), atol=1e-5)
+    e = nerve.zeros(3, 5)
+    np.testing.assert_array_equal(nn.init.eye_(e).numpy(), torch.nn.init.eye_(
+        torch.zeros(3, 5)).numpy())
+
+
+def test_embedding_from_pretrained_as_pytorchs():
+    table = np.arange(12.0, dtype=np.float32).reshape(4, 3)
+    ours = nn.Embedding.from_pretrained(table, padding_idx=1)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(table), padding_idx=1)
+    idx = [1, 3, 1, 0]
+    np.testing.assert_array_equal(ours(nerve.tensor(idx)).numpy(),
+                                  theirs(torch.tensor(idx)).detach().numpy())
+    assert not ours.weight.requires_grad and ours.weight.requires_grad == \
+        theirs.weight.requires_grad
+    thawed = nn.Embedding.from_pretrained(table, freeze=False)
+    thawed(nerve.tensor(idx)).sum().backward()
+    np.testing.assert_array_equal(thawed.weight.grad.numpy()[:, 0], [1, 2, 0, 1])
+    table[0, 0] = 99.0  # a copy: the caller's table stays theirs
+    assert float(ours.weight[0, 0]) == 0.0
+
+
+def test_buffers_get_submodule_get_parameter_register_module():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    assert [tuple(b.shape) for b in model.buffers()] == [(4,), (4,), ()]
+    assert model.get_submodule("1") is model[1] and model.get_submodule("") is model
+    assert model.get_parameter("0.bias") is model[0].bias
+    with pytest.raises(AttributeError, match="no submodule '5'"):
+        model.get_submodule("5")
+    with pytest.raises(AttributeError, match="no parameter 'gamma'"):
+        model.get_parameter("1.gamma")
+    model.register_module("extra", nn.ReLU())
+    assert model.get_submodule("extra") is model.extra

@@ -285,6 +285,7 @@ register_layer(nn.Embedding, "num_embeddings", "embedding_dim", "padding_idx",
 register_layer(nn.Linear, "in_features", "out_features", state_shapes=_linear_state,
                bias=lambda m: m.bias is not None)
 register_layer(nn.Flatten, "start_dim", "end_dim", state_shapes=no_state)
+register_layer(nn.Unflatten, "dim", "unflattened_size", state_shapes=no_state)
 register_layer(nn.Dropout, "p", state_shapes=no_state)
 register_layer(nn.Identity, state_shapes=no_state)
 register_layer(nn.Step, "threshold", state_shapes=no_state)

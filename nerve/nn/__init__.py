@@ -4,7 +4,7 @@ from nerve.nn import functional, init, utils
 from nerve.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh
 from nerve.nn.container import ModuleDict, ModuleList, Sequential
 from nerve.nn.conv import Conv1d, Conv2d
-from nerve.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear
+from nerve.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from nerve.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -38,6 +38,7 @@ from nerve.nn.summary import summary
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Flatten",
+    "Unflatten",
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LastTimeStep",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",

@@ -113,3 +113,51 @@ def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan) (He et al.)."""
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity))
+
+
+def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0) -> Tensor:
+    """Fill with N(mean, std^2) truncated to [a, b] (bounds in the values' units, as PyTorch's):
+    draws outside are drawn again until every value lies inside."""
+    mean, std = check_number(mean, "mean", "trunc_normal_"), check_number(std, "std",
+                                                                         "trunc_normal_", 0.0)
+    a, b = check_number(a, "a", "trunc_normal_"), check_number(b, "b", "trunc_normal_")
+    if not a < b:
+        raise ValueError(message("trunc_normal_", "bounds a < b", "(a, b)", (a, b)))
+    t = _tensor(t, "trunc_normal_")
+    xp, gen = backend.array_module(t._data), backend.rng(backend.device_of(t._data))
+    values = gen.normal(mean, std, t._data.shape)
+    outside = (values < a) | (values > b)
+    while outside.any():  # each redraw keeps about 95% (2 std): a few rounds
+        values[outside] = gen.normal(mean, std, int(outside.sum()))
+        outside = (values < a) | (values > b)
+    return _fill(t, xp.asarray(values))
+
+
+def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain``, the dimensions after the first
+    flattened (Saxe et al.; PyTorch's construction: the QR of a normal matrix, signs fixed by
+    R's diagonal)."""
+    t = _tensor(t, "orthogonal_")
+    shape = t._data.shape
+    if len(shape) < 2:
+        raise ValueError(message("orthogonal_", "a tensor of 2 or more dimensions", "shape",
+                                 shape))
+    rows, cols = shape[0], math.prod(shape[1:])
+    xp = backend.array_module(t._data)
+    flat = backend.rng(backend.device_of(t._data)).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = xp.linalg.qr(flat)
+    q *= xp.sign(xp.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(t, gain * q.reshape(shape))
+
+
+def eye_(t: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity (ones on the diagonal, as many as fit)."""
+    t = _tensor(t, "eye_")
+    if t._data.ndim != 2:
+        raise ValueError(message("eye_", "a 2-D tensor", "shape", t._data.shape))
+    return _fill(t, backend.array_module(t._data).eye(*t._data.shape))

@@ -6,7 +6,14 @@ import math
 
 from nerve import backend
 from nerve.autograd import Tensor, no_grad
-from nerve.checks import check_bool, check_int, check_positive_int, check_probability, message
+from nerve.checks import (
+    as_array,
+    check_bool,
+    check_int,
+    check_positive_int,
+    check_probability,
+    message,
+)
 from nerve.nn import functional as F
 from nerve.nn import init
 from nerve.nn.module import Module
@@ -98,6 +105,49 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of Flatten; one entry
+    may be -1). Shape: (N, C*H*W) -> (N, C, H, W) for Unflatten(1, (C, H, W))."""
+
+    _takes_tensor = True
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = check_int(dim, "dim", "Unflatten")
+        if isinstance(unflattened_size, (str, bytes)) or not hasattr(unflattened_size,
+                                                                     "__iter__"):
+            raise TypeError(message("Unflatten", "a tuple of sizes", "unflattened_size",
+                                    unflattened_size))
+        sizes = tuple(check_int(s, "unflattened_size", "Unflatten", -1) for s in
+                      unflattened_size)
+        if not sizes or sizes.count(-1) > 1 or 0 in sizes:
+            raise ValueError(message("Unflatten", "positive sizes, one of them -1 at most",
+                                     "unflattened_size", sizes))
+        self.unflattened_size = sizes
+
+    def _shape(self, shape: tuple) -> tuple:
+        dim = self.dim + len(shape) if self.dim < 0 else self.dim
+        if not 0 <= dim < len(shape):
+            raise ValueError(message(f"Unflatten({self.dim}, {self.unflattened_size})",
+                                     f"an input with dimension {self.dim}", "input.shape",
+                                     tuple(shape)))
+        known = math.prod(s for s in self.unflattened_size if s != -1)
+        if shape[dim] % known or (-1 not in self.unflattened_size and known != shape[dim]):
+            raise ValueError(message(f"Unflatten({self.dim}, {self.unflattened_size})",
+                                     f"dimension {self.dim} of a size the sizes multiply to",
+                                     "input.shape", tuple(shape)))
+        return shape[:dim] + self.unflattened_size + shape[dim + 1:]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(self._shape(tuple(x.shape)))
+
+    def _forward_array(self, x):
+        return x.reshape(self._shape(x.shape))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):
@@ -193,6 +243,23 @@ class Embedding(Module):
         if self.padding_idx is not None:
             with no_grad():
                 self.weight[self.padding_idx] = 0.0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True,
+                        padding_idx: int | None = None) -> Embedding:
+        """An Embedding whose weight is a copy of the 2-D ``embeddings`` (rows: tokens),
+        frozen unless ``freeze=False``; the padding row keeps its values, as in PyTorch."""
+        table = as_array(embeddings)
+        if table.ndim != 2:
+            raise ValueError(message("Embedding.from_pretrained", "a 2-D table (num_embeddings, "
+                                     "embedding_dim)", "embeddings.shape", table.shape))
+        dtype = table.dtype if table.dtype.kind == "f" else None
+        layer = cls(table.shape[0], table.shape[1], padding_idx, dtype=dtype)
+        with no_grad():
+            layer.weight._data[...] = table
+            layer.weight._bump()
+        layer.weight.requires_grad_(not check_bool(freeze, "freeze", "Embedding"))
+        return layer
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx)

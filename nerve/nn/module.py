@@ -88,6 +88,12 @@ def global_hooks_set() -> bool:
     return bool(_global_pre_hooks or _global_hooks)
 
 
+def _dotted(target, who: str) -> str:
+    if not isinstance(target, str):
+        raise TypeError(message(who, "a dotted name (a str)", "target", ShortRepr(target)))
+    return target
+
+
 class IncompatibleKeys(NamedTuple):
     """What ``load_state_dict`` returns, as PyTorch's: a pair that also names its parts."""
 
@@ -316,6 +322,33 @@ class Module:
             for name, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, b in self.named_buffers():
+            yield b
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path ``target`` ("" is this one), as PyTorch's."""
+        m = self
+        for part in filter(None, _dotted(target, "get_submodule").split(".")):
+            if part not in m._modules or m._modules[part] is None:
+                raise AttributeError(f"get_submodule: {type(m).__name__} has no submodule "
+                                     f"{part!r} (in {target!r})")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` ("layer.weight"), as PyTorch's."""
+        path, _, name = _dotted(target, "get_parameter").rpartition(".")
+        owner = self.get_submodule(path)
+        if owner._parameters.get(name) is None:
+            raise AttributeError(f"get_parameter: {type(owner).__name__} has no parameter "
+                                 f"{name!r} (in {target!r})")
+        return owner._parameters[name]
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Another name of :meth:`add_module`, as in PyTorch."""
+        self.add_module(name, module)
 
     # --- modes and gradients -----------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
