@@ -171,3 +171,20 @@ def test_buffers_get_submodule_get_parameter_register_module():
         model.get_parameter("1.gamma")
     model.register_module("extra", nn.ReLU())
     assert model.get_submodule("extra") is model.extra
+
+
+def test_pytorchs_packed_fields_are_refused_not_read_as_other_arrays():
+    """nerve's PackedSequence keeps a padded batch and the lengths; PyTorch's holds the real
+    steps (data, batch_sizes). packed[0] gave the padded batch, another shape, silently."""
+    seqs = [nerve.ones(3, 2), nerve.ones(1, 2)]
+    packed = nn.utils.rnn.pack_sequence(seqs)
+    for read in (lambda: packed[0], lambda: packed.data, lambda: packed.batch_sizes,
+                 lambda: tuple(packed)):
+        with pytest.raises(TypeError, match="pad_packed_sequence"):
+            read()
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        getattr(packed, "nonsense")  # noqa: B009
+    padded, lengths = nn.utils.rnn.pad_packed_sequence(packed)
+    assert padded.shape == (3, 2, 2) and lengths.tolist() == [3, 1]
+    out, _ = nn.LSTM(2, 4)(packed)
+    assert nn.utils.rnn.pad_packed_sequence(out)[0].shape == (3, 2, 4)

@@ -9,18 +9,43 @@ PyTorch, and return a PackedSequence of their outputs.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from nerve import backend, creation, ops
 from nerve.autograd import Tensor
 from nerve.checks import ShortRepr, check_bool, is_int, message
 
 
-class PackedSequence(NamedTuple):
-    """A padded, time-major batch (T, N, *) and the length of each of its N sequences."""
+class PackedSequence:
+    """A padded, time-major batch (T, N, *) and the length of each of its N sequences.
 
-    padded: Tensor
-    lengths: tuple[int, ...]
+    Not PyTorch's layout (its ``data`` holds only the real steps, with ``batch_sizes``): the
+    recurrent layers and ``pad_packed_sequence`` are what reads it. Code written for PyTorch's
+    fields (``packed.data``, ``packed[0]``, ``data, batch_sizes, *_ = packed``) would get
+    other arrays, so those are refused with this explanation instead."""
+
+    __slots__ = ("padded", "lengths")
+
+    def __init__(self, padded: Tensor, lengths: tuple[int, ...]):
+        self.padded, self.lengths = padded, tuple(lengths)
+
+    def __repr__(self) -> str:
+        return f"PackedSequence(padded={self.padded!r}, lengths={self.lengths})"
+
+    def _refuse(self, what: str):
+        raise TypeError(f"PackedSequence: {what} reads PyTorch's packed layout (data, "
+                        "batch_sizes, ...), which nerve's does not hold: it keeps .padded, a "
+                        "time-major padded batch, and .lengths; pad_packed_sequence(packed) "
+                        "gives the padded batch and the lengths")
+
+    def __getitem__(self, index):
+        self._refuse(f"packed[{index!r}]")
+
+    def __iter__(self):
+        self._refuse("unpacking it")
+
+    def __getattr__(self, name):
+        if name in ("data", "batch_sizes", "sorted_indices", "unsorted_indices"):
+            self._refuse(f"packed.{name}")
+        raise AttributeError(f"'PackedSequence' object has no attribute {name!r}")
 
 
 def _tensor(x, who: str) -> Tensor:
@@ -97,7 +122,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     if not isinstance(sequence, PackedSequence):
         raise TypeError(message("pad_packed_sequence", "a PackedSequence", "sequence",
                                 type(sequence).__name__))
-    x, lengths = sequence
+    x, lengths = sequence.padded, sequence.lengths
     if min(lengths) < x.shape[0]:  # the padded steps hold padding_value
         xp = backend.array_module(x._data)
         pad = (xp.arange(x.shape[0])[:, None] >= xp.asarray(lengths)[None, :])
