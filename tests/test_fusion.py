@@ -365,3 +365,34 @@ def test_no_fusion_past_a_call_of_ones_own_or_a_forward_patched_on_the_class(mon
         with nerve.enable_grad() if grad else nerve.no_grad():
             y = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x)
         assert np.all(y.detach().numpy() == 1)  # the patched ReLU ran
+
+
+def test_a_profiler_patching_module_call_sees_every_layer(monkeypatch):
+    """A profiler that wraps Module.__call__ itself must see the fused pairs' layers too."""
+    seen, real = [], nn.Module.__call__
+
+    def counting(self, *args, **kwargs):
+        seen.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "__call__", counting)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    model(nerve.ones(2, 4, requires_grad=True))
+    assert seen == ["Sequential", "Linear", "ReLU", "Linear"]
+
+
+def test_a_global_hook_registered_during_the_forward_sees_the_layers_after_it():
+    seen, handles = [], []
+
+    def first(module, args, out):  # the first layer's hook registers a hook for every module
+        handles.append(nn.register_module_forward_hook(
+            lambda m, a, o: seen.append(type(m).__name__)))
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 3), nn.ReLU())
+    model[0].register_forward_hook(first)
+    try:
+        model(nerve.ones(2, 4, requires_grad=True))
+    finally:
+        for h in handles:
+            h.remove()
+    assert seen[:2] == ["Linear", "ReLU"]

@@ -18,6 +18,9 @@ SCHEDULES = [
     ("CosineAnnealingLR", {"T_max": 10, "eta_min": 0.001}),
     ("CosineAnnealingLR", {"T_max": 7}),
     ("MultiStepLR", {"milestones": [3, 5, 5, 9], "gamma": 0.5}),
+    ("MultiStepLR", {"milestones": [0, 2]}),
+    ("LinearLR", {"total_iters": 0}),
+    ("PolynomialLR", {"total_iters": 0}),
     ("ConstantLR", {"factor": 0.5, "total_iters": 4}),
     ("ConstantLR", {}),
     ("LinearLR", {"start_factor": 0.25, "total_iters": 6}),
@@ -387,11 +390,11 @@ def test_a_warm_up_chained_with_a_decay_matches_torch():
 
 @pytest.mark.parametrize("make, match", [
     (lambda o: lr_scheduler.MultiStepLR(o, milestones=3), "milestones"),
-    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[0, 2]), "milestones"),
+    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[-1, 2]), "milestones"),
     (lambda o: lr_scheduler.ConstantLR(o, factor=0.0), "factor"),
     (lambda o: lr_scheduler.LinearLR(o, start_factor=1.5), "start_factor"),
-    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), "total_iters"),
-    (lambda o: lr_scheduler.PolynomialLR(o, total_iters=0), "total_iters"),
+    (lambda o: lr_scheduler.LinearLR(o, total_iters=-1), "total_iters"),
+    (lambda o: lr_scheduler.PolynomialLR(o, total_iters=-1), "total_iters"),
     (lambda o: lr_scheduler.MultiplicativeLR(o, lr_lambda=0.5), "lr_lambda"),
 ])
 def test_new_schedules_refuse_bad_arguments_and_leave_the_optimizer(make, match):
@@ -400,3 +403,23 @@ def test_new_schedules_refuse_bad_arguments_and_leave_the_optimizer(make, match)
     with pytest.raises((TypeError, ValueError), match=match):
         make(opt)
     assert [dict(g) for g in opt.param_groups] == before
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULES, ids=[f"{n}-{k}" for n, k in SCHEDULES])
+def test_a_schedule_resumed_with_last_epoch_matches_torch(name, kwargs):
+    """PyTorch's resume: each group's initial_lr set, the lr the checkpoint holds, and
+    last_epoch=k. Some schedules keep that lr at the constructor's step, some compute the next
+    one (StepLR, MultiStepLR, ConstantLR): as PyTorch's, each."""
+    torch = pytest.importorskip("torch")
+    topt, opt = torch_opt(), nerve_opt()
+    for o in (topt, opt):
+        for group, lr in zip(o.param_groups, (0.04, 0.02)):
+            group["initial_lr"], group["lr"] = group["lr"], lr
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, last_epoch=3, **kwargs)
+    sched = getattr(lr_scheduler, name)(opt, last_epoch=3, **kwargs)
+    for epoch in range(12):
+        assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12), epoch
+        topt.step()
+        opt.step()
+        tsched.step()
+        sched.step()

@@ -471,3 +471,25 @@ def test_pytorchs_update_flags_are_taken_or_refused_clearly():
         optim.SGD(params, maximize="yes")
     with pytest.raises(TypeError):
         optim.SGD(params, nonsense=1)
+
+
+def test_a_state_saved_before_maximize_existed_loads_as_pytorchs(tmp_path):
+    """Files written before optimizers took maximize have no such key: it reads as False (the
+    checkpoint loader had refused them for the missing key)."""
+    nerve.manual_seed(0)
+    model = nerve.nn.Linear(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(nerve.ones(4, 3)).sum().backward()
+    opt.step()
+    for group in opt.param_groups:
+        del group["maximize"]  # as written before
+    state = opt.state_dict()
+    path = tmp_path / "old.safetensors"
+    nerve.io.save_checkpoint(path, model, opt, epoch=1)
+    for maximize in (False, True):
+        fresh = optim.Adam(model.parameters(), lr=0.01, maximize=maximize)
+        fresh.load_state_dict(state)
+        assert fresh.param_groups[0]["maximize"] is False
+        again = optim.Adam(model.parameters(), lr=0.01, maximize=maximize)
+        nerve.io.load_checkpoint(path, model, again)
+        assert again.param_groups[0]["maximize"] is False

@@ -404,3 +404,28 @@ def test_resume_needs_a_training_checkpoint(tmp_path):
     nerve.io.save_checkpoint(path, model, opt)
     with pytest.raises(ValueError, match="no training run to resume"):
         nerve.fit(model, x, y, loss="cross_entropy", optimizer=opt, verbose=0, resume=path)
+
+
+def test_resume_with_two_chained_schedules_made_by_fit(tmp_path):
+    """A LinearLR warm-up and an ExponentialLR decay, each a class in its own callback: on
+    resume the second put back the lr the first had just set, so the warm-up factor was
+    applied twice (the resumed epochs trained at a fifth of the lr)."""
+    x, y = blobs(96)
+
+    def run(epochs, **more):
+        model = mlp(seed=5)
+        opt = optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+        schedules = [LearningRateScheduler(lr_scheduler.LinearLR, start_factor=0.2,
+                                           total_iters=3),
+                     LearningRateScheduler(lr_scheduler.ExponentialLR, gamma=0.8)]
+        history = nerve.fit(model, x, y, optimizer=opt, epochs=epochs, loss="cross_entropy",
+                            batch_size=16, verbose=0, seed=11,
+                            callbacks=[*more.pop("extra", []), *schedules], **more)
+        return model, history
+
+    m1, h1 = run(5)
+    path = tmp_path / "ckpt.safetensors"
+    run(2, extra=[ModelCheckpoint(path)])
+    m3, h3 = run(5, resume=path)
+    assert h1["lr"] == pytest.approx(h3["lr"], rel=1e-12)
+    assert same_weights(m1, m3)

@@ -105,7 +105,8 @@ def _check_optimizer(path, optimizer, opt_state, metadata: dict[str, str]) -> No
         if not isinstance(saved_group, dict):
             raise FileFormatError(f"{path}: parameter group {i} of the optimizer state is not "
                                   f"an object, got {str(saved_group)[:100]}")
-        lacking = sorted(set(group) - set(saved_group))
+        lacking = sorted(set(group) - set(saved_group) - set(getattr(optimizer, "later_keys",
+                                                                       ())))
         if lacking:  # an older checkpoint without the class name, of another optimizer
             raise TypeError(f"{path}: " + message(
                 "load_checkpoint", f"optimizer state with the hyper-parameters of {name}",

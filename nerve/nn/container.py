@@ -35,12 +35,15 @@ def _forward_arrays(modules, x: Tensor) -> Tensor:
     return Tensor._wrap(data)
 
 
+_MODULE_CALL = Module.__call__  # a profiler may patch Module.__call__ itself: no fast path then
+
+
 def _own(m: Module) -> bool:
     """True when ``m`` has a hook, a forward set on the instance or on its class after it was
     made (a profiler's patch), or a ``__call__`` of its own: no fast path skips it."""
     cls = type(m)
     return m._hooked or "forward" in vars(m) or cls.forward is not cls._made_forward or \
-        cls.__call__ is not Module.__call__
+        cls.__call__ is not _MODULE_CALL
 
 
 def _plain_relu(m: Module) -> bool:
@@ -109,8 +112,7 @@ class Sequential(Module):
 
     def forward(self, x):
         modules = iter(self._modules.values())
-        hooks = global_hooks_set()
-        if not autograd.grad_state.enabled and isinstance(x, Tensor) and not hooks:
+        if not autograd.grad_state.enabled and isinstance(x, Tensor) and not global_hooks_set():
             modules = _pool_first(modules)
             x = _forward_arrays(modules, x)  # as far as the layers have an array path
         held = None  # a layer held back: with the next one it may make one node
@@ -121,7 +123,8 @@ class Sequential(Module):
                     x, held = fused, None
                     continue
                 x, held = held(x), None
-            if not hooks and (_plain_relu(m) or m._then_relu is not None and not _own(m)):
+            if not global_hooks_set() and (_plain_relu(m) or m._then_relu is not None and
+                                           not _own(m)):  # (a hook may come during the pass)
                 held = m
                 continue
             x = m(x)

@@ -32,9 +32,10 @@ class LRScheduler:
     if anything fails while the schedule is made, the groups are put back as they were.
     """
 
-    first_step_keeps_lr = False  # the first step computes the lrs by get_lr(), as PyTorch's
-    # base class does (a schedule of one's own gets its epoch-0 lr); ExponentialLR and
-    # CosineAnnealingLR keep the current lrs there instead (PyTorch's get_lr does at epoch 0)
+    _initial = False  # True during the constructor's step: get_lr() may keep the lrs then
+    # (PyTorch's _is_initial: ExponentialLR, CosineAnnealingLR, LinearLR, PolynomialLR and
+    # MultiplicativeLR do, so a resume with last_epoch=k keeps the checkpoint's lr; StepLR,
+    # MultiStepLR, ConstantLR and a schedule of one's own compute it)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         who = type(self).__name__
@@ -53,9 +54,11 @@ class LRScheduler:
             self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
             self.last_epoch = last_epoch
             self._step_count = 0
-            self._initial = self.first_step_keeps_lr  # the first step records the lrs as they are
-            self.step()
-            self._initial = False
+            self._initial = True
+            try:
+                self.step()
+            finally:
+                self._initial = False
         except BaseException:
             for group, before in zip(optimizer.param_groups, saved):
                 group.clear()
@@ -77,7 +80,7 @@ class LRScheduler:
         changes nothing)."""
         self.last_epoch += 1
         try:
-            lrs = self._current_lrs() if self._initial else self.get_lr()
+            lrs = self.get_lr()
         except BaseException:
             self.last_epoch -= 1
             raise
@@ -124,8 +127,6 @@ class StepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiplies the lr by ``gamma`` every epoch: lr_epoch = lr_(epoch-1) * gamma."""
 
-    first_step_keeps_lr = True
-
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
         who = type(self).__name__
         check_number(gamma, "gamma", who, 0.0)
@@ -133,6 +134,8 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        if self._initial:
+            return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
 
@@ -143,8 +146,6 @@ class CosineAnnealingLR(LRScheduler):
     computed recursively as PyTorch does (so it chains, and rises again after T_max).
     """
 
-    first_step_keeps_lr = True
-
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1):
         who = type(self).__name__
@@ -154,6 +155,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        if self._initial:
+            return self._current_lrs()
         t, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         if (t - 1 - t_max) % (2 * t_max) == 0:  # the bottom of the cosine: climb back up
             rise = (1 - math.cos(math.pi / t_max)) / 2
@@ -172,7 +175,7 @@ class MultiStepLR(LRScheduler):
         who = type(self).__name__
         if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
             raise TypeError(message(who, "a list of epochs", "milestones", milestones))
-        self.milestones = sorted(check_int(m, "milestones", who, 1) for m in milestones)
+        self.milestones = sorted(check_int(m, "milestones", who, 0) for m in milestones)
         self.gamma = check_number(gamma, "gamma", who, 0.0)
         super().__init__(optimizer, last_epoch)
 
@@ -212,14 +215,14 @@ class LinearLR(LRScheduler):
         self.start_factor = check_number(start_factor, "start_factor", who, 0.0, 1.0,
                                          low_open=True)
         self.end_factor = check_number(end_factor, "end_factor", who, 0.0, 1.0)
-        self.total_iters = check_int(total_iters, "total_iters", who, 1)
+        self.total_iters = check_int(total_iters, "total_iters", who, 0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         lrs, t = self._current_lrs(), self.last_epoch
         if t == 0:
             return [lr * self.start_factor for lr in lrs]
-        if t > self.total_iters:
+        if self._initial or t > self.total_iters:
             return lrs
         span = self.end_factor - self.start_factor
         step = 1.0 + span / (self.total_iters * self.start_factor + (t - 1) * span)
@@ -233,13 +236,13 @@ class PolynomialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1):
         who = type(self).__name__
-        self.total_iters = check_int(total_iters, "total_iters", who, 1)
+        self.total_iters = check_int(total_iters, "total_iters", who, 0)
         self.power = check_number(power, "power", who)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         lrs, t, n = self._current_lrs(), self.last_epoch, self.total_iters
-        if t == 0 or t > n:
+        if self._initial or t > n:
             return lrs
         decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
         return [lr * decay for lr in lrs]
@@ -287,7 +290,7 @@ class MultiplicativeLR(LambdaLR):
 
     def get_lr(self) -> list[float]:
         lrs = self._current_lrs()
-        if self.last_epoch == 0:
+        if self._initial:
             return lrs
         out = []
         for lr, fn in zip(lrs, self.lr_lambdas):

@@ -28,6 +28,8 @@ class Optimizer:
     """
 
     flat = True
+    # hyper-parameters added after files were written: a saved group without one takes this
+    later_keys = {"maximize": False}
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any], *,
                  foreach: bool | None = None, fused: bool | None = None,
@@ -201,6 +203,9 @@ class Optimizer:
         for saved, group in zip(saved_groups, self.param_groups):
             new = {"params": group["params"]}
             new.update({k: v for k, v in saved.items() if k != "params"})
+            for k, default in self.later_keys.items():
+                if k in group:
+                    new.setdefault(k, default)
             self._check(new)
             groups.append(new)
         self.state, self.param_groups = state, groups

@@ -428,9 +428,14 @@ class LearningRateScheduler(Callback):
                     {"total_steps", "epochs", "steps_per_epoch"} & set(kwargs)):
                 kwargs["total_steps"] = self.trainer.epochs * self.trainer.steps  # the whole run
             # A schedule's first step sets the lr (LambdaLR, OneCycleLR): in a resumed run it
-            # would overwrite the checkpoint's, so load_state_dict puts the groups back.
-            self._groups = [{k: v for k, v in group.items() if k != "params"}
-                            for group in optimizer.param_groups]
+            # would overwrite the checkpoint's, so load_state_dict puts the groups back, as
+            # they were before the first schedule fit made (a second one, chained, must not
+            # bring back the lr the first had just set).
+            if self.trainer.groups_before_schedules is None:
+                self.trainer.groups_before_schedules = [
+                    {k: v for k, v in group.items() if k != "params"}
+                    for group in optimizer.param_groups]
+            self._groups = self.trainer.groups_before_schedules
             self.scheduler = self.factory(optimizer, **kwargs)
         self.last_lr = _lr(optimizer)
 

@@ -328,6 +328,8 @@ class Trainer:
         self.epoch, self.epochs, self.steps = 0, 0, 0
         self.stop_training, self.validating, self.who = False, False, who
         self._requested: list = []
+        # the optimizer's groups before fit made any schedule on them (LearningRateScheduler)
+        self.groups_before_schedules: list | None = None
         self._safe, self._safe_at = None, "the start of training"
 
     def logged_names(self) -> tuple[set[str], bool]:
