@@ -106,7 +106,8 @@ class _NerveEstimator(BaseEstimator):
         elif not callable(self.optimizer):
             raise TypeError(message(who, "an optimizer name, class or factory f(params, lr=...)",
                                     "optimizer", ShortRepr(self.optimizer)))
-        check_number(self.lr, "lr", who, 0.0, low_open=True)
+        if self.lr is not None:
+            check_number(self.lr, "lr", who, 0.0, low_open=True)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             if not is_int(self.batch_size):
                 raise TypeError(message(who, "a positive integer or 'auto'", "batch_size",
@@ -169,7 +170,8 @@ class _NerveEstimator(BaseEstimator):
         return nn.Sequential(*layers)
 
     def _make_optimizer(self, model: Module, who: str):
-        return get_optimizer(self.optimizer, model, lr=float(self.lr), who=who)
+        lr = None if self.lr is None else float(self.lr)  # None: the optimizer's own default
+        return get_optimizer(self.optimizer, model, lr=lr, who=who)
 
     # --- training --------------------------------------------------------------------------
     def _train(self, X, targets, n_outputs: int, *, partial: bool, who: str, stratify=None):
@@ -276,8 +278,10 @@ _PARAMS_DOC = """
         An optimizer name of ``nerve.fit`` ("adam", "sgd", "adamw", "rmsprop", "adadelta"), a
         class of ``nerve.optim`` or a factory ``f(params, lr=...)``
         (``functools.partial(nerve.optim.SGD, momentum=0.9)``).
-    lr : float, default 1e-3
-        The learning rate.
+    lr : float or None, default None
+        The learning rate; None takes the optimizer's own, as ``nerve.fit`` does (Adam and
+        AdamW 1e-3, SGD 0.01, RMSprop 0.01, Adadelta 1.0). A fixed 1e-3 for every optimizer
+        had left Adadelta barely training.
     batch_size : int or "auto", default "auto"
         Samples per step; "auto" is ``min(200, n_samples)``, as in ``MLPClassifier``.
     epochs : int, default 200
@@ -316,7 +320,7 @@ class NerveClassifier(ClassifierMixin, _NerveEstimator):
     _losses = CLASSIFIER_LOSSES
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, module=None,
-                 loss="cross_entropy", optimizer="adam", lr=1e-3, batch_size="auto",
+                 loss="cross_entropy", optimizer="adam", lr=None, batch_size="auto",
                  epochs=200, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -425,7 +429,7 @@ class NerveRegressor(RegressorMixin, _NerveEstimator):
     _losses = REGRESSOR_LOSSES
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, module=None,
-                 loss="mse", optimizer="adam", lr=1e-3, batch_size="auto",
+                 loss="mse", optimizer="adam", lr=None, batch_size="auto",
                  epochs=200, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes

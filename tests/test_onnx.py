@@ -442,7 +442,31 @@ def test_a_value_computed_outside_the_operations_is_refused():
 
 def test_a_number_taken_from_the_data_is_refused():
     model = Lambda(lambda x, w: x / x.abs().max().item())
-    _refused(model, nerve.randn(2, 4), match=r"number taken from the data \(.item\(\)")
+    _refused(model, nerve.randn(2, 4), match=r"into Python \(item\(\) at the model\)")
+
+
+@pytest.mark.parametrize("forward", [
+    lambda x, w: x / 10 if x.abs().max() > 50 else x,  # bool() of a comparison
+    lambda x, w: x * float(x.mean()),
+    lambda x, w: x[: int(x.abs().sum() > 1) + 1],
+], ids=["branch", "float", "int"])
+def test_a_python_branch_or_number_on_the_data_is_refused(forward):
+    """From the review: a branch on the data exported the branch the trace took, silently (a
+    100 in the input gave 10 in nerve and 100 in ONNX Runtime)."""
+    _refused(Lambda(forward), nerve.randn(2, 4) * 100, match="read a value computed from its "
+                                                             "input into Python")
+
+
+def test_a_branch_on_the_parameters_alone_still_exports(tmp_path):
+    """Values of the weights are the file's constants anyway: reading them is fine."""
+    roundtrip(Lambda(lambda x, w: x * 2 if float(w.sum()) > -1e9 else x), randn(4), tmp_path)
+
+
+def test_repeats_that_follow_the_batch_size_are_refused():
+    """t.repeat(x.shape[0], 1) wrote the traced batch size into the file (at batch 1 ONNX
+    Runtime gave 3 rows)."""
+    model = Lambda(lambda x, w: w[:1].repeat(x.shape[0], 1) + x)
+    _refused(model, nerve.randn(3, 4), match="repeats")
 
 
 def test_dropout_while_training_is_refused():

@@ -366,3 +366,18 @@ def test_a_refit_without_early_stopping_drops_the_old_validation_curve():
     assert len(clf.validation_loss_curve_) == clf.n_iter_
     clf.set_params(early_stopping=False, epochs=3).fit(x, y)
     assert clf.n_iter_ == 3 and not hasattr(clf, "validation_loss_curve_")
+
+
+@pytest.mark.parametrize("name, lr", [("adam", 1e-3), ("sgd", 0.01), ("adadelta", 1.0),
+                                      ("rmsprop", 0.01)])
+def test_the_default_lr_is_the_optimizers_own(name, lr):
+    """From the review: a fixed lr=1e-3 was passed to every optimizer, so Adadelta (whose own
+    is 1.0) barely trained; None now takes the optimizer's own, as nerve.fit does."""
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = x @ np.array([1.0, -2.0, 0.5], np.float32)
+    est = NerveRegressor(hidden_layer_sizes=(8,), optimizer=name, epochs=2, random_state=0)
+    assert est.get_params()["lr"] is None
+    est.fit(x, y)
+    assert est._optimizer.param_groups[0]["lr"] == pytest.approx(lr)
+    est.set_params(lr=0.05).fit(x, y)
+    assert est._optimizer.param_groups[0]["lr"] == pytest.approx(0.05)

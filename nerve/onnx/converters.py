@@ -504,6 +504,10 @@ def _expand(c: Ctx):
 def _repeat(c: Ctx):
     x = c.arg(0)
     repeats = list(c.options["repeats"])
+    if c.partner is not None and list(c.partner.options["repeats"]) != repeats:
+        c.fail(f"its repeats {tuple(repeats)} are {tuple(c.partner.options['repeats'])} "
+               f"{c.ex.again} (a count taken from the batch size would be a constant in the "
+               f"file: expand or broadcasting follows it){c.ex.advice}")
     lead = len(repeats) - x.ndim
     y = x.name if not lead else c.one("Unsqueeze", [x, c.ints(range(lead))])
     return [c.one("Tile", [y, c.ints(repeats)])]

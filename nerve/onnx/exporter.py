@@ -171,6 +171,12 @@ def _trace(model, arrays: list) -> tuple:
     inputs = [Tensor(a, dtype=a.dtype, requires_grad=a.dtype.kind == "f") for a in arrays]
     with enable_grad():  # recorded: in-place changes get nodes of their own
         tracer, out = trace.run(model, inputs)
+    if tracer.reads:
+        raise OnnxExportError(
+            f"{WHO}: the forward pass read a value computed from its input into Python "
+            f"({', '.join(sorted(set(tracer.reads)))}): a branch or a number taken from the "
+            "data would be frozen into the file as the example's. Compute it with tensor "
+            "operations (nerve.where, clamp, ...) instead")
     outputs = []
     _flatten(out, outputs)
     return tracer, inputs, outputs, [tracer.source(t) for t in outputs]

@@ -81,6 +81,7 @@ class Tracer:
         self.stack: list = []  # (module path, module, sources or None), innermost last
         self.busy = False
         self.thread = threading.get_ident()
+        self.reads: list[str] = []  # values computed from the input that Python read
 
     # --- sources ---------------------------------------------------------------------------
     def _named(self, k: int):
@@ -109,6 +110,28 @@ class Tracer:
         if isinstance(a, (numbers.Number, bool)):
             return ("scalar", a)
         return ("raw", a)
+
+    def from_input(self, src, _seen=None) -> bool:
+        """Whether the value of source ``src`` depends on the model's inputs."""
+        _seen = set() if _seen is None else _seen
+        if not isinstance(src, tuple) or not src:
+            return False
+        if src[0] == "input":
+            return True
+        if src[0] == "tuple":
+            return any(self.from_input(s, _seen) for s in src[1])
+        if src[0] != "call" or id(src[1]) in _seen:
+            return False
+        _seen.add(id(src[1]))
+        call = src[1]
+        return any(self.from_input(s, _seen) for s in
+                   (*call.sources, *call.option_sources.values()))
+
+    def read(self, t, how: str) -> None:
+        """Python read the value of ``t`` (a branch, a number): noted if it came from the
+        input, whose other values the file must serve."""
+        if threading.get_ident() == self.thread and self.from_input(self.source(t)):
+            self.reads.append(f"{how} at {self.path or 'the model'}")
 
     def _option_sources(self, options: dict) -> dict:
         return {k: self.source(v) for k, v in options.items()
@@ -197,6 +220,19 @@ def _traced_cast(fn):
 
 _CASTS = ((_common, "_cast"), (convert, "cast"), (select, "cast"))
 _SELECTOR = shape._selector
+# the ways Python reads a tensor's value: a branch on it, or a number taken from it
+_READS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist")
+
+
+def _traced_read(fn, name: str):
+    def read(self, *args, **kwargs):
+        tracer = getattr(_state, "tracer", None)
+        if tracer is not None:
+            tracer.read(self, f"{name}()" if not name.startswith("__") else
+                        f"{name.strip('_')}(tensor)")
+        return fn(self, *args, **kwargs)
+
+    return read
 
 
 def _keep(a):
@@ -214,6 +250,9 @@ def run(model, inputs: list):
         for module, name, fn in casts:
             setattr(module, name, _traced_cast(fn))
         shape._selector = _keep  # a 0-d index computed from the input stays in the graph
+        reads = [(name, getattr(Tensor, name)) for name in _READS]
+        for name, fn in reads:
+            setattr(Tensor, name, _traced_read(fn, name))
         Function.apply = classmethod(_traced_apply)
         _state.tracer = tracer
         try:
@@ -222,6 +261,8 @@ def run(model, inputs: list):
             _state.tracer = None
             type.__setattr__(Function, "apply", _APPLY)
             shape._selector = _SELECTOR
+            for name, fn in reads:
+                setattr(Tensor, name, fn)
             for module, name, fn in casts:
                 setattr(module, name, fn)
             for h in handles:
