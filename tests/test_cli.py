@@ -243,7 +243,8 @@ def test_mnist_download_from_a_mirror_checked_by_its_checksums(capsys, tmp_path,
 # --- bad specs, bad arguments, failed runs ----------------------------------------------------
 BAD_SPECS = {
     "unknown-layer": ('[data]\nsource = "spirals"\n[model]\nlayers = [{ type = "Dense", '
-                      'units = 2 }]\n', ["model.layers[0].type", "'Dense'", "Linear, LogSoftmax"]),
+                      'units = 2 }]\n', ["model.layers[0].type", "'Dense'",
+                                          "Linear, LogSigmoid, LogSoftmax"]),
     "unknown-key": ('[data]\nsource = "spirals"\nsamples = 10\n[model]\nlayers = [{ type = '
                     '"Linear", in_features = 2, out_features = 2 }]\n',
                     ["data.samples", "unknown key", "n_samples"]),

@@ -188,3 +188,56 @@ def test_pytorchs_packed_fields_are_refused_not_read_as_other_arrays():
     assert padded.shape == (3, 2, 2) and lengths.tolist() == [3, 1]
     out, _ = nn.LSTM(2, 4)(packed)
     assert nn.utils.rnn.pad_packed_sequence(out)[0].shape == (3, 2, 4)
+
+
+# --- activations of modern networks, built from nerve's operations ---------------------------
+ACTIVATIONS = [("SiLU", {}, "silu"), ("Mish", {}, "mish"), ("LogSigmoid", {}, "logsigmoid"),
+               ("Softsign", {}, "softsign"), ("Hardtanh", {}, "hardtanh"),
+               ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}, "hardtanh"),
+               ("ReLU6", {}, "relu6")]
+
+
+@pytest.mark.parametrize("name, kwargs, fn", ACTIVATIONS, ids=[f"{a}{b}" for a, b, _ in
+                                                                 ACTIVATIONS])
+def test_activation_matches_pytorch_values_and_gradients(name, kwargs, fn):
+    """float64, with the bounds and 0 themselves among the inputs (Hardtanh's gradient is 0
+    there in PyTorch), large magnitudes (the softplus threshold, LogSigmoid's stability)."""
+    x = np.concatenate([np.random.default_rng(0).normal(size=40) * 4,
+                        [-1.0, 1.0, 0.0, 6.0, -0.5, 2.0, 25.0, -40.0, 1e-8]])
+    ours = nerve.tensor(x, dtype=nerve.float64, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y = getattr(nn, name)(**kwargs)(ours)
+    ty = getattr(torch.nn, name)(**kwargs)(theirs)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    w = np.random.default_rng(1).normal(size=x.shape)
+    (y * nerve.tensor(w, dtype=nerve.float64)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    functional = getattr(nn.functional, fn)
+    args = (kwargs["min_val"], kwargs["max_val"]) if kwargs else ()
+    np.testing.assert_array_equal(functional(ours, *args).detach().numpy(), y.detach().numpy())
+    smooth = nerve.tensor(np.random.default_rng(2).normal(size=(3, 4)) * 0.7 + 0.05,
+                          dtype=nerve.float64)
+    assert nerve.gradcheck(getattr(nn, name)(**kwargs), (smooth,))
+
+
+def test_new_activations_save_load_and_export(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    nerve.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.SiLU(), nn.Linear(8, 8), nn.Mish(),
+                          nn.Hardtanh(-0.5, 0.5), nn.ReLU6(), nn.LogSigmoid(), nn.Softsign())
+    path = tmp_path / "m.safetensors"
+    nerve.save(model, path)
+    again = nerve.load(path)
+    assert again[4].min_val == -0.5 and isinstance(again[5], nn.ReLU6)
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32") * 3
+    with nerve.no_grad():
+        expected = model(nerve.tensor(x)).numpy()
+        np.testing.assert_array_equal(again(nerve.tensor(x)).numpy(), expected)
+    nerve.onnx.export(model, tmp_path / "m.onnx", nerve.tensor(x))
+    onnx.checker.check_model(onnx.load(tmp_path / "m.onnx"))
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="max_val"):
+        nn.Hardtanh(1.0, 1.0)

@@ -1,7 +1,22 @@
 """Modules, layers, activations, initialisation and losses, with PyTorch's names."""
 
 from nerve.nn import functional, init, utils
-from nerve.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Step, Tanh
+from nerve.nn.activation import (
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Step,
+    Tanh,
+)
 from nerve.nn.container import ModuleDict, ModuleList, Sequential
 from nerve.nn.conv import Conv1d, Conv2d
 from nerve.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
@@ -43,7 +58,7 @@ __all__ = [
     "AdaptiveAvgPool2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LastTimeStep",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",
     "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
-    "LeakyReLU", "Softmax",
+    "LeakyReLU", "Softmax", "SiLU", "Mish", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
     "LogSoftmax", "MSELoss", "SSRLoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "Perceptron",
     "ConvergenceWarning", "summary", "functional", "init", "utils", "RemovableHandle",

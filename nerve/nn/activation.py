@@ -1,11 +1,13 @@
 """Activation functions as modules: Step (the perceptron's), Sigmoid, ReLU, Softplus, Tanh,
-LeakyReLU, Softmax and LogSoftmax. Shape: any -> the same."""
+LeakyReLU, Softmax, LogSoftmax, and SiLU, Mish, Hardtanh, ReLU6, LogSigmoid, Softsign (built
+from nerve's operations: their gradients and ONNX export come with them). Shape: any -> the
+same."""
 
 from __future__ import annotations
 
 from nerve import backend, ops
 from nerve.autograd import Tensor
-from nerve.checks import check_bool, check_int, check_number
+from nerve.checks import check_bool, check_int, check_number, message
 from nerve.nn import functional as F
 from nerve.nn.module import Module
 from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
@@ -128,3 +130,76 @@ class LogSoftmax(Softmax):
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.log_softmax(x, self.dim)
+
+
+class _Composite(Module):
+    """An activation written with nerve's operations (see its function in nn.functional)."""
+
+    _takes_tensor = True
+    _function = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self)._function(x)
+
+
+class SiLU(_Composite):
+    """x sigmoid(x)."""
+
+    _function = staticmethod(F.silu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace", "SiLU")  # taken; the result is new
+
+
+class Mish(_Composite):
+    """x tanh(softplus(x))."""
+
+    _function = staticmethod(F.mish)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace", "Mish")
+
+
+class LogSigmoid(_Composite):
+    """log(sigmoid(x)), computed stably."""
+
+    _function = staticmethod(F.logsigmoid)
+
+
+class Softsign(_Composite):
+    """x / (1 + |x|)."""
+
+    _function = staticmethod(F.softsign)
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val] (gradient 0 at the bounds, as PyTorch's)."""
+
+    _takes_tensor = True
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.min_val = check_number(min_val, "min_val", type(self).__name__)
+        self.max_val = check_number(max_val, "max_val", type(self).__name__)
+        self.inplace = check_bool(inplace, "inplace", type(self).__name__)
+        if not self.min_val < self.max_val:
+            raise ValueError(message(type(self).__name__, f"max_val > min_val={self.min_val}",
+                                     "max_val", self.max_val))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return ""

@@ -55,6 +55,41 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return ops.where(linear_part, x, out) if linear_part.any() else out
 
 
+def silu(x) -> Tensor:
+    """x sigmoid(x) (the swish of Ramachandran et al.)."""
+    return x * ops.sigmoid(x)
+
+
+def mish(x) -> Tensor:
+    """x tanh(softplus(x)) (Misra), with softplus's threshold of 20 as PyTorch's."""
+    return x * ops.tanh(softplus(x))
+
+
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 at and beyond
+    the bounds, as PyTorch's (a clamp would pass it at the bounds)."""
+    min_val = check_number(min_val, "min_val", "hardtanh")
+    max_val = check_number(max_val, "max_val", "hardtanh")
+    if not min_val < max_val:
+        raise ValueError(message("hardtanh", f"max_val > min_val={min_val}", "max_val", max_val))
+    return ops.where(x <= min_val, min_val, ops.where(x >= max_val, max_val, x))
+
+
+def relu6(x) -> Tensor:
+    """min(max(x, 0), 6): hardtanh between 0 and 6."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def logsigmoid(x) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), computed stably."""
+    return -ops.softplus(-x)
+
+
+def softsign(x) -> Tensor:
+    """x / (1 + |x|)."""
+    return x / (ops.abs(x) + 1.0)
+
+
 def _check_reduction(reduction: str, who: str) -> None:
     check_choice(reduction, "reduction", who, _REDUCTIONS)
 
