@@ -136,6 +136,8 @@ def test_linear_shapes(record_op, x_shape, bias):
 # --- element-wise functions --------------------------------------------------------------------
 UNARY = {
     "exp": (nerve.exp, smooth),
+    "expm1": (nerve.expm1, smooth),
+    "log1p": (nerve.log1p, positive),
     "log": (nerve.log, positive),
     "sqrt": (nerve.sqrt, positive),
     "abs": (nerve.abs, away_from_zero),

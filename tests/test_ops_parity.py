@@ -131,6 +131,8 @@ def test_linear_shapes(record_op, x_shape, bias):
 # --- element-wise functions --------------------------------------------------------------------
 UNARY = {
     "exp": (same(lambda m, x: m.exp(x)), smooth),
+    "expm1": (same(lambda m, x: m.expm1(x * 1e-5)), smooth),  # near 0, where exp(x) - 1 rounds
+    "log1p": (same(lambda m, x: m.log1p(x * 1e-6)), positive),
     "log": (same(lambda m, x: m.log(x)), positive),
     "sqrt": (same(lambda m, x: m.sqrt(x)), positive),
     "abs": (same(lambda m, x: m.abs(x)), away_from_zero),

@@ -194,7 +194,8 @@ def test_pytorchs_packed_fields_are_refused_not_read_as_other_arrays():
 ACTIVATIONS = [("SiLU", {}, "silu"), ("Mish", {}, "mish"), ("LogSigmoid", {}, "logsigmoid"),
                ("Softsign", {}, "softsign"), ("Hardtanh", {}, "hardtanh"),
                ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}, "hardtanh"),
-               ("ReLU6", {}, "relu6")]
+               ("ReLU6", {}, "relu6"), ("ELU", {}, "elu"), ("ELU", {"alpha": 0.5}, "elu"),
+               ("CELU", {"alpha": 2.0}, "celu"), ("SELU", {}, "selu")]
 
 
 @pytest.mark.parametrize("name, kwargs, fn", ACTIVATIONS, ids=[f"{a}{b}" for a, b, _ in
@@ -214,7 +215,7 @@ def test_activation_matches_pytorch_values_and_gradients(name, kwargs, fn):
     (ty * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
     functional = getattr(nn.functional, fn)
-    args = (kwargs["min_val"], kwargs["max_val"]) if kwargs else ()
+    args = tuple(kwargs.values())
     np.testing.assert_array_equal(functional(ours, *args).detach().numpy(), y.detach().numpy())
     smooth = nerve.tensor(np.random.default_rng(2).normal(size=(3, 4)) * 0.7 + 0.05,
                           dtype=nerve.float64)
@@ -226,7 +227,8 @@ def test_new_activations_save_load_and_export(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     nerve.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 8), nn.SiLU(), nn.Linear(8, 8), nn.Mish(),
-                          nn.Hardtanh(-0.5, 0.5), nn.ReLU6(), nn.LogSigmoid(), nn.Softsign())
+                          nn.Hardtanh(-0.5, 0.5), nn.ReLU6(), nn.LogSigmoid(), nn.Softsign(),
+                          nn.ELU(0.5), nn.CELU(2.0), nn.SELU())
     path = tmp_path / "m.safetensors"
     nerve.save(model, path)
     again = nerve.load(path)

@@ -300,6 +300,9 @@ register_layer(nn.Hardtanh, "min_val", "max_val", "inplace", state_shapes=no_sta
 register_layer(nn.ReLU6, "inplace", state_shapes=no_state)
 register_layer(nn.LogSigmoid, state_shapes=no_state)
 register_layer(nn.Softsign, state_shapes=no_state)
+register_layer(nn.ELU, "alpha", "inplace", state_shapes=no_state)
+register_layer(nn.CELU, "alpha", "inplace", state_shapes=no_state)
+register_layer(nn.SELU, "inplace", state_shapes=no_state)
 register_layer(nn.Softmax, "dim", state_shapes=no_state)
 register_layer(nn.LogSoftmax, "dim", state_shapes=no_state)
 

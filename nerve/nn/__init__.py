@@ -2,6 +2,9 @@
 
 from nerve.nn import functional, init, utils
 from nerve.nn.activation import (
+    CELU,
+    ELU,
+    SELU,
     Hardtanh,
     LeakyReLU,
     LogSigmoid,
@@ -59,6 +62,7 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",
     "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
     "LeakyReLU", "Softmax", "SiLU", "Mish", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
+    "ELU", "CELU", "SELU",
     "LogSoftmax", "MSELoss", "SSRLoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "Perceptron",
     "ConvergenceWarning", "summary", "functional", "init", "utils", "RemovableHandle",

@@ -1,5 +1,6 @@
 """Activation functions as modules: Step (the perceptron's), Sigmoid, ReLU, Softplus, Tanh,
-LeakyReLU, Softmax, LogSoftmax, and SiLU, Mish, Hardtanh, ReLU6, LogSigmoid, Softsign (built
+LeakyReLU, Softmax, LogSoftmax, and SiLU, Mish, ELU, CELU, SELU, Hardtanh, ReLU6, LogSigmoid,
+Softsign (built
 from nerve's operations: their gradients and ONNX export come with them). Shape: any -> the
 same."""
 
@@ -203,3 +204,42 @@ class ReLU6(Hardtanh):
 
     def extra_repr(self) -> str:
         return ""
+
+
+class ELU(Module):
+    """x where x > 0, else alpha (e^x - 1)."""
+
+    _takes_tensor = True
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = check_number(alpha, "alpha", type(self).__name__)
+        self.inplace = check_bool(inplace, "inplace", type(self).__name__)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class CELU(ELU):
+    """x where x > 0, else alpha (e^(x / alpha) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha, inplace)
+        if self.alpha == 0:
+            raise ValueError(message("CELU", "alpha != 0", "alpha", alpha))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.celu(x, self.alpha)
+
+
+class SELU(_Composite):
+    """scale elu(x, alpha), the self-normalising constants of Klambauer et al."""
+
+    _function = staticmethod(F.selu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace", "SELU")

@@ -90,6 +90,28 @@ def softsign(x) -> Tensor:
     return x / (ops.abs(x) + 1.0)
 
 
+def elu(x, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha (e^x - 1) (Clevert et al.)."""
+    alpha = check_number(alpha, "alpha", "elu")
+    return ops.where(x > 0, x, ops.expm1(x) * alpha)
+
+
+def celu(x, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha (e^(x / alpha) - 1) (Barron)."""
+    alpha = check_number(alpha, "alpha", "celu")
+    if alpha == 0:
+        raise ValueError(message("celu", "alpha != 0", "alpha", alpha))
+    return ops.where(x > 0, x, ops.expm1(x / alpha) * alpha)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(x) -> Tensor:
+    """scale elu(x, alpha) with Klambauer et al.'s constants (self-normalising)."""
+    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
 def _check_reduction(reduction: str, who: str) -> None:
     check_choice(reduction, "reduction", who, _REDUCTIONS)
 

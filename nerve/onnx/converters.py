@@ -147,6 +147,17 @@ def _unary(c: Ctx):
     return [c.one("Cast", [y], to=onnx_type(dtype))]
 
 
+@converts(el.Expm1Function, el.Log1pFunction)
+def _expm1_log1p(c: Ctx):
+    """ONNX has neither: exp(x) - 1 and log(1 + x), which round near 0 where nerve's do not
+    (within the file's float tolerance elsewhere)."""
+    x, dtype = c.as_out(c.arg(0)), c.out_dtype()
+    one = c.const(1, dtype)
+    if c.call.kind is el.Expm1Function:
+        return [c.one("Sub", [c.one("Exp", [x]), one])]
+    return [c.one("Log", [c.one("Add", [x, one])])]
+
+
 def _softplus64(c: Ctx, x, dtype):
     """Softplus in float64 (ONNX Runtime has it for float32 alone) as max(x, 0) +
     log(1 + exp(-|x|)), cast back to ``dtype`` (nerve's softplus of integers is integers)."""

@@ -37,6 +37,45 @@ def exp(input) -> Tensor:
     return ExpFunction.apply(as_tensor(input))
 
 
+class Expm1Function(Function):
+    "y = e^x - 1 (exact near 0);  dy/dx = y + 1"
+
+    def forward(ctx, x):
+        x = _floating(x)
+        out = backend.array_module(x).expm1(x)
+        ctx.save_for_backward(out)
+        return out
+
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out + 1)
+
+
+@register
+def expm1(input) -> Tensor:
+    """e^x - 1, element-wise, without the rounding of exp(x) - 1 near 0."""
+    return Expm1Function.apply(as_tensor(input))
+
+
+class Log1pFunction(Function):
+    "y = ln(1 + x) (exact near 0);  dy/dx = 1 / (1 + x)"
+
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return backend.array_module(x).log1p(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x + 1)
+
+
+@register
+def log1p(input) -> Tensor:
+    """ln(1 + x), element-wise, without the rounding of log(1 + x) near 0."""
+    return Log1pFunction.apply(as_tensor(input))
+
+
 class LogFunction(Function):
     "y = ln(x);  dy/dx = 1 / x"
 
