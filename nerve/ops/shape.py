@@ -202,10 +202,12 @@ def index_key(index, ndim: int):
     Ellipsis of no dimension as nothing between them), and integers beside index arrays or
     bools as :class:`Steps`. A uint8 index is refused: PyTorch takes it for a mask, NumPy for
     positions."""
-    items, kinds = [], []  # kinds: "int" selects, "array" (index arrays, masks, bools), "basic"
+    # kinds: "int" selects, "array" (index arrays, masks, bools), "basic"; used: how many of
+    # the tensor's dimensions each item reads
+    items, kinds, used = [], [], []
     for i in index if isinstance(index, tuple) else (index,):
         i = i._data if isinstance(i, Tensor) else list(i) if isinstance(i, (tuple, range)) else i
-        kind = "basic"
+        kind, n = "basic", int(i is not None and i is not Ellipsis)
         if isinstance(i, list) or backend.is_array(i):
             a = backend.array_module(i).asarray(i)
             if a.dtype == "uint8":
@@ -215,16 +217,16 @@ def index_key(index, ndim: int):
             if a.ndim == 0 and a.dtype.kind in "iu":
                 i, kind = _selector(a), "int"
             else:
-                kind = "array"
+                kind, n = "array", a.ndim if a.dtype == bool else 1
         elif is_int(i):
             kind = "int"
         elif isinstance(i, (bool, np.bool_)):
-            kind = "array"  # a 0-d mask: a new axis of 1 (or 0) positions, as in PyTorch
+            kind, n = "array", 0  # a 0-d mask: a new axis of 1 (or 0) positions, as PyTorch's
         items.append(i)
         kinds.append(kind)
+        used.append(n)
     if "array" not in kinds:
         return tuple(items) if isinstance(index, tuple) else items[0]
-    used = [_dims(i, k) for i, k in zip(items, kinds)]
     ellipses = [n for n, i in enumerate(items) if i is Ellipsis]
     if len(ellipses) == 1 and sum(used) <= ndim:
         at = ellipses[0]
@@ -240,16 +242,6 @@ def index_key(index, ndim: int):
     if not any(i is Ellipsis for i in first):
         first.append(Ellipsis)  # so that the first step is a view, never a scalar
     return Steps((tuple(first), rest))
-
-
-def _dims(item, kind: str) -> int:
-    """How many of the indexed tensor's dimensions an index item uses."""
-    if item is None or item is Ellipsis:
-        return 0
-    if kind != "array" or isinstance(item, (bool, np.bool_)):
-        return int(kind != "array")
-    a = backend.array_module(item).asarray(item)
-    return a.ndim if a.dtype == bool else 1
 
 
 @register(methods=("__getitem__",), public=False)
