@@ -396,3 +396,23 @@ def test_a_global_hook_registered_during_the_forward_sees_the_layers_after_it():
         for h in handles:
             h.remove()
     assert seen[:2] == ["Linear", "ReLU"]
+
+
+def test_a_global_hook_registered_during_inference_sees_the_layers_in_their_order():
+    """Under no_grad the pooling goes before the ReLU that precedes it; a hook for every
+    module that arrives during the pass must still see the ReLU first."""
+    seen, handles = [], []
+
+    def first(module, args, out):
+        handles.append(nn.register_module_forward_hook(
+            lambda m, a, o: seen.append(type(m).__name__)))
+
+    model = nn.Sequential(nn.Linear(4, 6), nn.Unflatten(1, (1, 6)), nn.ReLU(), nn.MaxPool1d(2))
+    model[0].register_forward_hook(first)
+    try:
+        with nerve.no_grad():
+            model(nerve.ones(2, 4))
+    finally:
+        for h in handles:
+            h.remove()
+    assert seen[:3] == ["Unflatten", "ReLU", "MaxPool1d"]

@@ -70,7 +70,8 @@ def _pool_first(modules: Iterator[Module]) -> Iterator[Module]:
     over the pooling's 4x smaller output, in place (the pooling's output is a new array)."""
     held = None
     for m in modules:
-        pooling = m._after_relu is not None and not _own(m) and m._relu_commutes()
+        hooks = global_hooks_set()  # (one may come during the pass: the layers in order then)
+        pooling = m._after_relu is not None and not (hooks or _own(m)) and m._relu_commutes()
         if held is not None:
             if pooling:
                 yield m  # the pooling, then the ReLU held back
@@ -78,7 +79,7 @@ def _pool_first(modules: Iterator[Module]) -> Iterator[Module]:
             held = None
             if pooling:
                 continue
-        if _plain_relu(m):
+        if _plain_relu(m) and not hooks:
             held = m
         else:
             yield m
