@@ -42,10 +42,13 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
-def _run_hooks(hooks: list, g):
+def _run_hooks(hooks: list, g, seen: set):
     """Pass the gradient array ``g`` through tensor hooks; a returned Tensor replaces it.
-    ``retain_grad``'s hook runs last, so ``.grad`` holds what the other hooks made (PyTorch)."""
+    ``retain_grad``'s hook runs last, so ``.grad`` holds what the other hooks made (PyTorch).
+    The ids of the arrays the hooks were given or gave back go into ``seen``: user code may
+    hold them, so no ``.grad`` takes them over to add into later (they are copied)."""
     for hook in sorted(hooks, key=lambda h: getattr(h, "retains", False)):
+        seen.add(id(g))
         out = hook(Tensor._wrap(g))
         if out is not None:
             new = out._data if isinstance(out, Tensor) else backend.ensure_array(out)
@@ -53,6 +56,7 @@ def _run_hooks(hooks: list, g):
                 raise RuntimeError(f"a tensor hook returned a gradient of shape {new.shape} "
                                    f"for a tensor of shape {g.shape}")
             g = new
+            seen.add(id(g))
     return g
 
 
@@ -635,10 +639,9 @@ def _accumulate_leaf(leaf: Tensor, g, handed_out: set) -> None:
 
     A leaf takes a gradient array over without a copy when it can, but that array may still be
     pending for another node of this backward (``a + b`` hands the same array to both inputs),
-    so it is never added into in place: ``handed_out`` holds the ids of such borrowed arrays.
+    or held by user code (a hook saw it), so it is never added into in place: ``handed_out``
+    holds the ids of such borrowed arrays.
     """
-    if _leaf_hooks and id(leaf) in _leaf_hooks:
-        g = _run_hooks(_leaf_hooks[id(leaf)], g)
     if g.dtype != leaf._data.dtype:
         g = g.astype(leaf._data.dtype)
     if leaf._grad is None:
@@ -691,38 +694,50 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False, capture=None,
     id) instead, and no ``.grad`` changes (``nerve.autograd.grad``).
     """
     handed_out = {id(grad)}
+    hooked: dict = {}  # id(leaf) -> [leaf, the sum of its gradients]: a leaf with hooks
     if root._node is None:
-        _deliver(root, grad, handed_out, capture, captured)
-        return
-    order = _topological_order(root._node)
-    pending = {root._node: {root._index: grad}}
-    if capture is None:
+        _deliver(root, grad, handed_out, hooked, capture, captured)
+    elif capture is None:
+        order = _topological_order(root._node)
+        pending = {root._node: {root._index: grad}}
         for node in order:
             out_grads = pending.pop(node, None)
             if out_grads is not None:
-                _backward_node(node, out_grads, pending, handed_out)
+                _backward_node(node, out_grads, pending, handed_out, hooked)
             if not retain_graph:
                 node.release()
+    else:  # nerve.autograd.grad: the gradients of intermediate results taken as they pass
+        order = _topological_order(root._node)
+        pending = {root._node: {root._index: grad}}
+        wanted = {(t._node, t._index): t for t in capture.values() if t._node is not None}
+        for node in order:
+            out_grads = pending.pop(node, None)
+            if out_grads is not None:
+                _backward_node(node, out_grads, pending, handed_out, hooked, capture, captured)
+                for (n, i), t in wanted.items():  # after its hooks, as in PyTorch
+                    if n is node and i in out_grads:
+                        captured[id(t)] = out_grads[i]
+            if not retain_graph:
+                node.release()
+    for leaf, g in hooked.values():  # a leaf's hooks see its whole gradient, once (PyTorch)
+        g = _run_hooks(_leaf_hooks.get(id(leaf), ()), g, handed_out)
+        if capture is None:
+            _accumulate_leaf(leaf, g, handed_out)
+        else:
+            captured[id(leaf)] = g
+
+
+def _deliver(leaf: Tensor, g, handed_out: set, hooked: dict, capture, captured) -> None:
+    """Give a leaf its gradient: into ``.grad``, or into ``captured`` when capturing; the
+    gradients of a leaf with hooks are added up in ``hooked`` for its hooks to see the total."""
+    if capture is not None and id(leaf) not in capture:
         return
-    # nerve.autograd.grad: the gradients of intermediate results are taken as they pass
-    wanted = {(t._node, t._index): t for t in capture.values() if t._node is not None}
-    for node in order:
-        out_grads = pending.pop(node, None)
-        if out_grads is not None:
-            for (n, i), t in wanted.items():
-                if n is node and i in out_grads:
-                    captured[id(t)] = out_grads[i]
-            _backward_node(node, out_grads, pending, handed_out, capture, captured)
-        if not retain_graph:
-            node.release()
-
-
-def _deliver(leaf: Tensor, g, handed_out: set, capture, captured) -> None:
-    """Give a leaf its gradient: into ``.grad``, or into ``captured`` when capturing."""
-    if capture is None:
+    if _leaf_hooks and id(leaf) in _leaf_hooks:
+        prev = hooked.get(id(leaf))
+        hooked[id(leaf)] = [leaf, g] if prev is None else [leaf, prev[1] + g]
+    elif capture is None:
         _accumulate_leaf(leaf, g, handed_out)
-    elif id(leaf) in capture:
-        g = _run_hooks(_leaf_hooks.get(id(leaf), ()), g)  # the leaf's hooks, as in backward
+    else:
         prev = captured.get(id(leaf))
         captured[id(leaf)] = g if prev is None else prev + g
 
@@ -740,14 +755,14 @@ def _check_versions(node) -> None:
             )
 
 
-def _backward_node(node, out_grads: dict, pending: dict, handed_out: set, capture=None,
-                   captured=None) -> None:
+def _backward_node(node, out_grads: dict, pending: dict, handed_out: set, hooked: dict,
+                   capture=None, captured=None) -> None:
     if node.checked:  # saved arrays to check, or hooks on its outputs: most nodes have none
         if node.saved_versions:
             _check_versions(node)
         for i, hooks in (node.output_hooks or {}).items():  # register_hook, retain_grad
             if i in out_grads and hooks:
-                out_grads[i] = _run_hooks(hooks, out_grads[i])
+                out_grads[i] = _run_hooks(hooks, out_grads[i], handed_out)
     if node.n_outputs == 1:
         args = None
         grads = type(node).backward(node, out_grads[0])  # works for @staticmethod too
@@ -771,8 +786,8 @@ def _backward_node(node, out_grads: dict, pending: dict, handed_out: set, captur
         if edge is None or g is None:
             continue
         t, parent, index = edge
-        if not t._rg:
-            continue
+        if parent is None and not t._rg:  # a leaf told since to need none (a detach_()ed
+            continue  # result passes on to the history it was recorded with, as in PyTorch)
         if type(g) not in _ARRAYS:  # 0-d arithmetic gives scalars; users give floats
             g = backend.ensure_array(g._data if isinstance(g, Tensor) else g)
         if g.shape != t._data.shape:
@@ -781,10 +796,10 @@ def _backward_node(node, out_grads: dict, pending: dict, handed_out: set, captur
                 f"for an input of shape {t._data.shape}"
             )
         if parent is None:
-            if capture is None:
+            if capture is None and not (_leaf_hooks and id(t) in _leaf_hooks):
                 _accumulate_leaf(t, g, handed_out)
             else:
-                _deliver(t, g, handed_out, capture, captured)
+                _deliver(t, g, handed_out, hooked, capture, captured)
             continue
         slot = pending.setdefault(parent, {})
         prev = slot.get(index)

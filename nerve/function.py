@@ -86,10 +86,10 @@ class Function:
         An optimizer with flat buffers gives each parameter a home for its next gradient: its
         view of the group's gradient array (``nerve.optim.flat``). An operation that can write
         its result into a given array (``out=``) may write input ``i``'s gradient there and
-        return it; the leaf then takes it as its ``.grad`` without a copy (its hooks, if any, still
-        run on it first). There is a home only while ``backward()`` fills ``.grad`` (not in
-        ``autograd.grad``), for a leaf that has no gradient yet and no other place among this
-        node's inputs; a home serves one gradient.
+        return it; the leaf then takes it as its ``.grad`` without a copy. There is a home
+        only while ``backward()`` fills ``.grad`` (not in ``autograd.grad``), for a leaf that
+        has no gradient yet, no hook (a hook may keep the array it is given) and no other
+        place among this node's inputs; a home serves one gradient.
         """
         edges = ctx.edges
         edge = edges[i] if i < len(edges) else None
@@ -98,7 +98,8 @@ class Function:
         t = edge[0]
         home = t._home
         if (home is None or t._grad is not None or not t._rg or home.shape != t._data.shape
-                or home.dtype != t._data.dtype or sum(e and e[0] is t for e in edges) > 1):
+                or home.dtype != t._data.dtype or sum(e and e[0] is t for e in edges) > 1
+                or id(t) in autograd._leaf_hooks):  # its hooks may keep what they see
             return None
         return home
 

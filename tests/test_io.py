@@ -30,7 +30,7 @@ def every_layer():
 
 def outputs(model, x):
     with nerve.no_grad():
-        return model(nerve.tensor(x)).numpy()
+        return model(nerve.from_numpy(x)).numpy()  # x in its own dtype (the model's)
 
 
 def assert_same_weights(a, b):

@@ -61,7 +61,7 @@ def train(cls, kwargs, dtype, steps=6, seed=0, flat=True):
     opt = cls(model.parameters(), **kwargs)
     opt.flat = flat
     rng = np.random.default_rng(seed + 1)
-    x = nerve.tensor(rng.normal(size=(20, 7)).astype(dtype))
+    x = nerve.tensor(rng.normal(size=(20, 7)), dtype=getattr(nerve, dtype))
     y = nerve.tensor(rng.integers(0, 3, 20))
     for step in range(steps):
         if step == 3:  # a change of learning rate between steps, as a scheduler makes it

@@ -45,10 +45,14 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # bools as 0-d masks, an Ellipsis of no dimension, the first step always a view, a 0-d index
 # kept in the graph while tracing): 3,624, budget 3,630. softmax without dim refused beyond
 # 2-D (PyTorch's implicit choice differs from the last dim): 3,634, budget 3,640. expm1 and
-# log1p (exact near 0; ELU, CELU and SELU use expm1): 3,674, budget 3,680.
+# log1p (exact near 0; ELU, CELU and SELU use expm1): 3,674, budget 3,680. Review fixes of the
+# operations (clamp's tensor bounds as inputs with their gradients, an empty dim reducing every
+# dim, the bitwise and logical operators & | ^ ~ of masks, pow's own errors): +125; erf (for
+# GELU), a leaf's hooks run once on its whole gradient, retain_grad() across an in-place
+# change, np.dot as matmul only up to 2-D: +34; 3,839, budget 3,845.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3680
+CORE_LINE_BUDGET = 3845
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

@@ -135,6 +135,21 @@ def test_cross_entropy_loss_float32_input_with_float64_weight():
     assert out.dtype == np.float32
 
 
+@pytest.mark.parametrize("loss", ["CrossEntropyLoss", "NLLLoss"])
+def test_class_weights_keep_their_float_dtype_as_pytorchs(loss):
+    """A float64 weight was stored as float32: the float64 loss was off by ~5e-9 relative, and
+    .double() could not bring the lost digits back."""
+    weight = np.array([1 / 3, 2.0, 0.7, 1.1])
+    x, t = smooth((5, 4), seed=6), indices(5, 4)
+    ours = getattr(nn, loss)(weight=weight)
+    ref = getattr(torch.nn, loss)(weight=torch.tensor(weight))
+    assert_parity(lambda z: ours(z, t), lambda z: ref(z, torch.tensor(t)), x, "mean")
+    assert np.asarray(ours.state_dict()["weight"]).dtype == np.float64
+    assert ref.state_dict()["weight"].dtype == torch.float64
+    assert getattr(nn, loss)(weight=weight.astype(np.float32)).weight.dtype == nerve.float32
+    assert getattr(nn, loss)(weight=[1, 2, 3, 4]).weight.dtype == nerve.float32  # the default
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"weight": np.ones(3)}, ValueError, "expected one weight per class, shape (4,). "
                                          "Received: weight.shape=(3,)"),

@@ -328,9 +328,14 @@ OPS = {
     "sin-cos": lambda x, w: x.sin() * x.cos(),
     "tanh-sigmoid-relu": lambda x, w: x.tanh() + x.sigmoid() + x.relu(),
     "clamp": lambda x, w: x.clamp(-0.5, 0.5) + x.clamp(min=0.1) + x.clamp(max=0.2),
+    "clamp-tensor-bounds": lambda x, w: x.clamp(w[0] - 1, w[1]) + x.clamp(min=w[2, :1])
+    + nerve.clamp(x, -0.5, w[3]),  # parameters as bounds: inputs of the operation
     "maximum": lambda x, w: nerve.maximum(x, 0.1) + nerve.minimum(x, w[0]),
     "where": lambda x, w: nerve.where(x > 0, x, 0.1 * x),
     "compare-mask": lambda x, w: x * (x > 0.5),
+    "masks": lambda x, w: x * ((x > 0) & (x < 1) | ~(x > 1.5) ^ (w[0] > 0) & True),
+    "logical": lambda x, w: nerve.logical_and(x, x > 0) * x + nerve.logical_or(x, w[0]) * 1.0
+    + nerve.logical_xor(x > 0, w[1] < 0) * 2.0 + nerve.logical_not(x - x) * 3.0,
     "rounding": lambda x, w: (x * 3).round() + x.floor() + x.ceil() + x.sign(),
     "softmax": lambda x, w: nerve.softmax(x, 1) + nerve.log_softmax(x, dim=0),
     "pad": lambda x, w: nerve.pad(x, ((0, 0), (1, 2)), value=0.5),
@@ -389,6 +394,12 @@ def test_opsets(tmp_path, opset):
     model = Lambda(lambda x, w: (x @ w).mean(1) + x.max(1)[0] + nerve.amin(x, 1))
     proto = roundtrip(model, randn(4), tmp_path, opset=opset)
     assert proto.opset_import[0].version == opset
+
+
+def test_bitwise_operations_of_integers_need_opset_18(tmp_path):
+    model = Lambda(lambda x, w: ((x * 10).long() & 6 | (x > 0)) ^ ~(x * 3).int())
+    roundtrip(model, randn(4), tmp_path, opset=18)
+    _refused(model, nerve.randn(2, 4), match="bitwise_and of integers needs opset 18")
 
 
 def test_file_is_written_atomically(tmp_path):

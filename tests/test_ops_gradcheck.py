@@ -28,8 +28,9 @@ def check(record_op, name, fn, *arrays) -> None:
 
 
 def reduction_axes(ndim: int) -> list:
-    """None, every axis, -1, and a tuple of two axes when there are two."""
-    axes = [None, -1, *range(ndim)] if ndim else [None, 0, -1]
+    """None, () (every axis, as PyTorch), every axis, -1, and a tuple of two axes when there
+    are two."""
+    axes = [None, (), -1, *range(ndim)] if ndim else [None, (), 0, -1]
     if ndim >= 2:
         axes.append((0, ndim - 1))
     return axes
@@ -138,6 +139,7 @@ UNARY = {
     "exp": (nerve.exp, smooth),
     "expm1": (nerve.expm1, smooth),
     "log1p": (nerve.log1p, positive),
+    "erf": (nerve.erf, smooth),
     "log": (nerve.log, positive),
     "sqrt": (nerve.sqrt, positive),
     "abs": (nerve.abs, away_from_zero),
@@ -174,6 +176,31 @@ UNARY_VARIANTS = {
 def test_unary_variant(record_op, case):
     op, fn, make = UNARY_VARIANTS[case]
     check(record_op, op, fn, make((3, 4)))
+
+
+def _above(shape, seed: int = 2) -> np.ndarray:
+    """Values on the odd tenths plus 0.05: never tied with smooth or off_grid values."""
+    return off_grid(shape, seed) + 0.05
+
+
+# (x shape, lo shape or None, hi shape or None): tensor bounds get gradients (lo > hi included)
+CLAMP_SHAPES = [((3, 4), (3, 4), (3, 4)), ((3, 4), (1, 4), (3, 1)), ((2, 3, 4), (4,), ()),
+                ((4,), (3, 4), (3, 1)), ((3, 4), (3, 4), None), ((3, 4), None, (4,))]
+
+
+@pytest.mark.parametrize("shapes", CLAMP_SHAPES, ids=str)
+def test_clamp_tensor_bounds(record_op, shapes):
+    x_shape, lo_shape, hi_shape = shapes
+    arrays = [smooth(x_shape)] + [make(s) for make, s in ((off_grid, lo_shape),
+                                                         (_above, hi_shape)) if s is not None]
+
+    def fn(x, *bounds):
+        lo = bounds[0] if lo_shape is not None else None
+        hi = bounds[-1] if hi_shape is not None else None
+        return x.clamp(lo, hi)
+
+    check(record_op, "clip", fn, *arrays)
+    check(record_op, "clip", lambda x, lo: nerve.clamp(x, lo, 0.45), *arrays[:2])  # mixed
 
 
 @pytest.mark.parametrize("fn", [lambda x: nerve.step(x), lambda x: nerve.step(x, 0.5)])
@@ -218,7 +245,7 @@ def test_reduce_axis(record_op, op, shape, axis, keepdims):
 def _var_cases():
     cases = []
     for shape, axis, keepdims in sweep(SHAPES):
-        n = np.ones(shape).sum(axis=axis if len(shape) else None)
+        n = np.ones(shape).sum(axis=axis if len(shape) and axis != () else None)
         for correction in (0, 1):
             if np.min(n) > correction:  # n <= correction gives nan, checked elsewhere
                 cases.append((shape, axis, keepdims, correction))

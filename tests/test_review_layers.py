@@ -1,7 +1,9 @@
 """From the review of the layers, init and nn.utils against PyTorch 2.13: each case here was
 silently different (or refused where PyTorch works) before its fix."""
 
+import contextlib
 import math
+import signal
 
 import numpy as np
 import pytest
@@ -195,7 +197,8 @@ ACTIVATIONS = [("SiLU", {}, "silu"), ("Mish", {}, "mish"), ("LogSigmoid", {}, "l
                ("Softsign", {}, "softsign"), ("Hardtanh", {}, "hardtanh"),
                ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}, "hardtanh"),
                ("ReLU6", {}, "relu6"), ("ELU", {}, "elu"), ("ELU", {"alpha": 0.5}, "elu"),
-               ("CELU", {"alpha": 2.0}, "celu"), ("SELU", {}, "selu")]
+               ("CELU", {"alpha": 2.0}, "celu"), ("SELU", {}, "selu"), ("GELU", {}, "gelu"),
+               ("GELU", {"approximate": "tanh"}, "gelu")]
 
 
 @pytest.mark.parametrize("name, kwargs, fn", ACTIVATIONS, ids=[f"{a}{b}" for a, b, _ in
@@ -228,11 +231,12 @@ def test_new_activations_save_load_and_export(tmp_path):
     nerve.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 8), nn.SiLU(), nn.Linear(8, 8), nn.Mish(),
                           nn.Hardtanh(-0.5, 0.5), nn.ReLU6(), nn.LogSigmoid(), nn.Softsign(),
-                          nn.ELU(0.5), nn.CELU(2.0), nn.SELU())
+                          nn.ELU(0.5), nn.CELU(2.0), nn.SELU(), nn.GELU(), nn.GELU("tanh"))
     path = tmp_path / "m.safetensors"
     nerve.save(model, path)
     again = nerve.load(path)
     assert again[4].min_val == -0.5 and isinstance(again[5], nn.ReLU6)
+    assert again[-1].approximate == "tanh" and again[-2].approximate == "none"
     x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32") * 3
     with nerve.no_grad():
         expected = model(nerve.tensor(x)).numpy()
@@ -243,3 +247,141 @@ def test_new_activations_save_load_and_export(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="max_val"):
         nn.Hardtanh(1.0, 1.0)
+
+
+def test_erf_is_the_c_library_s_with_the_kernel_and_without():
+    """NumPy has no erf: the compiled loop and the value-by-value path both give Python's
+    math.erf (computed in float64, then rounded), bit for bit, NaN and infinities included."""
+    import math
+
+    from nerve import jit
+
+    x = np.concatenate([np.random.default_rng(0).normal(size=5000) * 3,
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300, 6.0, -27.0]])
+    expected = np.array([math.erf(v) for v in x])
+    was = jit.enabled()
+    try:
+        for on in (True, False) if was else (False,):
+            jit.enable(on)
+            got = nerve.erf(nerve.tensor(x, dtype=nerve.float64)).numpy()
+            np.testing.assert_array_equal(got, expected)
+            assert np.signbit(got[5001])  # erf(-0) = -0
+            got32 = nerve.erf(nerve.tensor(x.astype(np.float32))).numpy()
+            assert got32.dtype == np.float32
+            np.testing.assert_array_equal(
+                got32, np.array([math.erf(float(v)) for v in x.astype(np.float32)],
+                                dtype=np.float64).astype(np.float32))
+    finally:
+        jit.enable(was)
+    assert nerve.erf(nerve.tensor([1, 2])).dtype == nerve.float32  # an int input: floats
+
+
+def test_gelu_refuses_an_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate"):
+        nn.GELU("exact")
+    with pytest.raises(ValueError, match="approximate"):
+        nn.functional.gelu(nerve.ones(2), approximate="sigmoid")
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float64"])
+def test_linear_refuses_an_input_of_another_dtype(dtype):
+    """PyTorch refuses it; NumPy would promote (an int64 batch made a float32 model's output,
+    loss and gradients float64, and an ONNX export of the mixed graph failed)."""
+    layer = nn.Linear(3, 2)
+    x = nerve.tensor(np.ones((4, 3), dtype), dtype=getattr(nerve, dtype))
+    for run in (lambda: layer(x), lambda: nn.functional.linear(x, layer.weight, layer.bias),
+                lambda: nn.Sequential(layer, nn.ReLU())(x)):
+        with pytest.raises(TypeError, match=f"dtype float32.*received {dtype}"):
+            run()
+    with nerve.no_grad(), pytest.raises(TypeError, match="weight's dtype"):
+        nn.Sequential(layer)(x)
+    assert layer(x.float()).dtype == nerve.float32
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, kwargs", [("ELU", {}), ("ELU", {"alpha": 0.5}),
+                                          ("CELU", {"alpha": 0.125}), ("CELU", {"alpha": 2.0}),
+                                          ("SELU", {})])
+def test_elu_family_gradient_at_large_inputs_is_pytorchs_not_nan(dtype, name, kwargs):
+    """expm1 ran on every element: beyond ~89 (float32; ~709 float64; times alpha for CELU)
+    it overflowed to inf on the branch ``where`` drops, whose gradient 0 * inf was NaN. At 0
+    the gradient is alpha (x <= 0 branch), as PyTorch's. (CELU's alpha is exact in float32:
+    the gradient of PyTorch's float64 CELU takes 1 / alpha rounded to float32.)"""
+    x = np.array([-1e30, -800.0, -100.0, -1.0, 0.0, 1e-8, 1.0, 10.0, 100.0, 800.0, 1e30], dtype)
+    ours = nerve.tensor(x, dtype=getattr(nerve, dtype), requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y, ty = getattr(nn, name)(**kwargs)(ours), getattr(torch.nn, name)(**kwargs)(theirs)
+    y.sum().backward()
+    ty.sum().backward()
+    assert not np.isnan(ours.grad.numpy()).any()
+    # the gradient e^x is expm1(x) + 1: right to an ulp of 1, not relatively, where e^x << 1
+    tol = {"rtol": 1e-6, "atol": 1e-7} if dtype == "float32" else {"rtol": 1e-14, "atol": 1e-15}
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **tol)
+
+
+@contextlib.contextmanager
+def _fails_after(seconds):
+    """Turn a hang into a failure (the signal reaches the main thread's Python loop)."""
+    def stop(*_):
+        pytest.fail(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _truncated_normal_moments(mean, std, a, b):
+    """Mean and std of N(mean, std^2) truncated to [a, b], by the formulas (upper tail: exact
+    far out)."""
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    if beta <= 0:  # mirror into the upper tail
+        m, s = _truncated_normal_moments(-mean, std, -b, -a)
+        return -m, s
+    phi = [math.exp(-z * z / 2) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0
+           for z in (alpha, beta)]
+    mass = (math.erfc(alpha / math.sqrt(2)) - math.erfc(beta / math.sqrt(2))) / 2
+    shift = (phi[0] - phi[1]) / mass
+    edges = sum(s * z * p for s, z, p in ((1, alpha, phi[0]), (-1, beta, phi[1])) if p)
+    return mean + std * shift, std * math.sqrt(1 + edges / mass - shift ** 2)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+@pytest.mark.parametrize("mean, std, a, b", [(0.0, 1.0, 6.0, 7.0), (1.0, 2.0, -13.0, -11.0),
+                                             (0.0, 1.0, 30.0, 30.5), (0.0, 1.0, 2.5, math.inf),
+                                             (0.0, 1.0, 0.5, 0.52), (0.0, 1.0, -0.1, 0.05),
+                                             (0.5, 2.0, -1.0, 3.0), (0.0, 1.0, -2.0, 2.0)])
+def test_trunc_normal_in_a_far_tail_finishes_with_the_truncated_distribution(mean, std, a, b):
+    """Rejection from N(mean, std^2) needed about 1e9 rounds for [6, 7] std: it hung."""
+    t = nerve.zeros(200, 1000, dtype=nerve.float64)
+    with _fails_after(10):
+        nn.init.trunc_normal_(t, mean, std, a, b)
+    values = t.numpy()
+    assert values.min() >= a and values.max() <= b
+    expected_mean, expected_std = _truncated_normal_moments(mean, std, a, b)
+    assert abs(values.mean() - expected_mean) < 0.01 * expected_std
+    assert abs(values.std() - expected_std) < 0.01 * expected_std
+
+
+def test_trunc_normal_keeps_pytorchs_distribution_in_the_ordinary_case():
+    t = nerve.zeros(400, 500)
+    nn.init.trunc_normal_(t)
+    theirs = torch.nn.init.trunc_normal_(torch.zeros(400, 500))
+    values = t.numpy()
+    assert values.min() >= -2.0 and values.max() <= 2.0
+    assert abs(values.mean() - float(theirs.mean())) < 0.015  # 5 standard errors
+    assert abs(values.std() - float(theirs.std())) < 0.015
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+@pytest.mark.parametrize("mean", [0.0, 3.0])
+def test_trunc_normal_refuses_a_zero_std(mean):
+    """PyTorch raises ZeroDivisionError; with the mean outside [a, b] nerve looped forever,
+    inside it filled with the mean."""
+    with _fails_after(10), pytest.raises(ValueError, match=r"expected std in \(0, inf\)\. "
+                                                         r"Received: std=0"):
+        nn.init.trunc_normal_(nerve.zeros(10), mean=mean, std=0.0)

@@ -4,6 +4,7 @@ from nerve.nn import functional, init, utils
 from nerve.nn.activation import (
     CELU,
     ELU,
+    GELU,
     SELU,
     Hardtanh,
     LeakyReLU,
@@ -62,7 +63,7 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",
     "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
     "LeakyReLU", "Softmax", "SiLU", "Mish", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
-    "ELU", "CELU", "SELU",
+    "ELU", "CELU", "SELU", "GELU",
     "LogSoftmax", "MSELoss", "SSRLoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "Perceptron",
     "ConvergenceWarning", "summary", "functional", "init", "utils", "RemovableHandle",

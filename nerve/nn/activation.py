@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nerve import backend, ops
 from nerve.autograd import Tensor
-from nerve.checks import check_bool, check_int, check_number, message
+from nerve.checks import check_bool, check_choice, check_int, check_number, message
 from nerve.nn import functional as F
 from nerve.nn.module import Module
 from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
@@ -161,6 +161,22 @@ class Mish(_Composite):
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = check_bool(inplace, "inplace", "Mish")
+
+
+class GELU(Module):
+    """x P(X <= x) for a standard normal X; ``approximate="tanh"`` for the tanh formula."""
+
+    _takes_tensor = True
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = check_choice(approximate, "approximate", "GELU", ("none", "tanh"))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class LogSigmoid(_Composite):

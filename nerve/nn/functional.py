@@ -65,6 +65,17 @@ def mish(x) -> Tensor:
     return x * ops.tanh(softplus(x))
 
 
+def gelu(x, approximate: str = "none") -> Tensor:
+    """x P(X <= x) for a standard normal X (Hendrycks and Gimpel): x (1 + erf(x / sqrt 2)) / 2,
+    or with ``approximate="tanh"`` x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2; both as
+    PyTorch writes them."""
+    check_choice(approximate, "approximate", "gelu", ("none", "tanh"))
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
+        return x * 0.5 * (ops.tanh(inner) + 1)
+    return x * 0.5 * (ops.erf(x * math.sqrt(0.5)) + 1)
+
+
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 at and beyond
     the bounds, as PyTorch's (a clamp would pass it at the bounds)."""
@@ -91,9 +102,11 @@ def softsign(x) -> Tensor:
 
 
 def elu(x, alpha: float = 1.0) -> Tensor:
-    """x where x > 0, else alpha (e^x - 1) (Clevert et al.)."""
+    """x where x > 0, else alpha (e^x - 1) (Clevert et al.). The exponential sees min(x, 0)
+    (a clamp, whose gradient is 1 at 0, as PyTorch's there): e^x of a large x would overflow
+    to inf on the branch ``where`` drops, and its zero gradient times inf made a NaN."""
     alpha = check_number(alpha, "alpha", "elu")
-    return ops.where(x > 0, x, ops.expm1(x) * alpha)
+    return ops.where(x > 0, x, ops.expm1(ops.clamp(x, max=0)) * alpha)
 
 
 def celu(x, alpha: float = 1.0) -> Tensor:
@@ -101,7 +114,7 @@ def celu(x, alpha: float = 1.0) -> Tensor:
     alpha = check_number(alpha, "alpha", "celu")
     if alpha == 0:
         raise ValueError(message("celu", "alpha != 0", "alpha", alpha))
-    return ops.where(x > 0, x, ops.expm1(x / alpha) * alpha)
+    return ops.where(x > 0, x, ops.expm1(ops.clamp(x, max=0) / alpha) * alpha)  # as elu's
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946

@@ -55,20 +55,24 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
-    def _check_input(self, shape: tuple) -> None:
+    def _check_input(self, shape: tuple, dtype) -> None:
+        who = f"Linear({self.in_features}, {self.out_features})"
         if shape[-1:] != (self.in_features,):
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input "
-                             f"of shape (N, {self.in_features}), received {tuple(shape)}")
+            raise ValueError(f"{who}: expected input of shape (N, {self.in_features}), "
+                             f"received {tuple(shape)}")
+        if dtype != self.weight.dtype:  # as PyTorch: NumPy would promote, silently
+            raise TypeError(f"{who}: expected input of the weight's dtype {self.weight.dtype}, "
+                            f"received {dtype} (convert it: x.to({self.weight.dtype}))")
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x.shape)
+        self._check_input(x.shape, x.dtype)
         if isinstance(x, Tensor):  # the operands are ready: skip F.linear's coercion
             return LinearFunction.apply(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias)
 
     def _forward_array(self, x):
-        if x.shape[-1:] != (self.in_features,):
-            self._check_input(x.shape)
+        if x.shape[-1:] != (self.in_features,) or x.dtype != self.weight._data.dtype:
+            self._check_input(x.shape, x.dtype)
         bias = self.bias
         return LinearFunction.compute(x, self.weight._data, None if bias is None else bias._data)
 
@@ -76,7 +80,7 @@ class Linear(Module):
         """This layer and the ReLU after it in one node (see LinearFunction's ``relu``)."""
         if not isinstance(x, Tensor):
             return NotImplemented
-        self._check_input(x.shape)
+        self._check_input(x.shape, x.dtype)
         return LinearFunction.apply(x, self.weight, self.bias, relu=True)
 
     def extra_repr(self) -> str:

@@ -35,7 +35,10 @@ class _WeightedLoss(_Loss):
             if w.ndim != 1 or not w.size:
                 raise ValueError(message(who, "a 1-D tensor of class weights (one per class)",
                                          "weight.shape", w.shape))
-            weight = Tensor(w if w.dtype.kind == "f" else w.astype(backend.get_default_dtype()))
+            # a float weight keeps its dtype, as PyTorch's tensor (Tensor() alone would round
+            # float64 to the default float32); ints become the default float
+            weight = Tensor(w, dtype=w.dtype if w.dtype.kind == "f" else
+                            backend.get_default_dtype())
         self.register_buffer("weight", weight)
         self.ignore_index = check_int(ignore_index, "ignore_index", who)
 

@@ -129,6 +129,7 @@ def _axes(axis, ndim: int):
 # --- element-wise -------------------------------------------------------------------------------
 _UNARY = {el.ExpFunction: "Exp", el.LogFunction: "Log", el.SqrtFunction: "Sqrt",
           el.AbsFunction: "Abs", el.SinFunction: "Sin", el.CosFunction: "Cos",
+          el.ErfFunction: "Erf",  # ONNX Runtime has it for float32 alone
           el.TanhFunction: "Tanh", el.SigmoidFunction: "Sigmoid", el.ReLUFunction: "Relu",
           el.SoftplusFunction: "Softplus", ar.NegFunction: "Neg", shape.CloneFunction: "Identity"}
 
@@ -225,12 +226,39 @@ def _clip(c: Ctx):
     return [y]
 
 
+@converts(el.ClampFunction)
+def _clamp(c: Ctx):  # tensor bounds: arguments 1 and 2 (None where absent)
+    y = c.as_out(c.arg(0))
+    for i, op in ((1, "Max"), (2, "Min")):
+        bound = c.arg(i)
+        if bound is not None:
+            y = c.one(op, [y, c.as_out(bound)])
+    return [y]
+
+
 @converts(el.WhereFunction)
 def _where(c: Ctx):
     cond = c.arg(0)
     if cond.dtype != np.bool_:
         cond = c.one("Cast", [cond], to=onnx_type(np.bool_))
     return [c.one("Where", [cond, c.arg(1), c.arg(2)])]
+
+
+_LOGICAL = {"and": "And", "or": "Or", "xor": "Xor", "not": "Not"}
+
+
+@converts(ar.LogicalFunction)
+def _logical(c: Ctx):
+    """& | ^ ~ and the logical functions: And, Or, Xor, Not on bools (the operands of a logical
+    function cast to bool); on integers BitwiseAnd... (opset 18 or later)."""
+    op = c.options["op"]
+    bools = c.out_dtype() == np.bool_
+    if not bools and c.graph.opset < 18:
+        c.fail(f"{op} of integers needs opset 18 or later (opset={c.graph.opset})")
+    args = [c.arg(i, np.bool_ if bools else None) for i in range(len(c.call.sources))]
+    args = [c.one("Cast", [a], to=onnx_type(np.bool_)) if bools and a.dtype != np.bool_ else
+            a if bools else c.as_out(a) for a in args]
+    return [c.one(("" if bools else "Bitwise") + _LOGICAL[op.split("_")[1]], args)]
 
 
 _COMPARE = {"__lt__": "Less", "__le__": "LessOrEqual", "__gt__": "Greater",

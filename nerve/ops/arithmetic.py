@@ -1,4 +1,5 @@
-"""Arithmetic with broadcasting: + - * / ** negation and matrix multiplication."""
+"""Arithmetic with broadcasting: + - * / ** negation and matrix multiplication; the bitwise and
+logical operations of masks (& | ^ ~, logical_and...), which give no gradient."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor
 from nerve.function import Function
 from nerve.ops._common import (
+    _unsupported,
     binary,
+    coerce,
     operands,
     promote,
     register,
@@ -28,9 +31,15 @@ class _BinaryFunction(Function):
     def forward(ctx, a, b):
         try:
             out = ctx.compute_and_save(a, b)
-        except ValueError:
-            raise ValueError(f"{ctx.name()[:-8].lower()}: shapes {shape_of(a)} and "
-                             f"{shape_of(b)} do not broadcast") from None
+        except ValueError as error:  # shapes that do not broadcast, or a refusal of the values
+            shapes = shape_of(a), shape_of(b)
+            try:
+                backend.broadcast_shapes(*shapes)
+            except ValueError:
+                raise ValueError(f"{ctx.name()[:-8].lower()}: shapes {shapes[0]} and "
+                                 f"{shapes[1]} do not broadcast") from None
+            raise ValueError(f"{ctx.name()[:-8].lower()}: {error} Received: operands of dtypes "
+                             f"{_dtype_name(a)} and {_dtype_name(b)}") from None
         ctx.a_shape = getattr(a, "shape", ())  # a Python number has the shape ()
         ctx.b_shape = getattr(b, "shape", ())
         return out
@@ -255,3 +264,67 @@ def _rmatmul(self, other):
 
 
 register(_rmatmul, methods=("__rmatmul__",), public=False)
+
+
+class LogicalFunction(Function):
+    """y = a & b, a | b, a ^ b, ~a (bitwise on integers, logical on bools), or logical_and,
+    logical_or, logical_xor, logical_not (of any dtype, as bools); not differentiable"""
+
+    differentiable = False
+
+    def forward(ctx, *args, op):
+        xp = backend.array_module(next((a for a in args if hasattr(a, "dtype")), None))
+        try:
+            return getattr(xp, op)(*args)
+        except ValueError:
+            raise ValueError(f"{op}: shapes " + " and ".join(str(shape_of(a)) for a in args) +
+                             " do not broadcast") from None
+
+
+def _dtype_name(v) -> str:
+    return str(v.dtype) if hasattr(v, "dtype") else type(v).__name__
+
+
+def _logical(name: str, dunder: str | None = None, unary: bool = False):
+    """Register ``nerve.<name>``, the method and, for the bitwise ones, the operator
+    ``__<dunder>__`` (and ``__r<dunder>__``): PyTorch's type promotion, floats refused."""
+
+    def op(input, other=None) -> Tensor:  # noqa: A002 - PyTorch's names
+        if unary and other is not None:
+            raise TypeError(f"{name}: expected one operand. Received: other={other!r}")
+        args = (as_tensor(input),) if unary else operands(input, other, name)
+        if name.startswith("bitwise"):
+            if any(getattr(a, "dtype", None) is not None and a.dtype.kind not in "biu" or
+                   type(a) is float for a in args):
+                raise TypeError(f"{name}: expected bool or integer operands (PyTorch refuses "
+                                f"floats too). Received: dtypes "
+                                + " and ".join(_dtype_name(a) for a in args))
+            args = args if unary else promote(*args)
+        return LogicalFunction.apply(*args, op=name)
+
+    def forward(self, other):
+        return _unsupported(other, name) if coerce(other, self) is NotImplemented else \
+            op(self, other)
+
+    def reflected(self, other):
+        return _unsupported(other, name) if coerce(other, self) is NotImplemented else \
+            op(other, self)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"PyTorch's ``{name}``, element-wise: bool or integer results, no gradient."
+    register(op)
+    if dunder:
+        setattr(Tensor, f"__{dunder}__", op if unary else forward)
+        if not unary:
+            setattr(Tensor, f"__r{dunder}__", reflected)
+    return op
+
+
+bitwise_and = _logical("bitwise_and", "and")
+bitwise_or = _logical("bitwise_or", "or")
+bitwise_xor = _logical("bitwise_xor", "xor")
+bitwise_not = _logical("bitwise_not", "invert", unary=True)
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+logical_not = _logical("logical_not", unary=True)

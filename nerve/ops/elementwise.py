@@ -3,6 +3,8 @@ maximum, minimum, where, and the perceptron's step."""
 
 from __future__ import annotations
 
+import math
+
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor, check_number, message
@@ -74,6 +76,25 @@ class Log1pFunction(Function):
 def log1p(input) -> Tensor:
     """ln(1 + x), element-wise, without the rounding of log(1 + x) near 0."""
     return Log1pFunction.apply(as_tensor(input))
+
+
+class ErfFunction(Function):
+    "y = erf(x) = 2 / sqrt(pi) (the integral of e^-t^2 from 0 to x);  dy/dx = 2 / sqrt(pi) e^-x^2"
+
+    def forward(ctx, x):
+        x = _floating(x)
+        ctx.save_for_backward(x)
+        return backend.erf(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (backend.array_module(x).exp(-x * x) * (2 / math.sqrt(math.pi)))
+
+
+@register
+def erf(input) -> Tensor:
+    """The error function, element-wise (GELU's Gaussian CDF is (1 + erf(x / sqrt 2)) / 2)."""
+    return ErfFunction.apply(as_tensor(input))
 
 
 class LogFunction(Function):
@@ -301,24 +322,52 @@ class ClipFunction(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         low, high = ctx.options.get("min"), ctx.options.get("max")
-        inside = backend.array_module(x).ones(x.shape, dtype=bool)
-        if low is not None:
-            inside &= x >= low
-        if high is not None:
-            inside &= x <= high
-        return g * inside
+        inside = (True if low is None else x >= low) & (True if high is None else x <= high)
+        return unbroadcast(g * inside, x.shape)  # an array bound may broadcast x
+
+
+class ClampFunction(Function):
+    """y = min(max(x, lo), hi) for tensor bounds lo, hi;  dy/dx = 1 where lo <= x <= hi,
+    dy/dlo = 1 where x < lo (and lo < hi), dy/dhi = 1 where x > hi (or hi < lo), else 0;
+    each summed to its operand's shape (PyTorch's clamp; a bound may be None)"""
+
+    def forward(ctx, x, low, high):
+        try:
+            out = backend.array_module(x).clip(x, low, high)
+        except ValueError:
+            raise ValueError("clamp: shapes " + " and ".join(str(shape_of(v)) for v in
+                             (x, low, high) if v is not None) + " do not broadcast") from None
+        ctx.save_for_backward(x, low, high)
+        return out
+
+    def backward(ctx, g):
+        x, low, high = ctx.saved_tensors
+        xp = backend.array_module(g)
+        below = False if low is None else x < low
+        above = False if high is None else x > high
+        if low is not None and high is not None:  # lo > hi: y = hi, whose gradient it is
+            below, above = below & (low < high), above | (high < low)
+        inside = (True if low is None else x >= low) & (True if high is None else x <= high)
+        return tuple(unbroadcast(xp.where(mask, g, xp.zeros((), g.dtype)), shape_of(v))
+                     if need else None for mask, v, need in
+                     zip((inside, below, above), (x, low, high), ctx.needs_input_grad))
 
 
 @register(methods=("clip", "clamp"))
 def clip(input, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
-    """Limit x to [min, max] (PyTorch's ``clamp``); the bounds get no gradient."""
+    """Limit x to [min, max] (PyTorch's ``clamp``). Tensor bounds get gradients, and the
+    result follows PyTorch's type promotion; numbers and arrays take x's dtype."""
     x = as_tensor(input)
-    bounds = [b if b is None else coerce(as_array(b) if isinstance(b, Tensor) else b, x)
-              for b in (min, max)]
+    bounds = [b if b is None or isinstance(b, Tensor) else coerce(b, x) for b in (min, max)]
     if any(b is NotImplemented for b in bounds):
         raise TypeError(f"clip: expected numbers, arrays or Tensors as bounds. Received: "
                         f"min of type {type(min).__name__}, max of type {type(max).__name__}")
-    return ClipFunction.apply(x, min=bounds[0], max=bounds[1])
+    if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
+        return ClipFunction.apply(x, min=bounds[0], max=bounds[1])
+    for i, b in enumerate(bounds):  # tensor bounds: inputs of the operation, as in PyTorch
+        if b is not None:
+            x, bounds[i] = promote(x, b)
+    return ClampFunction.apply(x, *bounds)
 
 
 @register(methods=())

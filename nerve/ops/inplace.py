@@ -1,6 +1,6 @@
 """In-place operations with PyTorch's rules: ``+=`` and the family ``add_``, ``sub_``, ``mul_``,
-``div_``, ``pow_``, ``clamp_``, ``zero_``, ``fill_``, ``copy_``, ``normal_``, ``uniform_`` and
-item assignment ``t[i] = v``.
+``div_``, ``pow_``, ``clamp_``, ``zero_``, ``fill_``, ``copy_``, ``normal_``, ``uniform_``, item
+assignment ``t[i] = v`` and the masks' ``&=``, ``|=``, ``^=`` (``bitwise_and_``...).
 
 - Under ``no_grad`` (the tutorial update ``p -= lr * p.grad``), or when no gradient is
   involved, the tensor's own memory is changed: views and the optimizer see it.
@@ -52,9 +52,15 @@ def apply_inplace(t: Tensor, op, *args, **kwargs) -> Tensor:
                            "while recording")
     old = Tensor._wrap(t._data.copy(), t._node, t._index)  # the node may save the old values
     old._rg = t._rg
+    retained = t.retains_grad
     out = op(old, *args, **kwargs)
     _write(t, out._data, op)
+    if retained:  # retain_grad() follows the tensor to its new value, as in PyTorch
+        hooks = t._node.output_hooks[t._index]
+        hooks[:] = [h for h in hooks if not getattr(h, "retains", False)]
     t._node, t._index, t._rg = out._node, out._index, out._rg
+    if retained:
+        t.retain_grad()
     if views is not None:
         _retire_views(views, t)
     return t
@@ -119,6 +125,9 @@ _inplace(ar.pow, "pow_", "self **= other, in place.", "__ipow__")
 _inplace(ar.neg, "neg_", "self = -self, in place.")
 _inplace(el.clip, "clamp_", "self limited to [min, max], in place.")
 _inplace(el.clip, "clip_", "self limited to [min, max], in place (clamp_).")
+_inplace(ar.bitwise_and, "bitwise_and_", "self &= other, in place.", "__iand__")
+_inplace(ar.bitwise_or, "bitwise_or_", "self |= other, in place.", "__ior__")
+_inplace(ar.bitwise_xor, "bitwise_xor_", "self ^= other, in place.", "__ixor__")
 for _fn in (el.exp, el.log, el.sqrt, el.abs, el.tanh, el.sigmoid, el.relu):
     _inplace(_fn, f"{_fn.__name__}_", f"self = {_fn.__name__}(self), in place.")
 

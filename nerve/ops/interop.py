@@ -23,6 +23,9 @@ UFUNCS = {  # host-side: NumPy's own ufunc objects are the keys
     np.power: ar.pow, np.negative: ar.neg, np.matmul: ar.matmul, np.exp: el.exp,
     np.log: el.log, np.sqrt: el.sqrt, np.absolute: el.abs, np.tanh: el.tanh,
     np.maximum: el.maximum, np.minimum: el.minimum, np.sin: el.sin, np.cos: el.cos,
+    np.bitwise_and: ar.bitwise_and, np.bitwise_or: ar.bitwise_or, np.bitwise_xor: ar.bitwise_xor,
+    np.invert: ar.bitwise_not, np.logical_and: ar.logical_and, np.logical_or: ar.logical_or,
+    np.logical_xor: ar.logical_xor, np.logical_not: ar.logical_not,
 }
 _COMPARISONS = {np.less: "__lt__", np.less_equal: "__le__", np.greater: "__gt__",
                 np.greater_equal: "__ge__", np.equal: "__eq__", np.not_equal: "__ne__"}
@@ -41,16 +44,25 @@ def _std_kwargs(fn, allowed: tuple, renames: dict | None = None):
     return call
 
 
+def _numpy_axes(fn):
+    """A reduction with NumPy's empty ``axis``: it reduces no axis in NumPy (every one in
+    nerve, as in PyTorch), so NumPy answers it."""
+    def call(a, axis=None, **kwargs):
+        return NotImplemented if axis == () or axis == [] else fn(a, axis, **kwargs)
+
+    return call
+
+
 FUNCTIONS = {
-    np.sum: _std_kwargs(rd.sum, ("axis", "keepdims")),
-    np.mean: _std_kwargs(rd.mean, ("axis", "keepdims")),
-    np.max: _std_kwargs(rd.amax, ("axis", "keepdims")),
-    np.min: _std_kwargs(rd.amin, ("axis", "keepdims")),
-    np.var: _std_kwargs(lambda a, axis=None, ddof=0, keepdims=False:
-                        rd.var(a, axis, keepdim=keepdims, correction=ddof),
+    np.sum: _std_kwargs(_numpy_axes(rd.sum), ("axis", "keepdims")),
+    np.mean: _std_kwargs(_numpy_axes(rd.mean), ("axis", "keepdims")),
+    np.max: _std_kwargs(_numpy_axes(rd.amax), ("axis", "keepdims")),
+    np.min: _std_kwargs(_numpy_axes(rd.amin), ("axis", "keepdims")),
+    np.var: _std_kwargs(_numpy_axes(lambda a, axis=None, ddof=0, keepdims=False:
+                                    rd.var(a, axis, keepdim=keepdims, correction=ddof)),
                         ("axis", "ddof", "keepdims")),
-    np.std: _std_kwargs(lambda a, axis=None, ddof=0, keepdims=False:
-                        rd.std(a, axis, keepdim=keepdims, correction=ddof),
+    np.std: _std_kwargs(_numpy_axes(lambda a, axis=None, ddof=0, keepdims=False:
+                                    rd.std(a, axis, keepdim=keepdims, correction=ddof)),
                         ("axis", "ddof", "keepdims")),
     np.argmax: _std_kwargs(rd.argmax, ("axis", "keepdims")),
     np.argmin: _std_kwargs(rd.argmin, ("axis", "keepdims")),
@@ -64,8 +76,13 @@ FUNCTIONS = {
     np.where: _std_kwargs(lambda c, a=None, b=None: NotImplemented if a is None else
                           el.where(c, a, b), ()),
     np.clip: _std_kwargs(lambda a, a_min=None, a_max=None: el.clip(a, a_min, a_max), ()),
-    np.dot: _std_kwargs(lambda a, b: ar.matmul(a, b), ()),
-}
+    np.dot: _std_kwargs(lambda a, b: ar.matmul(a, b) if 0 < _ndim(a) <= 2 and
+                        0 < _ndim(b) <= 2 else NotImplemented, ()),  # matmul's rules differ
+}                                                                    # beyond 2-D, and for 0-D
+
+
+def _ndim(value) -> int:
+    return value.ndim if hasattr(value, "ndim") else np.ndim(value)
 
 
 def _tensors(obj):

@@ -10,7 +10,7 @@ from collections import namedtuple
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_tensor
+from nerve.checks import as_tensor, is_int, message
 from nerve.function import Function
 from nerve.ops._common import normalize_axis, pick_axis, register
 
@@ -28,6 +28,13 @@ def _axes(axis, ndim: int, op: str):
     """Reduction axes as a tuple; on a 0-d tensor axis 0 or -1 means no axis, as in PyTorch."""
     axes = normalize_axis(axis, ndim, op)
     return () if ndim == 0 and axes is not None else axes
+
+
+def _dims(axis, dim):
+    """The reduced dimensions asked for; an empty ``dim`` (``()``, ``[]``) means every one
+    (None), as in PyTorch's sum, mean, amax, amin, var and std (NumPy: none)."""
+    axis = pick_axis(axis, dim)
+    return None if isinstance(axis, (tuple, list)) and not axis else axis
 
 
 def _broadcast_grad(g, shape: tuple, axes, keepdims: bool):
@@ -56,7 +63,7 @@ def sum(input, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
         keepdims=None) -> Tensor:
     """The sum over ``dim`` (all dimensions by default); ``axis``/``keepdims`` are NumPy's
     names for the same."""
-    return SumFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+    return SumFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                              keepdims=True if keepdim or keepdims else False)
 
 
@@ -78,7 +85,7 @@ class MeanFunction(Function):
 @register
 def mean(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """The mean over ``dim`` (all dimensions by default)."""
-    return MeanFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+    return MeanFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                               keepdims=bool(keepdim) or bool(keepdims))
 
 
@@ -168,14 +175,14 @@ def min(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,  # 
 def amax(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """The largest values along ``dim`` (all dimensions by default); tied maxima share the
     gradient equally (PyTorch's ``amax``)."""
-    return MaxFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+    return MaxFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                              keepdims=bool(keepdim) or bool(keepdims))
 
 
 @register
 def amin(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """The smallest values along ``dim`` (all dimensions by default); see ``amax``."""
-    return MinFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+    return MinFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                              keepdims=bool(keepdim) or bool(keepdims))
 
 
@@ -268,7 +275,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
         axis=None, keepdims=None) -> Tensor:
     """Variance along ``dim`` (all by default); ``correction=1`` (the default, as in PyTorch)
     divides by n - 1, 0 by n; PyTorch's positional order ``var(dim, unbiased, keepdim)``."""
-    return VarFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+    return VarFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                              keepdims=bool(keepdim) or bool(keepdims),
                              correction=_correction(correction, unbiased))
 
@@ -277,12 +284,14 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
         axis=None, keepdims=None) -> Tensor:
     """Standard deviation: the square root of ``var`` with the same arguments."""
-    return StdFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
+    return StdFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                              keepdims=bool(keepdim) or bool(keepdims),
                              correction=_correction(correction, unbiased))
 
 
 def _check_dim(axis, ndim, op):
+    if not is_int(axis):  # () or (0, 1): PyTorch refuses them too
+        raise TypeError(message(op, "one dimension (an int)", "dim", axis))
     (axis,) = normalize_axis(axis, ndim, op)
     return axis
 
@@ -354,7 +363,7 @@ class ArgmaxFunction(Function):
 
     def forward(ctx, x, *, axis=None, keepdims=False):
         if axis is not None:
-            (axis,) = normalize_axis(axis, x.ndim, ctx.kind)
+            axis = _check_dim(axis, x.ndim, ctx.kind)
         return getattr(x, ctx.kind)(axis=axis, keepdims=keepdims)
 
 

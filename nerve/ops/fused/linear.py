@@ -73,6 +73,9 @@ def _into(home, *dtypes):
 def linear(x, weight, bias=None) -> Tensor:
     """``x @ weight.T + bias`` as one node; ``weight`` is (out_features, in_features)."""
     weight, x = operands(weight, x, "linear")
+    if x.dtype != weight.dtype:  # as PyTorch: NumPy's promotion would change the model's dtype
+        raise TypeError(f"linear: expected input of the weight's dtype {weight.dtype}, "
+                        f"received {x.dtype}")
     if bias is None:
         return LinearFunction.apply(x, weight)
     return LinearFunction.apply(x, weight, operands(weight, bias, "linear")[1])
