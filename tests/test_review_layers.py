@@ -385,3 +385,14 @@ def test_trunc_normal_refuses_a_zero_std(mean):
     with _fails_after(10), pytest.raises(ValueError, match=r"expected std in \(0, inf\)\. "
                                                          r"Received: std=0"):
         nn.init.trunc_normal_(nerve.zeros(10), mean=mean, std=0.0)
+
+
+def test_linear_still_takes_a_numpy_array_in_its_weight_s_dtype():
+    """The dtype check is for tensors, as PyTorch's: an array (float64 from NumPy) is
+    converted to the weight's dtype, as F.linear, Conv and the norm layers convert it."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    expected = model(nerve.tensor(x)).detach().numpy()
+    np.testing.assert_array_equal(model(x).detach().numpy(), expected)
+    with nerve.no_grad():
+        assert model(x).dtype == nerve.float32

@@ -55,19 +55,20 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
-    def _check_input(self, shape: tuple, dtype) -> None:
+    def _check_input(self, shape: tuple, dtype=None) -> None:
         who = f"Linear({self.in_features}, {self.out_features})"
         if shape[-1:] != (self.in_features,):
             raise ValueError(f"{who}: expected input of shape (N, {self.in_features}), "
                              f"received {tuple(shape)}")
-        if dtype != self.weight.dtype:  # as PyTorch: NumPy would promote, silently
+        if dtype is not None and dtype != self.weight.dtype:  # as PyTorch: NumPy would promote
             raise TypeError(f"{who}: expected input of the weight's dtype {self.weight.dtype}, "
                             f"received {dtype} (convert it: x.to({self.weight.dtype}))")
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x.shape, x.dtype)
         if isinstance(x, Tensor):  # the operands are ready: skip F.linear's coercion
+            self._check_input(x.shape, x.dtype)
             return LinearFunction.apply(x, self.weight, self.bias)
+        self._check_input(x.shape)  # an array or a list: in the weight's dtype, as F.linear
         return F.linear(x, self.weight, self.bias)
 
     def _forward_array(self, x):
