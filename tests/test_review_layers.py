@@ -396,3 +396,97 @@ def test_linear_still_takes_a_numpy_array_in_its_weight_s_dtype():
     np.testing.assert_array_equal(model(x).detach().numpy(), expected)
     with nerve.no_grad():
         assert model(x).dtype == nerve.float32
+
+
+# --- PyTorch's flags that crashed: inplace=, dtype=, decoupled_weight_decay=, step(epoch) ---
+def _in_place(m, case, y):
+    f = m.nn.functional
+    if case == "relu":
+        return f.relu(y, inplace=True)
+    if case == "leaky_relu":
+        return f.leaky_relu(y, 0.2, inplace=True)
+    if case == "LeakyReLU":
+        return m.nn.LeakyReLU(0.2, inplace=True)(y)
+    if case == "dropout-eval":
+        return f.dropout(y, 0.5, False, True)
+    return m.nn.Dropout(0.0, inplace=True)(y)
+
+
+@pytest.mark.parametrize("case", ["relu", "leaky_relu", "LeakyReLU", "dropout-eval", "Dropout"])
+def test_inplace_flags_write_into_the_input_as_pytorch(case):
+    x0 = np.random.default_rng(0).normal(size=(4, 5))
+    results = []
+    for m in (nerve, torch):
+        x = m.tensor(x0, dtype=m.float64, requires_grad=True)
+        y = x * 2.0  # a non-leaf: in-place changes are allowed on it
+        out = _in_place(m, case, y)
+        assert out is y  # the input itself, changed
+        (y * y).sum().backward()
+        results.append((y.detach().numpy().copy(), x.grad.numpy().copy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_dropout_in_place_while_training_changes_the_input():
+    nerve.manual_seed(0)
+    x = nerve.tensor(np.ones((50, 40)), dtype=nerve.float64, requires_grad=True)
+    y = x * 1.0
+    out = nn.Dropout(0.5, inplace=True)(y)
+    assert out is y
+    values = set(np.unique(y.detach().numpy()).tolist())
+    assert values == {0.0, 2.0}
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())  # 2 where kept, 0 else
+
+
+def test_inplace_modules_save_and_load(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.3, inplace=True), nn.Dropout(0.2, True))
+    nerve.save(model, tmp_path / "m.safetensors")
+    again = nerve.load(tmp_path / "m.safetensors")
+    assert again[1].inplace and again[1].negative_slope == 0.3 and again[2].inplace
+
+
+def test_softmax_takes_pytorch_s_dtype():
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    for fn in ("softmax", "log_softmax"):
+        ours = getattr(nn.functional, fn)(nerve.tensor(x), dim=1, dtype=nerve.float64)
+        theirs = getattr(torch.nn.functional, fn)(torch.tensor(x), dim=1, dtype=torch.float64)
+        assert ours.dtype == nerve.float64
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_with_decoupled_weight_decay_is_pytorch_s(amsgrad):
+    w0 = np.random.default_rng(0).normal(size=(300, 200))
+    runs = []
+    for m in (nerve, torch):
+        w = m.nn.Parameter(m.tensor(w0, dtype=m.float64))
+        opt = m.optim.Adam([w], lr=0.01, weight_decay=0.1, amsgrad=amsgrad,
+                           decoupled_weight_decay=True)
+        for _ in range(3):
+            opt.zero_grad()
+            ((w * w).sum() + w.sum()).backward()
+            opt.step()
+        assert opt.state_dict()["param_groups"][0]["decoupled_weight_decay"] is True
+        runs.append(w.detach().numpy().copy())
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-10)
+    adamw = nerve.optim.AdamW([nn.Parameter(nerve.ones(2))])
+    assert adamw.param_groups[0]["decoupled_weight_decay"] is True
+
+
+def test_optimizer_files_without_the_decoupled_flag_load_as_their_class():
+    for cls, expected in ((nerve.optim.Adam, False), (nerve.optim.AdamW, True)):
+        opt = cls([nn.Parameter(nerve.ones(2))])
+        state = opt.state_dict()
+        del state["param_groups"][0]["decoupled_weight_decay"]  # a file of an older nerve
+        again = cls([nn.Parameter(nerve.ones(2))])
+        again.load_state_dict(state)
+        assert again.param_groups[0]["decoupled_weight_decay"] is expected
+
+
+def test_a_schedule_s_step_with_an_epoch_is_refused_with_the_way():
+    opt = nerve.optim.SGD([nn.Parameter(nerve.ones(2))], lr=0.1)
+    for schedule in (nerve.optim.lr_scheduler.StepLR(opt, 2),
+                     nerve.optim.lr_scheduler.OneCycleLR(opt, 1.0, total_steps=10)):
+        with pytest.raises(TypeError, match="step\\(\\) once per epoch"):
+            schedule.step(3)

@@ -98,12 +98,13 @@ class LeakyReLU(Module):
 
     _takes_tensor = True
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = check_number(negative_slope, "negative_slope", "LeakyReLU")
+        self.inplace = check_bool(inplace, "inplace", "LeakyReLU")
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"

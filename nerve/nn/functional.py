@@ -19,12 +19,8 @@ from nerve.checks import (
     numeric_array,
 )
 from nerve.ops import (  # noqa: F401 - re-exported as nerve.nn.functional.*
-    leaky_relu,
     linear,
-    log_softmax,
-    relu,
     sigmoid,
-    softmax,
     step,
     tanh,
 )
@@ -42,8 +38,31 @@ from nerve.ops.fused import (  # noqa: F401 - re-exported as nerve.nn.functional
     max_pool2d,
 )
 from nerve.ops.fused.norm import BatchNormFunction, LayerNormFunction
+from nerve.ops.inplace import apply_inplace
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def relu(input, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
+    """max(0, x); ``inplace=True`` writes it into ``input`` (PyTorch's flag)."""
+    return input.relu_() if check_bool(inplace, "inplace", "relu") else ops.relu(input)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > 0, else negative_slope * x; ``inplace=True`` writes it into ``input``."""
+    if check_bool(inplace, "inplace", "leaky_relu"):
+        return apply_inplace(input, ops.leaky_relu, negative_slope)
+    return ops.leaky_relu(input, negative_slope)
+
+
+def softmax(input, dim: int | None = None, dtype=None) -> Tensor:  # noqa: A002
+    """Probabilities along ``dim``; ``dtype`` casts the input first, as PyTorch's."""
+    return ops.softmax(input if dtype is None else input.to(dtype), dim)
+
+
+def log_softmax(input, dim: int | None = None, dtype=None) -> Tensor:  # noqa: A002
+    """log(softmax(x)) along ``dim``, stably; ``dtype`` casts the input first."""
+    return ops.log_softmax(input if dtype is None else input.to(dtype), dim)
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -405,11 +424,14 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
                    reduction)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Zero each element with probability p and scale the rest by 1/(1-p) while training."""
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) while training;
+    ``inplace=True`` writes the result into ``x`` (PyTorch's flag)."""
     check_probability(p, "p", "dropout")
     if not training or p == 0:
         return x
+    if check_bool(inplace, "inplace", "dropout"):
+        return apply_inplace(x, dropout, p, training)
     gen = backend.rng(backend.device_of(x._data))  # the generator of x's device
     if p == 1:  # everything dropped (x * 0, as PyTorch: NaN stays NaN)
         return x * 0.0

@@ -163,12 +163,13 @@ class Dropout(Module):
 
     _takes_tensor = True
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_probability(p, "p", "Dropout")
+        self.inplace = check_bool(inplace, "inplace", "Dropout")
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.inplace)
 
     def _forward_array(self, x):
         return NotImplemented if self.training and self.p else x

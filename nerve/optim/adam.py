@@ -8,7 +8,7 @@ from typing import Any
 
 from nerve import backend, jit
 from nerve.autograd import Tensor
-from nerve.checks import check_number, message
+from nerve.checks import check_bool, check_number, message
 from nerve.optim.optimizer import Optimizer, zeros_state
 
 
@@ -24,15 +24,19 @@ class Adam(Optimizer):
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
-    decoupled_weight_decay = False
+    # a group saved before the flag existed: Adam's is False, AdamW's True
+    later_keys = {"maximize": False, "decoupled_weight_decay": False}
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
-                 **flags):
+                 decoupled_weight_decay: bool = False, **flags):
+        """``decoupled_weight_decay=True`` is AdamW's update (PyTorch's flag, kept in each
+        group as PyTorch keeps it)."""
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                  "maximize": maximize}, **flags)
+                                  "maximize": maximize,
+                                  "decoupled_weight_decay": decoupled_weight_decay}, **flags)
 
     def _check(self, group: dict[str, Any]) -> None:
         who = type(self).__name__
@@ -44,6 +48,7 @@ class Adam(Optimizer):
         check_number(betas[1], "betas[1]", who, 0.0, 1.0, high_open=True)
         check_number(group["eps"], "eps", who, 0.0)
         check_number(group["weight_decay"], "weight_decay", who, 0.0)
+        check_bool(group["decoupled_weight_decay"], "decoupled_weight_decay", who)
 
     def _state_keys(self, group: dict[str, Any]) -> set[str]:
         keys = {"step", "exp_avg", "exp_avg_sq"}
@@ -62,7 +67,7 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         if folded and not group["amsgrad"] and jit.usable(data, grad, m, v):
             decay, l2 = 1.0, 0.0
-            if self.decoupled_weight_decay:
+            if group["decoupled_weight_decay"]:
                 decay = 1.0 - lr * weight_decay
             else:
                 l2 = weight_decay
@@ -71,7 +76,7 @@ class Adam(Optimizer):
                          number(decay), l2 != 0, number(l2), number(1.0 - beta1), number(beta2),
                          number(1.0 - beta2), number(c1 / (lr * c2)), number(eps * c1 / lr))
             return
-        if weight_decay != 0 and self.decoupled_weight_decay:
+        if weight_decay != 0 and group["decoupled_weight_decay"]:
             data *= 1.0 - lr * weight_decay
         elif weight_decay != 0:
             decayed = xp.multiply(data, weight_decay, out=self._scratch(data, 0))
@@ -127,11 +132,11 @@ class AdamW(Adam):
         p = p * (1 - lr * weight_decay)
     """
 
-    decoupled_weight_decay = True
+    later_keys = {"maximize": False, "decoupled_weight_decay": True}
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
                  **flags):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         **flags)
+                         decoupled_weight_decay=True, **flags)

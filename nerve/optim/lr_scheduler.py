@@ -75,9 +75,10 @@ class LRScheduler:
     def _current_lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    def step(self) -> None:
+    def step(self, epoch: None = None) -> None:
         """Advance the schedule by one epoch and set every group's ``lr`` (a step that fails
         changes nothing)."""
+        _no_epoch(epoch, self)
         self.last_epoch += 1
         try:
             lrs = self.get_lr()
@@ -101,6 +102,15 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update({k: list(v) if isinstance(v, (list, tuple)) else v
                               for k, v in state_dict.items()})
+
+
+def _no_epoch(epoch, scheduler) -> None:
+    """PyTorch's ``step(epoch)`` is deprecated (its result differs from a step per epoch for
+    some schedules): refused with the way to get there."""
+    if epoch is not None:
+        raise TypeError(f"{type(scheduler).__name__}.step: expected no argument (PyTorch's "
+                        f"step(epoch) is deprecated): call step() once per epoch, or pass "
+                        f"last_epoch= when making the schedule. Received: epoch={epoch!r}")
 
 
 class StepLR(LRScheduler):
@@ -394,8 +404,9 @@ class OneCycleLR(LRScheduler):
         self._momenta = momenta
         return lrs
 
-    def step(self) -> None:
+    def step(self, epoch: None = None) -> None:
         """Advance by one batch: set every group's lr (and momentum, when it cycles)."""
+        _no_epoch(epoch, self)
         self._momenta = []
         super().step()
         for group, momentum in zip(self.optimizer.param_groups, self._momenta):
