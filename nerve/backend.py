@@ -3,9 +3,9 @@
 Every operation takes its array module from its inputs with :func:`array_module`: NumPy for
 NumPy arrays (a GPU backend registers CuPy for CuPy arrays with :func:`register_array_module`),
 so operation code never names NumPy for arithmetic. The few places where NumPy and CuPy differ
-get one helper here (:func:`scatter_add`, :func:`erf`), as do devices: :class:`device`, where
-an array lives (:func:`device_of`), copies between devices (:func:`to_device`,
-:func:`to_host`) and the check that an operation's inputs share one device
+get one helper here (:func:`scatter_add`, :func:`erf`, :func:`erfc`), as do devices:
+:class:`device`, where an array lives (:func:`device_of`), copies between devices
+(:func:`to_device`, :func:`to_host`) and the check that an operation's inputs share one device
 (:func:`same_device`); ``nerve.cuda`` loads CuPy.
 
 Everything random in nerve draws from :func:`rng`, so ``nerve.manual_seed(n)`` makes a run
@@ -189,6 +189,28 @@ def erf(x):
 def _erf_kernel(x, out):
     for i in range(x.size):
         out[i] = math.erf(np.float64(x[i]))  # the double one (numba would take erff)
+
+
+def erfc(x):
+    """The complementary error function 1 - erf(x), without that difference's rounding for
+    large x: as :func:`erf`, Python's ``math.erfc`` in float64 (compiled where numba is
+    installed), CuPy's own on a GPU."""
+    if array_module(x) is not np:
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.erfc(x)
+    x = x if x.flags.c_contiguous else x.copy()
+    if jit.usable(x, min_size=0):
+        out = np.empty_like(x)
+        _erfc_kernel(x.reshape(-1), out.reshape(-1))
+        return out
+    return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=x.dtype)
+
+
+@jit.kernel
+def _erfc_kernel(x, out):
+    for i in range(x.size):
+        out[i] = math.erfc(np.float64(x[i]))
 
 
 def device_of(array) -> str:

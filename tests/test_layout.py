@@ -49,10 +49,18 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # operations (clamp's tensor bounds as inputs with their gradients, an empty dim reducing every
 # dim, the bitwise and logical operators & | ^ ~ of masks, pow's own errors): +125; erf (for
 # GELU), a leaf's hooks run once on its whole gradient, retain_grad() across an in-place
-# change, np.dot as matmul only up to 2-D: +34; 3,839, budget 3,845.
+# change, np.dot as matmul only up to 2-D: +34; 3,839, budget 3,845. PyTorch's operations that
+# tutorials reach for, each a Function with its formula, checked by gradcheck and against
+# PyTorch: element-wise (log2, log10, exp2, rsqrt, reciprocal, square, trunc, frac, sinh,
+# cosh, asin, acos, atan, atan2, erfc, logit, xlogy, hypot, lerp, isnan/isinf/isfinite,
+# nan_to_num, clamp_min/max) +408; reductions and division (prod and cumprod exact at zeros,
+# logsumexp, norm and linalg.vector_norm, var_mean, std_mean, aminmax, count_nonzero,
+# nansum, nanmean, //, %, fmod) +368; shapes and selection (flip, roll, tril, triu, diag,
+# diagonal, trace, narrow, masked_select, take_along_dim, scatter_add, index_add, unique,
+# meshgrid, outer, dot, tensordot, einsum) +480: 5,095, budget 5,100.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 3845
+CORE_LINE_BUDGET = 5100
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

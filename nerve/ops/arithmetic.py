@@ -1,5 +1,6 @@
-"""Arithmetic with broadcasting: + - * / ** negation and matrix multiplication; the bitwise and
-logical operations of masks (& | ^ ~, logical_and...), which give no gradient."""
+"""Arithmetic with broadcasting: + - * / ** // % (floor_divide, remainder, fmod), negation and
+matrix multiplication; the bitwise and logical operations of masks (& | ^ ~, logical_and...),
+which give no gradient."""
 
 from __future__ import annotations
 
@@ -165,6 +166,98 @@ def _any(mask) -> bool:
 
 
 pow = binary(PowFunction, "pow", "a ** b, element-wise with broadcasting.")
+
+
+def _division(a, b, name: str):
+    """PyTorch's checks of an integer division: bools refused, a zero divisor raises (NumPy
+    would give 0 with a warning)."""
+    kinds = "".join((v.dtype if hasattr(v, "dtype") else backend.to_dtype(type(v))).kind
+                    for v in (a, b))
+    if kinds == "bb":
+        raise TypeError(f"{name}: expected integer or floating operands (PyTorch refuses "
+                        f"bools too). Received: dtypes {_dtype_name(a)} and {_dtype_name(b)}")
+    if "f" not in kinds and _any(b == 0):
+        raise ZeroDivisionError(f"{name}: integer division by zero (PyTorch raises too). "
+                                f"Received: a zero in other of dtype {_dtype_name(b)}")
+    return backend.array_module(next((v for v in (a, b) if hasattr(v, "dtype")), None))
+
+
+class FloorDivideFunction(_BinaryFunction):
+    """y = floor(a / b);  not differentiable: backward raises, as PyTorch's ("derivative for
+    floor_divide is not implemented")"""
+
+    def compute_and_save(ctx, a, b):
+        xp = _division(a, b, "floor_divide")
+        with backend.errstate(divide="ignore", invalid="ignore"):
+            return xp.floor_divide(a, b)
+
+    def backward(ctx, g):
+        raise RuntimeError("floor_divide: its derivative is not implemented (as in PyTorch: "
+                           "floor(a / b) is a step function); use a.div(b) or detach()")
+
+
+floor_divide = binary(FloorDivideFunction, "floor_divide", "floor(a / b), element-wise with "
+                      "broadcasting, as Python's // (also for negative and float operands).",
+                      "floordiv")
+
+
+class RemainderFunction(_BinaryFunction):
+    """y = a - b floor(a / b) (the sign of b, as Python's %);  dy/da = 1, dy/db = -floor(a / b)"""
+
+    sign_of_divisor = True
+
+    def compute_and_save(ctx, a, b):
+        xp = _division(a, b, ctx.name()[:-8].lower())
+        with backend.errstate(divide="ignore", invalid="ignore"):
+            out = xp.fmod(a, b)
+            if ctx.sign_of_divisor:  # PyTorch's way (NumPy's remainder differs on -0.0)
+                out = xp.where((out != 0) & ((b < 0) != (out < 0)), out + b, out)
+        nb = _needs(ctx)[1]
+        ctx.save_for_backward(a if nb else None, b if nb else None)
+        return out
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        xp = backend.array_module(g)
+        if nb:
+            with backend.errstate(divide="ignore", invalid="ignore"):
+                q = xp.floor_divide(a, b) if ctx.sign_of_divisor else xp.trunc(a / b)
+        return (unbroadcast(g, ctx.a_shape) if na else None,
+                unbroadcast(-g * q, ctx.b_shape) if nb else None)
+
+
+remainder = binary(RemainderFunction, "remainder", "a - b floor(a / b), element-wise with "
+                   "broadcasting: Python's % (the result takes the sign of the divisor).", "mod")
+
+
+class FmodFunction(RemainderFunction):
+    """y = a - b trunc(a / b) (the sign of a, as C's fmod);  dy/da = 1, dy/db = -trunc(a / b)"""
+
+    sign_of_divisor = False
+
+
+fmod = binary(FmodFunction, "fmod", "a - b trunc(a / b), element-wise with broadcasting (the "
+              "result takes the sign of the dividend, as C's fmod).", False)
+
+
+def _inplace(op, operator: str | None = None) -> None:
+    """The in-place method ``<op>_`` (and ``__i<operator>__``), with the rules of inplace.py."""
+
+    def method(self, other):
+        from nerve.ops.inplace import apply_inplace  # it imports this module
+
+        return apply_inplace(self, op, other)
+
+    method.__name__ = method.__qualname__ = name = f"{op.__name__}_"
+    method.__doc__ = f"self = {op.__name__}(self, other), in place."
+    register(method, methods=(name,) + ((f"__i{operator}__",) if operator else ()),
+             public=False)
+
+
+_inplace(floor_divide, "floordiv")
+_inplace(remainder, "mod")
+_inplace(fmod)
 
 
 class NegFunction(Function):

@@ -1,5 +1,7 @@
 """Element-wise functions: exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, leaky_relu, clip,
-maximum, minimum, where, and the perceptron's step."""
+maximum, minimum, where, and the perceptron's step; the roundings; then PyTorch's others (log2,
+exp2, rsqrt, the hyperbolic and inverse trigonometric functions, atan2, erfc, logit, xlogy,
+hypot, lerp, isnan, nan_to_num, clamp_min...)."""
 
 from __future__ import annotations
 
@@ -517,3 +519,409 @@ round = _piecewise("rint", "Round to the nearest integer, halves to even (as tor
 floor = _piecewise("floor", "The largest integer <= x, element-wise; gradient zero.")
 ceil = _piecewise("ceil", "The smallest integer >= x, element-wise; gradient zero.")
 sign = _piecewise("sign", "-1, 0 or 1 by the sign of x, element-wise; gradient zero.")
+trunc = _piecewise("trunc", "x rounded towards zero, element-wise; gradient zero.")
+
+
+# --- more element-wise functions, as PyTorch's -------------------------------------------------
+def _unary(fn: type, name: str, doc: str, **options):
+    """Register ``nerve.<name>(input)`` and the method: the Function ``fn`` on input."""
+
+    def op(input) -> Tensor:
+        return fn.apply(as_tensor(input), **options)
+
+    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
+    return register(op)
+
+
+def _reduced(ctx, grads, operands) -> tuple:
+    """Each needed gradient summed to its operand's shape (undoing broadcasting), else None."""
+    return tuple(unbroadcast(g, shape_of(v)) if need else None
+                 for g, v, need in zip(grads, operands, ctx.needs_input_grad))
+
+
+def _broadcast(who: str, fn, *args):
+    """fn(*args), with a ValueError naming the shapes where they do not broadcast."""
+    try:
+        return fn(*args)
+    except ValueError:
+        raise ValueError(f"{who}: shapes " + " and ".join(str(shape_of(a)) for a in args) +
+                         " do not broadcast") from None
+
+
+class _UnaryFunction(Function):
+    """y = the array module's function ``kind`` (or ``compute``) of x in a floating dtype;
+    x is saved for backward, or y where ``keep_output``."""
+
+    kind, keep_output = "", False
+
+    def compute(ctx, x):
+        return getattr(backend.array_module(x), ctx.kind)(x)
+
+    def forward(ctx, x):
+        x = _floating(x)
+        out = ctx.compute(x)
+        ctx.save_for_backward(out if ctx.keep_output else x)
+        return out
+
+
+class Log2Function(_UnaryFunction):
+    "y = log2(x);  dy/dx = 1 / (x ln 2)"
+
+    kind = "log2"
+
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] * math.log(2))
+
+
+log2 = _unary(Log2Function, "log2", "The base-2 logarithm, element-wise.")
+
+
+class Log10Function(_UnaryFunction):
+    "y = log10(x);  dy/dx = 1 / (x ln 10)"
+
+    kind = "log10"
+
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] * math.log(10))
+
+
+log10 = _unary(Log10Function, "log10", "The base-10 logarithm, element-wise.")
+
+
+class Exp2Function(_UnaryFunction):
+    "y = 2^x;  dy/dx = y ln 2"
+
+    kind, keep_output = "exp2", True
+
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] * math.log(2))
+
+
+exp2 = _unary(Exp2Function, "exp2", "2^x, element-wise.")
+
+
+class RsqrtFunction(_UnaryFunction):
+    "y = 1 / sqrt(x);  dy/dx = -y^3 / 2 (-inf at x = 0, as PyTorch)"
+
+    keep_output = True
+
+    @staticmethod
+    def compute(x):
+        return 1 / backend.array_module(x).sqrt(x)
+
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out * out * out * -0.5)
+
+
+rsqrt = _unary(RsqrtFunction, "rsqrt", "1 / sqrt(x), element-wise.")
+
+
+class ReciprocalFunction(_UnaryFunction):
+    "y = 1 / x;  dy/dx = -y^2"
+
+    kind, keep_output = "reciprocal", True
+
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * -(out * out)
+
+
+reciprocal = _unary(ReciprocalFunction, "reciprocal", "1 / x, element-wise (int x: floats).")
+
+
+class SquareFunction(Function):
+    "y = x^2;  dy/dx = 2 x (integers stay integers, bools give int64, as in PyTorch)"
+
+    def forward(ctx, x):
+        x = x.astype(backend.int64) if x.dtype.kind == "b" else x
+        ctx.save_for_backward(x)
+        return x * x
+
+    def backward(ctx, g):
+        return g * (2 * ctx.saved_tensors[0])
+
+
+square = _unary(SquareFunction, "square", "x * x, element-wise.")
+
+
+class FracFunction(Function):
+    "y = x - trunc(x), the fractional part with x's sign;  dy/dx = 1"
+
+    def forward(ctx, x):
+        return x - backend.array_module(x).trunc(x)
+
+    def backward(ctx, g):
+        return g
+
+
+@register
+def frac(input) -> Tensor:
+    """The fractional part x - trunc(x), element-wise, with x's sign (floats only, as torch)."""
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        raise TypeError(message("frac", "a floating-point tensor", "input.dtype", str(x.dtype)))
+    return FracFunction.apply(x)
+
+
+class SinhFunction(_UnaryFunction):
+    "y = sinh(x);  dy/dx = cosh(x)"
+
+    kind = "sinh"
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * backend.array_module(x).cosh(x)
+
+
+sinh = _unary(SinhFunction, "sinh", "The hyperbolic sine, element-wise.")
+
+
+class CoshFunction(_UnaryFunction):
+    "y = cosh(x);  dy/dx = sinh(x)"
+
+    kind = "cosh"
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * backend.array_module(x).sinh(x)
+
+
+cosh = _unary(CoshFunction, "cosh", "The hyperbolic cosine, element-wise.")
+
+
+class AsinFunction(_UnaryFunction):
+    "y = asin(x);  dy/dx = 1 / sqrt(1 - x^2) (inf at |x| = 1, NaN beyond, as PyTorch)"
+
+    kind = "arcsin"
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / backend.array_module(x).sqrt(1 - x * x)
+
+
+asin = _unary(AsinFunction, "asin", "The inverse sine, element-wise (NaN outside [-1, 1]).")
+
+
+class AcosFunction(_UnaryFunction):
+    "y = acos(x);  dy/dx = -1 / sqrt(1 - x^2) (-inf at |x| = 1, NaN beyond, as PyTorch)"
+
+    kind = "arccos"
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g / backend.array_module(x).sqrt(1 - x * x)
+
+
+acos = _unary(AcosFunction, "acos", "The inverse cosine, element-wise (NaN outside [-1, 1]).")
+
+
+class AtanFunction(_UnaryFunction):
+    "y = atan(x);  dy/dx = 1 / (1 + x^2)"
+
+    kind = "arctan"
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (1 + x * x)
+
+
+atan = _unary(AtanFunction, "atan", "The inverse tangent, element-wise, in (-pi/2, pi/2).")
+
+
+class ErfcFunction(_UnaryFunction):
+    "y = erfc(x) = 1 - erf(x);  dy/dx = -2 / sqrt(pi) e^-x^2"
+
+    compute = staticmethod(backend.erfc)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (backend.array_module(x).exp(-x * x) * (-2 / math.sqrt(math.pi)))
+
+
+erfc = _unary(ErfcFunction, "erfc", "1 - erf(x), element-wise, exact where erf(x) is near 1.")
+
+
+class LogitFunction(Function):
+    """y = ln(z / (1 - z)), z = x clamped to [eps, 1 - eps] (z = x without eps);
+    dy/dx = 1 / (x (1 - x)) inside those bounds (inf at 0 and 1), outside them 0 with eps and
+    NaN without it (as PyTorch)"""
+
+    def forward(ctx, x, *, eps=None):
+        x = _floating(x)
+        xp = backend.array_module(x)
+        ctx.save_for_backward(x)
+        z = x if eps is None else xp.where(x < eps, eps, xp.where(x > 1 - eps, 1 - eps, x))
+        return xp.log(z / (1 - z))
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        eps = ctx.options.get("eps")
+        low, high = (0, 1) if eps is None else (eps, 1 - eps)
+        xp = backend.array_module(x)
+        return xp.where((x < low) | (x > high), math.nan if eps is None else 0,
+                        g / xp.abs(x * (1 - x)))  # abs: 1 / +0 at x = -0 too
+
+
+@register
+def logit(input, eps=None) -> Tensor:
+    """ln(x / (1 - x)), the inverse of sigmoid; x is first clamped to [eps, 1 - eps] where eps
+    is given (a negative eps, as None: PyTorch's reading)."""
+    eps = None if eps is None else check_number(eps, "eps", "logit")
+    return LogitFunction.apply(as_tensor(input), eps=None if eps is None or eps < 0 else eps)
+
+
+class Atan2Function(Function):
+    """y = atan2(a, b), the angle of the point (b, a);  dy/da = b / (a^2 + b^2),
+    dy/db = -a / (a^2 + b^2) (both 0 at (0, 0), as PyTorch)"""
+
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _broadcast("atan2", backend.array_module(a if hasattr(a, "dtype") else b).arctan2,
+                          a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        d = a * a + b * b
+        r = g / backend.array_module(g).where(d == 0, math.inf, d)
+        return _reduced(ctx, (r * b, -r * a), (a, b))
+
+
+atan2 = binary(Atan2Function, "atan2", "The angle of the point (other, input), element-wise, "
+               "in [-pi, pi].", operator=False, true_division=True)
+
+
+class HypotFunction(Function):
+    "y = sqrt(a^2 + b^2);  dy/da = a / y, dy/db = b / y (NaN at (0, 0), as PyTorch)"
+
+    def forward(ctx, a, b):
+        out = _broadcast("hypot", backend.array_module(a if hasattr(a, "dtype") else b).hypot,
+                         a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        r = g / out
+        return _reduced(ctx, (r * a, r * b), (a, b))
+
+
+hypot = binary(HypotFunction, "hypot", "sqrt(input^2 + other^2), element-wise.",
+               operator=False, true_division=True)
+
+
+def _xlogy(x, y):
+    """x ln y, 0 where x == 0 unless y is NaN (PyTorch's xlogy), on arrays (y an array)."""
+    xp = backend.array_module(y)
+    return xp.where((x == 0) & (y == y), 0, x * xp.log(y))
+
+
+class XlogyFunction(Function):
+    """y = a ln b, 0 where a == 0 unless b is NaN;  dy/da = ln b (0 where a == 0 and b <= 0),
+    dy/db = a / b (as PyTorch)"""
+
+    def forward(ctx, a, b):
+        if not hasattr(b, "dtype"):  # ln of a Python number would be a float64 NumPy scalar
+            b = backend.array_module(a).asarray(b, dtype=a.dtype)
+        ctx.save_for_backward(a, b)
+        return _broadcast("xlogy", _xlogy, a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = backend.array_module(b).where((a == 0) & (b <= 0), 0, _xlogy(g, b))
+        return _reduced(ctx, (ga, g * a / b), (a, b))
+
+
+xlogy = binary(XlogyFunction, "xlogy", "input * ln(other), element-wise, 0 where input == 0 "
+               "(unless other is NaN).", operator=False, true_division=True)
+
+
+class LerpFunction(Function):
+    """y = a + w (b - a) (as b - (b - a)(1 - w) where |w| >= 1/2, as PyTorch's);
+    dy/da = 1 - w, dy/db = w, dy/dw = b - a; each summed to its operand's shape"""
+
+    def forward(ctx, a, b, w):
+        ctx.save_for_backward(a, b, w)
+        return _broadcast("lerp", ctx.compute, a, b, w)
+
+    @staticmethod
+    def compute(a, b, w):
+        d, small = b - a, w * w < 0.25
+        if type(small) is bool:  # w a Python number (CuPy's where takes arrays only)
+            return a + w * d if small else b - d * (1 - w)
+        return backend.array_module(d).where(small, a + w * d, b - d * (1 - w))
+
+    def backward(ctx, g):
+        a, b, w = ctx.saved_tensors
+        return _reduced(ctx, (g * (1 - w), g * w, g * (b - a)), (a, b, w))
+
+
+@register
+def lerp(input, end, weight) -> Tensor:
+    """input + weight (end - input), element-wise; weight a number or a tensor (with gradient)."""
+    x, e = promote(*operands(as_tensor(input), end, "lerp"), True)
+    w = weight.to(x.dtype) if isinstance(weight, Tensor) else coerce(weight, x)
+    if w is NotImplemented:
+        raise TypeError(message("lerp", "a number, an array or a Tensor", "weight", weight))
+    return LerpFunction.apply(x, e, w)
+
+
+class ClassifyFunction(Function):
+    "y = isnan(x), isinf(x) or isfinite(x), element-wise, as booleans (not differentiable)"
+
+    differentiable = False
+
+    def forward(ctx, x, *, kind):
+        return getattr(backend.array_module(x), kind)(x)
+
+
+isnan = _unary(ClassifyFunction, "isnan", "True where x is NaN.", kind="isnan")
+isinf = _unary(ClassifyFunction, "isinf", "True where x is +-inf.", kind="isinf")
+isfinite = _unary(ClassifyFunction, "isfinite", "True where x is neither NaN nor +-inf.",
+                  kind="isfinite")
+
+
+class NanToNumFunction(Function):
+    "y = x where x is finite, else nan, posinf or neginf;  dy/dx = 1 where x is finite, else 0"
+
+    def forward(ctx, x, *, nan, posinf, neginf):
+        ctx.save_for_backward(x)
+        return backend.array_module(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * backend.array_module(x).isfinite(x)
+
+
+@register
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None) -> Tensor:
+    """NaN, +inf and -inf replaced by nan, posinf and neginf (by default 0 and the dtype's
+    largest and smallest finite values)."""
+    v = {k: None if v is None else check_number(v, k, "nan_to_num") for k, v in
+         (("nan", nan), ("posinf", posinf), ("neginf", neginf))}
+    return NanToNumFunction.apply(as_tensor(input), **{**v, "nan": v["nan"] or 0.0})
+
+
+@register
+def clamp_min(input, min) -> Tensor:  # noqa: A002 - PyTorch's names
+    """clamp(input, min=min): x limited from below by a number, an array or a Tensor."""
+    return clip(input, min, None)
+
+
+@register
+def clamp_max(input, max) -> Tensor:  # noqa: A002 - PyTorch's names
+    """clamp(input, max=max): x limited from above by a number, an array or a Tensor."""
+    return clip(input, None, max)
+
+
+def _alias(name: str, fn):
+    def op(*args, **kwargs) -> Tensor:
+        return fn(*args, **kwargs)
+
+    op.__name__, op.__qualname__ = name, name
+    op.__doc__ = f"PyTorch's other name for :func:`{fn.__name__}`."
+    return register(op)
+
+
+arcsin, arccos, arctan, arctan2 = (_alias("arc" + f.__name__[1:], f) for f in
+                                   (asin, acos, atan, atan2))

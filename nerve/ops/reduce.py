@@ -1,4 +1,5 @@
-"""Reductions (sum, mean, max, min, var), softmax and log-softmax, and argmax / argmin.
+"""Reductions (sum, mean, prod, max, min, var, norm, logsumexp, the nan- forms), cumprod,
+softmax and log-softmax, and argmax / argmin; ``nerve.linalg.vector_norm``.
 
 The public functions here are named ``sum``, ``max`` and ``min`` as in NumPy and PyTorch; the
 module itself never needs Python's builtins of those names.
@@ -6,13 +7,17 @@ module itself never needs Python's builtins of those names.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections import namedtuple
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_tensor, is_int, message
+from nerve.checks import as_tensor, check_number, is_int, message
 from nerve.function import Function
-from nerve.ops._common import normalize_axis, pick_axis, register
+from nerve.ops._common import PUBLIC, normalize_axis, pick_axis, register
+from nerve.ops.elementwise import _floating
+from nerve.ops.shape import cast
 
 
 def _expand(g, shape: tuple, axes, keepdims: bool):
@@ -35,6 +40,17 @@ def _dims(axis, dim):
     (None), as in PyTorch's sum, mean, amax, amin, var and std (NumPy: none)."""
     axis = pick_axis(axis, dim)
     return None if isinstance(axis, (tuple, list)) and not axis else axis
+
+
+def _squeeze(out, axes, keepdims: bool):
+    """A reduction computed with keepdims=True, without the reduced axes unless ``keepdims``."""
+    return out if keepdims else out.reshape(()) if axes is None else out.squeeze(axes)
+
+
+def _typed(input, dtype) -> Tensor:  # noqa: A002
+    """PyTorch's ``dtype=`` of a reduction: the input cast to it first (in the graph)."""
+    x = as_tensor(input)
+    return x if dtype is None else cast(x, dtype)
 
 
 def _broadcast_grad(g, shape: tuple, axes, keepdims: bool):
@@ -102,9 +118,7 @@ class _ExtremeFunction(Function):
         out = x.max(axis=axes, keepdims=True) if kind == "max" else \
             x.min(axis=axes, keepdims=True)
         ctx.save_for_backward(x, out)
-        if keepdims:
-            return out
-        return out.reshape(()) if axes is None else out.squeeze(axes)
+        return _squeeze(out, axes, keepdims)
 
     def backward(ctx, g):
         x, out = ctx.saved_tensors
@@ -287,6 +301,267 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     return StdFunction.apply(as_tensor(input), axis=_dims(axis, dim),
                              keepdims=bool(keepdim) or bool(keepdims),
                              correction=_correction(correction, unbiased))
+
+
+@register(methods=())  # as PyTorch: no Tensor method
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *,  # noqa: A002
+             correction=None) -> tuple:
+    """The pair ``(var, mean)`` along ``dim``, with ``var``'s arguments (``torch.var_mean``)."""
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+@register(methods=())
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *,  # noqa: A002
+             correction=None) -> tuple:
+    """The pair ``(std, mean)`` along ``dim``, with ``std``'s arguments (``torch.std_mean``)."""
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+class ProdFunction(Function):
+    """y = product of x over axis;  dy/dx_i = the product of the others: y / x_i without zeros;
+    with one zero in a slice, the product of the others at the zero and 0 elsewhere; with two
+    or more, 0 (computed without dividing by zero, as PyTorch)"""
+
+    def forward(ctx, x, *, axis=None, keepdims=False):
+        ctx.axes = _axes(axis, x.ndim, "prod")
+        ctx.save_for_backward(x)
+        return x.prod(axis=ctx.axes, keepdims=keepdims,
+                      dtype=backend.int64 if x.dtype.kind in "biu" else None)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        xp, axes = backend.array_module(g), ctx.axes
+        zero = x == 0
+        safe = xp.where(zero, 1, x)
+        others = safe.prod(axis=axes, keepdims=True)  # the product of the non-zeros
+        zeros = zero.sum(axis=axes, keepdims=True)
+        grad = xp.where(zeros == 0, others / safe, xp.where(zero & (zeros == 1), others, 0))
+        return grad * _expand(g, x.shape, axes, ctx.options.get("keepdims", False))
+
+
+@register
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """The product of the elements (along one ``dim``), as ``torch.prod``: int and bool inputs
+    give int64; exact gradients where elements are zero."""
+    if dim is not None and not is_int(dim):
+        raise TypeError(message("prod", "one dimension (an int) or None", "dim", dim))
+    return ProdFunction.apply(_typed(input, dtype), axis=dim, keepdims=bool(keepdim))
+
+
+def _rcumsum(a, axis: int):
+    """The sums from each position to the end along ``axis``."""
+    xp = backend.array_module(a)
+    return xp.flip(xp.flip(a, axis).cumsum(axis=axis), axis)
+
+
+class CumprodFunction(Function):
+    """y = x_0 x_1 ... x_i at i along axis;  dx_i = sum over j >= i of g_j y_j / x_i before
+    the first zero, at the first zero the same sum of the products without it, 0 after it
+    (exact, as PyTorch, without dividing by zero)"""
+
+    def forward(ctx, x, *, axis):
+        ctx.axis = _check_dim(axis, x.ndim, "cumprod")
+        dtype = backend.int64 if x.dtype.kind in "biu" else x.dtype
+        out = x.astype(dtype) if x.ndim == 0 else x.cumprod(axis=ctx.axis, dtype=dtype)
+        ctx.save_for_backward(x, out)
+        return out
+
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        xp, axis = backend.array_module(g), ctx.axis
+        if x.ndim == 0:
+            return g
+        zero = x == 0
+        zeros = zero.cumsum(axis=axis)  # the zeros up to each position
+        before, first = zeros == 0, zero & (zeros == 1)
+        grad = xp.where(before, _rcumsum(g * out, axis) / xp.where(before, x, 1), 0)
+        if first.any():  # at the first zero: the products with that zero left out
+            without = xp.where(first, 1, x).cumprod(axis=axis)
+            grad = xp.where(first, _rcumsum(g * without, axis), grad)
+        return grad
+
+
+@register
+def cumprod(input, dim: int, *, dtype=None) -> Tensor:  # noqa: A002
+    """The cumulative product along ``dim`` (int and bool inputs give int64), as PyTorch."""
+    return CumprodFunction.apply(_typed(input, dtype), axis=dim)
+
+
+class LogsumexpFunction(Function):
+    """y = m + ln(sum(e^(x - m))) over axis, m the max (0 where infinite);  dy/dx = e^(x - y)
+
+    As PyTorch: a slice of -inf gives -inf (and a NaN gradient), one with +inf gives +inf.
+    """
+
+    def forward(ctx, x, *, axis=None, keepdims=False):
+        x, xp = _floating(x), backend.array_module(x)
+        ctx.axes = _axes(axis, x.ndim, "logsumexp")
+        m = x.max(axis=ctx.axes, keepdims=True) if x.size else \
+            x.sum(axis=ctx.axes, keepdims=True)  # an empty slice: ln(0) = -inf
+        m = xp.where(xp.isinf(m), 0, m)
+        with backend.errstate(divide="ignore", invalid="ignore"):
+            out = xp.log(xp.exp(x - m).sum(axis=ctx.axes, keepdims=True)) + m
+        ctx.save_for_backward(x, out)
+        return _squeeze(out, ctx.axes, keepdims)
+
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        with backend.errstate(invalid="ignore"):
+            return backend.array_module(g).exp(x - out) * _expand(
+                g, x.shape, ctx.axes, ctx.options.get("keepdims", False))
+
+
+@register
+def logsumexp(input, dim, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """ln(sum(e^x)) along ``dim`` (an int or a tuple; () for all), computed stably."""
+    return LogsumexpFunction.apply(as_tensor(input), axis=_dims(None, dim),
+                                   keepdims=bool(keepdim))
+
+
+class NormFunction(Function):
+    """y = (sum |x|^p)^(1/p) over axis (p = inf: max |x|, -inf: min |x|, 0: the count of
+    non-zeros);  dy/dx = sign(x) |x|^(p-1) y^(1-p), 0 where x = 0 or y = 0 (PyTorch's
+    subgradient); p = +-inf: sign(x) shared by the ties; p = 0: 0"""
+
+    def forward(ctx, x, *, p=2.0, axis=None, keepdims=False):
+        ctx.axes = axes = _axes(axis, x.ndim, "norm")
+        xp, a, inf = backend.array_module(x), abs(x), float("inf")
+        with backend.errstate(divide="ignore", over="ignore"):
+            if p in (inf, -inf):
+                if 0 in x.shape and (axes is None or 0 in [x.shape[d] for d in axes]):
+                    raise ValueError(f"norm: cannot take the {p} norm over an empty dimension "
+                                     f"(no identity; PyTorch refuses too). Received: shape "
+                                     f"{x.shape}, dim={axis!r}")
+                out = a.max(axis=axes, keepdims=True) if p > 0 else a.min(axis=axes, keepdims=True)
+            elif p == 0:
+                out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+            elif p == 1:
+                out = a.sum(axis=axes, keepdims=True)
+            else:
+                out = (x * x if p == 2 else a ** p).sum(axis=axes, keepdims=True)
+                out = xp.sqrt(out) if p == 2 else out ** (1 / p)
+        ctx.save_for_backward(x, out)
+        return _squeeze(out, axes, keepdims)
+
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        xp, p = backend.array_module(g), ctx.options.get("p", 2.0)
+        g = _expand(g, x.shape, ctx.axes, ctx.options.get("keepdims", False))
+        if p == 0:
+            return xp.zeros_like(x)
+        with backend.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p in (float("inf"), float("-inf")):
+                ties = (abs(x) == out).astype(g.dtype)
+                return xp.sign(x) * ties * g / ties.sum(axis=ctx.axes, keepdims=True)
+            scaled = xp.where(x == 0, 0, xp.sign(x) * abs(x) ** (p - 1))
+            return scaled * xp.where(out == 0, 0, g * out ** (1 - p))
+
+
+def _norm(input, p, dim, keepdim, dtype, who: str) -> Tensor:  # noqa: A002
+    x = _typed(input, dtype)
+    if x.dtype.kind != "f":
+        raise TypeError(message(who, "a floating-point input (or a floating dtype=), as PyTorch",
+                                "input.dtype", x.dtype))
+    if isinstance(p, str) and p != "fro":
+        raise ValueError(message(who, "'fro' or a number (matrix norms such as 'nuc' are not "
+                                 "supported)", "p", p))
+    return NormFunction.apply(x, p=check_number(2 if p == "fro" else p, "p", who),
+                              axis=_dims(None, dim), keepdims=bool(keepdim))
+
+
+@register
+def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A002
+    """The vector norm of ``input``'s elements (all of them, or along ``dim``), as
+    ``torch.norm``: p = "fro" or 2 (Euclidean, for any shape), 1, inf, -inf, 0 (the count of
+    non-zeros) or any other number; the gradient is 0 where the norm is 0."""
+    return _norm(input, p, dim, keepdim, dtype, "norm")
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """The vector norm of order ``ord`` (see ``norm``), as ``torch.linalg.vector_norm``."""
+    return _norm(x, ord, dim, keepdim, dtype, "vector_norm")
+
+
+linalg = types.ModuleType("nerve.linalg", "PyTorch's ``torch.linalg``, so far ``vector_norm``.")
+linalg.vector_norm = vector_norm
+PUBLIC["linalg"] = sys.modules["nerve.linalg"] = linalg
+
+
+MinMax = namedtuple("MinMax", ["min", "max"])
+MinMax.__doc__ = "What aminmax returns: (min, max), as PyTorch's named tuple."
+
+
+@register
+def aminmax(input, *, dim=None, keepdim: bool = False) -> MinMax:  # noqa: A002
+    """The named tuple ``(min, max)`` of the values (along one ``dim``), as ``torch.aminmax``;
+    tied extremes share the gradient equally."""
+    if dim is not None and not is_int(dim):
+        raise TypeError(message("aminmax", "one dimension (an int) or None", "dim", dim))
+    return MinMax(amin(input, dim, keepdim), amax(input, dim, keepdim))
+
+
+class CountNonzeroFunction(Function):
+    "y = the number of non-zero elements (NaN included) along axis (not differentiable)"
+
+    differentiable = False
+
+    def forward(ctx, x, *, axis=None):
+        return (x != 0).sum(axis=_axes(axis, x.ndim, "count_nonzero")).astype(backend.int64)
+
+
+@register
+def count_nonzero(input, dim=None) -> Tensor:  # noqa: A002
+    """The number of non-zero elements (along ``dim``: an int or a tuple), as int64."""
+    return CountNonzeroFunction.apply(as_tensor(input), axis=_dims(None, dim))
+
+
+class NansumFunction(SumFunction):
+    "y = sum of x over axis, NaN counted as 0;  dy/dx = 1, and 0 where x is NaN"
+
+    def forward(ctx, x, *, axis=None, keepdims=False):
+        xp = backend.array_module(x)
+        ctx.nan = xp.isnan(x)
+        return SumFunction.forward(ctx, xp.where(ctx.nan, 0, x), axis=axis, keepdims=keepdims)
+
+    def backward(ctx, g):
+        return backend.array_module(g).where(ctx.nan, 0, SumFunction.backward(ctx, g))
+
+
+@register
+def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """The sum treating NaN as 0 (along ``dim``), as ``torch.nansum``: no gradient at NaN."""
+    x = _typed(input, dtype)
+    if x.dtype.kind != "f":  # no NaN to skip
+        return sum(x, dim, keepdim)
+    return NansumFunction.apply(x, axis=_dims(None, dim), keepdims=bool(keepdim))
+
+
+class NanmeanFunction(Function):
+    "y = sum of the non-NaN x over axis / their count n;  dy/dx = 1 / n, and 0 where x is NaN"
+
+    def forward(ctx, x, *, axis=None, keepdims=False):
+        xp = backend.array_module(x)
+        ctx.axes, ctx.nan = _axes(axis, x.ndim, "nanmean"), xp.isnan(x)
+        ctx.count = (~ctx.nan).sum(axis=ctx.axes, keepdims=True).astype(x.dtype)
+        with backend.errstate(divide="ignore", invalid="ignore"):  # no number: NaN, as torch
+            out = xp.where(ctx.nan, 0, x).sum(axis=ctx.axes, keepdims=True) / ctx.count
+        return _squeeze(out, ctx.axes, keepdims)
+
+    def backward(ctx, g):
+        g = _expand(g, ctx.nan.shape, ctx.axes, ctx.options.get("keepdims", False))
+        with backend.errstate(divide="ignore", invalid="ignore"):
+            return ~ctx.nan * (g / ctx.count)
+
+
+@register
+def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """The mean of the non-NaN elements (along ``dim``), as ``torch.nanmean``: NaN where all
+    are NaN; no gradient at NaN. Floating-point inputs only, as PyTorch."""
+    x = _typed(input, dtype)
+    if x.dtype.kind != "f":
+        raise TypeError(message("nanmean", "a floating-point input (or dtype=)", "input.dtype",
+                                x.dtype))
+    return NanmeanFunction.apply(x, axis=_dims(None, dim), keepdims=bool(keepdim))
 
 
 def _check_dim(axis, ndim, op):

@@ -1,16 +1,18 @@
 """Selecting, sorting and repeating, with PyTorch's names: sort, argsort, topk, index_select,
-masked_fill, nonzero, cumsum, expand, repeat, chunk, split, view_as, type_as, and the
-comparisons as functions (eq, ne, lt, le, gt, ge)."""
+masked_fill, masked_select, take_along_dim, scatter_add, index_add, unique, nonzero, cumsum,
+expand, repeat, meshgrid, chunk, split, view_as, type_as; the products outer, dot, tensordot
+and einsum; and the comparisons as functions (eq, ne, lt, le, gt, ge)."""
 
 from __future__ import annotations
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_array, as_tensor, check_int, check_positive_int, message
+from nerve.checks import as_array, as_tensor, check_choice, check_int, check_positive_int, message
 from nerve.function import Function, ViewFunction
-from nerve.ops._common import normalize_axis, register, unbroadcast
+from nerve.ops._common import is_int, normalize_axis, register, unbroadcast
+from nerve.ops.arithmetic import matmul
 from nerve.ops.reduce import ValuesIndices, gather
-from nerve.ops.shape import cast, flatten, getitem, reshape
+from nerve.ops.shape import _sequence, cast, flatten, getitem, reshape
 
 
 def _dim(dim, ndim: int, who: str) -> int:
@@ -57,6 +59,17 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     return ValuesIndices(gather(x, axis, indices) if x.ndim else x.clone(), indices)
 
 
+def _check_index(idx, size: int, who: str, dim, low: int = 0) -> None:
+    """Raise unless ``idx`` holds integers in [low, size) (``low`` -size: counted from the end
+    where negative), naming the first bad one and the allowed range."""
+    if idx.dtype.kind not in "iu":
+        raise TypeError(message(who, "an integer index", "index.dtype", str(idx.dtype)))
+    if idx.size and not (low <= idx.min() and idx.max() < size):
+        bad = int(idx.min() if idx.min() < low else idx.max())
+        raise IndexError(message(who, f"indices in [{low}, {size}) (the size of dim {dim})",
+                                 "an index", bad))
+
+
 @register
 def index_select(input, dim: int, index) -> Tensor:
     """The slices of ``input`` at the positions ``index`` (1-D integers) along ``dim``."""
@@ -67,11 +80,7 @@ def index_select(input, dim: int, index) -> Tensor:
         raise ValueError(message("index_select", "a 1-D integer index", "index.shape, dtype",
                                  (idx.shape, str(idx.dtype))))
     axis = _dim(dim, x.ndim, "index_select")
-    size = x.shape[axis] if x.ndim else 1
-    if idx.size and not 0 <= idx.min() <= idx.max() < size:
-        bad = int(idx.min() if idx.min() < 0 else idx.max())
-        raise IndexError(message("index_select", f"indices in [0, {size}) (the size of dim "
-                                 f"{dim})", "an index", bad))
+    _check_index(idx, x.shape[axis] if x.ndim else 1, "index_select", dim)
     return getitem(x, (slice(None),) * axis + (idx,))
 
 
@@ -191,6 +200,312 @@ def repeat(input, *repeats) -> Tensor:
     for r in repeats:
         check_int(r, "repeats", "repeat", minimum=0)
     return RepeatFunction.apply(x, repeats=tuple(int(r) for r in repeats))
+
+
+@register
+def masked_select(input, mask) -> Tensor:
+    """The elements of ``input`` where the boolean ``mask`` (broadcast with it) is true, as a
+    1-D tensor; the gradient goes back to those places."""
+    x, m = as_tensor(input), as_array(mask)
+    if m.dtype.kind != "b":
+        raise TypeError(message("masked_select", "a boolean mask", "mask.dtype", str(m.dtype)))
+    shape = backend.broadcast_shapes(x.shape, m.shape)
+    x = x if x.shape == shape else expand(x, shape)
+    return getitem(x, backend.array_module(m).broadcast_to(m, shape))
+
+
+@register
+def take_along_dim(input, indices, dim=None) -> Tensor:
+    """``gather`` with ``indices`` broadcast against ``input`` outside ``dim`` (both flattened
+    without ``dim``); a negative index counts from the end."""
+    x, idx = as_tensor(input), as_array(indices)
+    if dim is None:
+        x, idx, dim = flatten(x), idx.reshape(-1), 0
+    if idx.ndim != x.ndim:
+        raise ValueError(message("take_along_dim", f"indices with {x.ndim} dimensions (the "
+                                 "input's)", "indices.shape", idx.shape))
+    axis = _dim(dim, x.ndim, "take_along_dim")
+    n = x.shape[axis] if x.ndim else 1
+    _check_index(idx, n, "take_along_dim", dim, low=-n)
+    idx = backend.array_module(idx).where(idx < 0, idx + n, idx)
+    if x.ndim == 0:
+        return x.clone()
+    shape = backend.broadcast_shapes(*(s[:axis] + (1,) + s[axis + 1:]
+                                       for s in (x.shape, idx.shape)))
+    shape_of = lambda s: shape[:axis] + s[axis:axis + 1] + shape[axis + 1:]  # noqa: E731
+    x = x if x.shape == shape_of(x.shape) else expand(x, shape_of(x.shape))
+    return gather(x, axis, backend.array_module(idx).broadcast_to(idx, shape_of(idx.shape)))
+
+
+def _places(index, axis: int) -> tuple:
+    """The positions ``[i][index[i][j]]`` (``index`` along ``axis``) as a NumPy index."""
+    places = list(backend.array_module(index).indices(index.shape, sparse=True))
+    places[axis] = index
+    return tuple(places)
+
+
+class ScatterAddFunction(Function):
+    """y = x with src[i][j] added at [i][index[i][j]] (dim 1; any dim; repeated indices add up);
+    dy/dx = 1, dsrc[i][j] = g[i][index[i][j]] (0 where src reaches beyond index)"""
+
+    def forward(ctx, x, index, src, *, axis):
+        ctx.places, ctx.src_shape = _places(index, axis), src.shape
+        ctx.part = tuple(slice(n) for n in index.shape)
+        y = x.copy()
+        backend.scatter_add(y, ctx.places, src[ctx.part])
+        return y
+
+    def backward(ctx, g):
+        gsrc = None
+        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
+            gsrc = backend.array_module(g).zeros(ctx.src_shape, g.dtype)
+            gsrc[ctx.part] = g[ctx.places]
+        return g, None, gsrc
+
+
+def _same_dtype(x: Tensor, other: Tensor, who: str, name: str) -> None:
+    if x.dtype != other.dtype:
+        raise TypeError(message(who, f"{name} of the input's dtype {x.dtype}", f"{name}.dtype",
+                                str(other.dtype)))
+
+
+@register
+def scatter_add(input, dim: int, index, src) -> Tensor:
+    """A copy of ``input`` with each ``src[i][j]`` added at ``[i][index[i][j]]`` (dim 1; any
+    dim), where repeated indices add up (out of place, as ``torch.scatter_add``)."""
+    x, s, idx = as_tensor(input), as_tensor(src), as_array(index)
+    if x.ndim == 0:
+        return reshape(scatter_add(reshape(x, 1), dim, idx.reshape(-1), reshape(s, -1)), ())
+    _same_dtype(x, s, "scatter_add", "src")
+    axis = _dim(dim, x.ndim, "scatter_add")
+    if idx.ndim != x.ndim or s.ndim != x.ndim or any(
+            i > n or (i > m and d != axis) for d, (i, n, m) in
+            enumerate(zip(idx.shape, s.shape, x.shape))):
+        raise ValueError(message("scatter_add", f"index and src with {x.ndim} dimensions, index "
+                                 "no larger than src, nor than input apart from dim",
+                                 "(input, index, src) shapes", (x.shape, idx.shape, s.shape)))
+    _check_index(idx, x.shape[axis], "scatter_add", dim)
+    return ScatterAddFunction.apply(x, idx, s, axis=axis)
+
+
+class IndexAddFunction(Function):
+    """y = x with alpha source[j] added at x[index[j]] along dim (repeated indices add up);
+    dy/dx = 1, dsource = alpha g[index] along dim"""
+
+    def forward(ctx, x, index, source, *, axis, alpha):
+        xp, ctx.index = backend.array_module(x), index
+        y = x.copy()
+        source = source if alpha == 1 else source * alpha
+        backend.scatter_add(xp.moveaxis(y, axis, 0), index, xp.moveaxis(source, axis, 0))
+        return y
+
+    def backward(ctx, g):
+        o, gs = ctx.options, None
+        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
+            gs = backend.array_module(g).take(g, ctx.index, o["axis"])
+            gs = gs if o["alpha"] == 1 else gs * o["alpha"]
+        return g, None, gs
+
+
+@register
+def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
+    """A copy of ``input`` with ``alpha * source`` added at the positions ``index`` (1-D) along
+    ``dim``, where repeated indices add up (out of place, as ``torch.index_add``)."""
+    x, s, idx = as_tensor(input), as_tensor(source), as_array(index)
+    if x.ndim == 0:
+        return reshape(index_add(reshape(x, 1), dim, idx, reshape(s, -1), alpha=alpha), ())
+    _same_dtype(x, s, "index_add", "source")
+    axis = _dim(dim, x.ndim, "index_add")
+    if idx.ndim > 1 or s.shape[:axis] + s.shape[axis + 1:] != x.shape[:axis] + x.shape[
+            axis + 1:] or s.ndim != x.ndim or s.shape[axis] != idx.size:
+        raise ValueError(message("index_add", "a 1-D index with one position per slice of "
+                                 "source along dim, source shaped as input elsewhere",
+                                 "(input, index, source) shapes", (x.shape, idx.shape, s.shape)))
+    _check_index(idx, x.shape[axis], "index_add", dim)
+    return IndexAddFunction.apply(x, idx.reshape(-1), s, axis=axis, alpha=alpha)
+
+
+@register
+def unique(input, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim=None):
+    """The distinct elements of ``input`` (of its slices along ``dim``), sorted; with
+    ``return_inverse`` also where each element (slice) went, with ``return_counts`` how often
+    each occurs. Not differentiable. Always sorted (as PyTorch on the CPU); NaNs stay distinct,
+    as in PyTorch."""
+    data = as_array(input)
+    axis = None if dim is None else _dim(dim, data.ndim, "unique")
+    values, inverse, counts = backend.array_module(data).unique(
+        data, return_inverse=True, return_counts=True, axis=axis, equal_nan=False)
+    inverse = inverse.reshape(data.shape if axis is None else -1).astype(backend.int64)
+    found = (values, *([inverse] if return_inverse else []),
+             *([counts.astype(backend.int64)] if return_counts else []))
+    return Tensor._wrap(values) if len(found) == 1 else tuple(map(Tensor._wrap, found))
+
+
+@register(methods=())
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids of 1-D tensors: output i holds ``tensors[i]`` along dimension i
+    (``"ij"``; ``"xy"`` swaps the first two dimensions), expanded to all their sizes (views)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    ts = _sequence(list(tensors), "meshgrid")
+    check_choice(indexing, "indexing", "meshgrid", ("ij", "xy"))
+    if any(t.ndim > 1 for t in ts):
+        raise ValueError(message("meshgrid", "0-d or 1-D tensors", "shapes",
+                                 [t.shape for t in ts]))
+    order = list(range(len(ts)))
+    if indexing == "xy" and len(ts) > 1:
+        order[:2] = [1, 0]
+    shape = tuple(ts[i]._data.size for i in order)
+    return tuple(expand(reshape(t, [-1 if i == d else 1 for d in order]), shape)
+                 for i, t in enumerate(ts))
+
+
+def _vectors(a, b, who: str) -> tuple:
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(message(who, "two 1-D tensors", "shapes", (a.shape, b.shape)))
+    return a, b
+
+
+@register
+def outer(input, vec2) -> Tensor:
+    """The outer product of two 1-D tensors: ``input[i] * vec2[j]`` at [i, j]."""
+    a, b = _vectors(input, vec2, "outer")
+    return reshape(a, (-1, 1)) * b
+
+
+@register
+def ger(input, vec2) -> Tensor:
+    """The old name of :func:`outer`."""
+    return outer(input, vec2)
+
+
+@register
+def dot(input, tensor) -> Tensor:
+    """The inner product of two 1-D tensors of one length and dtype (as ``torch.dot``)."""
+    a, b = _vectors(input, tensor, "dot")
+    _same_dtype(a, b, "dot", "tensor")
+    if a.shape != b.shape:
+        raise ValueError(message("dot", f"two vectors of one length ({a.shape[0]})",
+                                 "tensor.shape", b.shape))
+    return matmul(a, b)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@register(methods=())
+def tensordot(a, b, dims=2) -> Tensor:
+    """The sum of the products over the last ``dims`` dimensions of ``a`` and the first of ``b``
+    (or over the dimensions paired in ``dims=([a's], [b's])``)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if is_int(dims):
+        check_int(dims, "dims", "tensordot", minimum=0)
+        pairs = (range(a.ndim - dims, a.ndim), range(dims)) if dims <= min(a.ndim, b.ndim) else ()
+    else:
+        pairs = tuple([d] if is_int(d) else list(d) for d in dims)
+    if len(pairs) != 2 or len(pairs[0]) != len(pairs[1]):
+        raise ValueError(message("tensordot", "an int <= both ndims or two lists of dims of one "
+                                 "length", "dims", dims))
+    da, db = ([normalize_axis(d, t.ndim, "tensordot")[0] for d in p] for t, p in zip((a, b), pairs))
+    if [a.shape[i] for i in da] != [b.shape[j] for j in db] or len(set(da)) < len(da):
+        raise ValueError(message("tensordot", "distinct dims of matching sizes", "sizes",
+                                 ([a.shape[i] for i in da], [b.shape[j] for j in db])))
+    sa = _LETTERS[:a.ndim]
+    sb = [_LETTERS[a.ndim + j] for j in range(b.ndim)]
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    out = "".join(c for i, c in enumerate(sa) if i not in da) + "".join(
+        c for j, c in enumerate(sb) if j not in db)
+    return EinsumFunction.apply(a, b, ins=(sa, "".join(sb)), out=out)
+
+
+def _subscripts(equation: str, ndims: list) -> tuple:
+    """The letters of each operand and of the output, each ``...`` spelled out as letters the
+    equation does not use (aligned on the right, as broadcasting is); checked as PyTorch does."""
+    lhs, arrow, out = equation.replace(" ", "").partition("->")
+    ins = lhs.split(",")
+    spare = [c for c in _LETTERS if c not in lhs]
+    widths = [n - len(s) + 3 if "..." in s else 0 for s, n in zip(ins, ndims)]
+    width = max(widths, default=0)
+    if set((lhs + out).replace("...", "").replace(",", "")) - set(_LETTERS) or len(ins) != len(
+            ndims) or any(s.count("...") > 1 for s in ins) or min(widths, default=0) < 0:
+        raise ValueError(message("einsum", "letters a-z, A-Z and at most one '...' per "
+                                 "operand, one equation term per operand", "(equation, "
+                                 "operand ndims)", (equation, ndims)))
+    ins = [s.replace("...", "".join(spare[width - w:width])) for s, w in zip(ins, widths)]
+    if any(len(s) != n for s, n in zip(ins, ndims)):
+        raise ValueError(message("einsum", "one subscript per dimension (or a '...')",
+                                 "(equation, operand ndims)", (equation, ndims)))
+    letters = "".join(ins)
+    if not arrow:
+        out = "".join(spare[:width]) + "".join(sorted(c for c in set(letters) - set(spare)
+                                                      if letters.count(c) == 1))
+    out = out.replace("...", "".join(spare[:width]))
+    if len(set(out)) < len(out) or set(out) - set(letters):
+        raise ValueError(message("einsum", "output letters that appear once, each in an "
+                                 "operand", "equation", equation))
+    return tuple(ins), out
+
+
+class EinsumFunction(Function):
+    """y = einsum(ins -> out, x_1, ..., x_n): the products of the operands' elements, summed over
+    the letters not in out;  dx_k = einsum(out and the other operands -> x_k's letters), summed
+    where x_k was broadcast, spread along letters of x_k alone, put on x_k's repeated letters'
+    diagonal"""
+
+    def forward(ctx, *xs, ins, out):
+        ctx.save_for_backward(*xs)
+        return backend.array_module(xs[0]).einsum(",".join(ins) + "->" + out, *xs,
+                                                   optimize=len(xs) > 1)
+
+    def backward(ctx, g):
+        xs, ins, out = ctx.saved_tensors, ctx.options["ins"], ctx.options["out"]
+        xp, grads = backend.array_module(g), []
+        for k, (s, x) in enumerate(zip(ins, xs)):
+            if not (k < len(ctx.needs_input_grad) and ctx.needs_input_grad[k]):
+                grads.append(None)
+                continue
+            others = [j for j in range(len(xs)) if j != k]
+            uniq = "".join(dict.fromkeys(s))
+            have = set(out).union(*(ins[j] for j in others))
+            kept = "".join(c for c in uniq if c in have)
+            r = xp.einsum(",".join([out] + [ins[j] for j in others]) + "->" + kept, g,
+                          *(xs[j] for j in others), optimize=len(xs) > 1)
+            r = r.reshape([r.shape[kept.index(c)] if c in kept else 1 for c in uniq])
+            shape = tuple(x.shape[s.index(c)] for c in uniq)
+            summed = tuple(i for i, n in enumerate(shape) if n == 1 and r.shape[i] != 1)
+            r = r.sum(axis=summed, keepdims=True) if summed else r  # x_k was broadcast there
+            r = r if r.shape == shape else xp.broadcast_to(r, shape).copy()
+            if len(uniq) < len(s):  # a repeated letter: r goes on that diagonal, zeros elsewhere
+                gx = xp.zeros(x.shape, g.dtype)
+                xp.einsum(s + "->" + uniq, gx)[...] = r  # NumPy's einsum view is writable
+                r = gx
+            grads.append(r)
+        return tuple(grads)
+
+
+@register(methods=())
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+    Subscripts are letters; ``...`` stands for the remaining (broadcast) dimensions; without
+    ``->`` the output has the letters that appear once, sorted (after ``...``). The operands,
+    of one dtype, as arguments or in a list."""
+    if not isinstance(equation, str):
+        raise TypeError(message("einsum", "an equation string", "equation", equation))
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    xs = [as_tensor(x) for x in operands]
+    if len({x.dtype for x in xs}) > 1:
+        raise TypeError(message("einsum", "operands of one dtype", "dtypes",
+                                [str(x.dtype) for x in xs]))
+    ins, out = _subscripts(equation, [x.ndim for x in xs])
+    try:
+        return EinsumFunction.apply(*xs, ins=ins, out=out)
+    except ValueError as e:
+        raise ValueError(f"einsum: operands of shapes {[x.shape for x in xs]} do not fit "
+                         f"{equation!r}: {e}") from None
 
 
 @register

@@ -1,5 +1,6 @@
 """Operations that move elements without computing: reshape, permute/transpose, flatten,
-squeeze, unsqueeze, indexing, concatenate, stack and pad; and the comparisons."""
+squeeze, unsqueeze, indexing, concatenate, stack and pad; flip, roll, the triangles and
+diagonals, narrow; and the comparisons."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import as_tensor
+from nerve.checks import as_tensor, check_int, message
 from nerve.function import Function, ViewFunction
 from nerve.ops._common import coerce, is_int, normalize_axis, pick_axis, register
 
@@ -415,6 +416,170 @@ def cast(x: Tensor, dtype) -> Tensor:
     if dtype.kind == "f" and x._data.dtype.kind == "f":
         return CastFunction.apply(x, dtype=dtype)
     return Tensor._wrap(x._data.astype(dtype))
+
+
+class FlipFunction(Function):
+    "y = x reversed along ``axes``;  dx = g reversed along them"
+
+    def forward(ctx, x, *, axes):
+        ctx.axes = normalize_axis(axes, x.ndim, "flip") if x.ndim else ()
+        return backend.array_module(x).flip(x, ctx.axes).copy()
+
+    def backward(ctx, g):
+        return backend.array_module(g).flip(g, ctx.axes)
+
+
+@register
+def flip(input, *dims) -> Tensor:
+    """``input`` reversed along ``dims`` (a copy, as ``torch.flip``)."""
+    return FlipFunction.apply(as_tensor(input), axes=_shape_args(dims))
+
+
+class RollFunction(Function):
+    "y = x shifted by ``shifts`` along ``axes`` (None: flattened), wrapping;  dx = g shifted back"
+
+    def forward(ctx, x, *, shifts, axes):
+        return backend.array_module(x).roll(x, shifts, axes)
+
+    def backward(ctx, g):
+        back = tuple(-s for s in ctx.options["shifts"])
+        return backend.array_module(g).roll(g, back, ctx.options["axes"])
+
+
+@register
+def roll(input, shifts, dims=None) -> Tensor:
+    """``input`` shifted by ``shifts`` places along ``dims``, the elements pushed out at one end
+    coming back at the other (without ``dims``: over the flattened tensor, shape kept)."""
+    x = as_tensor(input)
+    shifts, dims = (tuple(v) if isinstance(v, (tuple, list)) else (v,) for v in
+                    (shifts, () if dims is None else dims))
+    if len(shifts) != max(len(dims), 1):
+        raise ValueError(message("roll", f"one shift per dim in {dims}" if dims else "one shift "
+                                 "(no dims: the flattened tensor)", "shifts", shifts))
+    axes = tuple(normalize_axis(d, x.ndim, "roll")[0] for d in dims) if x.ndim else ()
+    shifts = tuple(check_int(s, "shifts", "roll") for s in shifts)
+    return RollFunction.apply(x, shifts=shifts[:len(axes) or 1], axes=axes or None)
+
+
+class TrilFunction(Function):
+    "y = x, zero above the diagonal ``k`` of its last two dims;  dx = tril(g, k)"
+
+    part = "tril"
+
+    def forward(ctx, x, *, k):
+        if x.ndim < 2:
+            raise ValueError(message(ctx.part, "a tensor of at least 2 dimensions", "input.shape",
+                                     x.shape))
+        return getattr(backend.array_module(x), ctx.part)(x, k)
+
+    def backward(ctx, g):
+        return getattr(backend.array_module(g), ctx.part)(g, ctx.options["k"])
+
+
+class TriuFunction(TrilFunction):
+    "y = x, zero below the diagonal ``k`` of its last two dims;  dx = triu(g, k)"
+
+    part = "triu"
+
+
+@register
+def tril(input, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions (of each matrix of a batch): the elements
+    on and below the diagonal ``diagonal`` (0 the main one, > 0 above it), the others zero."""
+    return TrilFunction.apply(as_tensor(input), k=check_int(diagonal, "diagonal", "tril"))
+
+
+@register
+def triu(input, diagonal: int = 0) -> Tensor:
+    """The upper triangle: the elements on and above the diagonal ``diagonal``; see ``tril``."""
+    return TriuFunction.apply(as_tensor(input), k=check_int(diagonal, "diagonal", "triu"))
+
+
+def _diagonal_of(a, offset: int, dims: tuple):
+    """The diagonal ``offset`` of ``a`` over ``dims`` as the last dimension: a view that may be
+    written through (NumPy's is read-only; the memory is ``a``'s)."""
+    d = backend.array_module(a).diagonal(a, offset, *dims)
+    if not getattr(d.flags, "writeable", True) and a.flags.writeable:
+        d.flags.writeable = True
+    return d
+
+
+class DiagonalFunction(ViewFunction):
+    "y = x[..., i, i + offset] over dims (dim1, dim2), as the last dim (a view);  dx = g put there"
+
+    def forward(ctx, x, *, offset, dims):
+        ctx.in_shape = x.shape
+        return _diagonal_of(x, offset, dims)
+
+    def backward(ctx, g):
+        gx = backend.array_module(g).zeros(ctx.in_shape, g.dtype)
+        _diagonal_of(gx, ctx.options["offset"], ctx.options["dims"])[...] = g
+        return gx
+
+
+@register
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The elements ``[i, i + offset]`` of dimensions ``dim1`` and ``dim2``, as the last
+    dimension (a view, as ``torch.diagonal``; ``offset`` > 0 above the main diagonal)."""
+    x = as_tensor(input)
+    dims = tuple(normalize_axis(d, max(x.ndim, 2), "diagonal")[0] for d in (dim1, dim2))
+    if x.ndim < 2 or dims[0] == dims[1]:
+        raise ValueError(message("diagonal", "two different dims of a tensor of at least 2 "
+                                 "dimensions", "(shape, dim1, dim2)", (x.shape, dim1, dim2)))
+    return DiagonalFunction.apply(x, offset=check_int(offset, "offset", "diagonal"), dims=dims)
+
+
+class DiagFunction(Function):
+    "y = the matrix with v on its diagonal ``k`` and zeros elsewhere;  dv = diagonal k of g"
+
+    def forward(ctx, v, *, k):
+        return backend.array_module(v).diag(v, k)
+
+    def backward(ctx, g):
+        return backend.array_module(g).diagonal(g, ctx.options["k"]).copy()
+
+
+@register
+def diag(input, diagonal: int = 0) -> Tensor:
+    """A 1-D tensor as the diagonal ``diagonal`` of a square matrix, zeros elsewhere; or a copy
+    of the diagonal ``diagonal`` of a matrix (as ``torch.diag``)."""
+    x = as_tensor(input)
+    k = check_int(diagonal, "diagonal", "diag")
+    if x.ndim == 1:
+        return DiagFunction.apply(x, k=k)
+    if x.ndim != 2:
+        raise ValueError(message("diag", "a 1-D or 2-D tensor", "input.shape", x.shape))
+    return clone(DiagonalFunction.apply(x, offset=k, dims=(0, 1)))
+
+
+@register
+def trace(input) -> Tensor:
+    """The sum of the main diagonal of a matrix (integers summed as int64, as ``torch.trace``)."""
+    x = as_tensor(input)
+    if x.ndim != 2:
+        raise ValueError(message("trace", "a matrix (2-D)", "input.shape", x.shape))
+    return DiagonalFunction.apply(x, offset=0, dims=(0, 1)).sum()
+
+
+@register
+def narrow(input, dim: int, start, length: int) -> Tensor:
+    """The ``length`` elements from ``start`` along ``dim`` (a negative ``start`` counts from
+    the end): a view, as ``torch.narrow``."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise ValueError("narrow: expected a tensor of at least 1 dimension. Received: a 0-d one")
+    (axis,) = normalize_axis(dim, x.ndim, "narrow")
+    n = x.shape[axis]
+    start = check_int(int(start) if isinstance(start, Tensor) else start, "start", "narrow")
+    length = check_int(length, "length", "narrow", minimum=0)
+    if not -n <= start <= n:
+        raise IndexError(message("narrow", f"start in [{-n}, {n}] (the size of dim {dim})",
+                                 "start", start))
+    start += n if start < 0 else 0
+    if start + length > n:
+        raise IndexError(message("narrow", f"start + length <= {n} (the size of dim {dim})",
+                                 "(start, length)", (start, length)))
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
 
 
 class CompareFunction(Function):
