@@ -647,7 +647,8 @@ def _accumulate_leaf(leaf: Tensor, g, handed_out: set) -> None:
     if leaf._grad is None:
         if g is leaf._home:  # written in place by the operation (Function.grad_home)
             leaf._grad, leaf._home = g, None
-        elif not g.flags.owndata or id(g) in handed_out or not g.flags.writeable:
+        elif not g.flags.owndata or id(g) in handed_out or \
+                not getattr(g.flags, "writeable", True):  # (CuPy's flags have no writeable)
             leaf._grad = g.copy()
         else:
             handed_out.add(id(g))

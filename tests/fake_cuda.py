@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+from typing import NamedTuple
 
 import numpy as np
 
@@ -105,6 +106,12 @@ def _outs(kwargs: dict) -> tuple:
     return tuple(zip(plain, given))
 
 
+class _CupyFlags(NamedTuple):
+    c_contiguous: bool
+    f_contiguous: bool
+    owndata: bool
+
+
 class FakeCudaArray(np.ndarray):
     """An array on the fake GPU (NumPy's memory, CuPy's manners)."""
 
@@ -135,6 +142,13 @@ class FakeCudaArray(np.ndarray):
     @property
     def device(self) -> _Device:
         return _Device(0)
+
+    @property
+    def flags(self):
+        """CuPy's flags: c_contiguous, f_contiguous and owndata alone (no writeable, no
+        aligned), so that code reading NumPy's other flags fails here as on a GPU."""
+        flags = np.ndarray.flags.__get__(self)
+        return _CupyFlags(flags.c_contiguous, flags.f_contiguous, flags.owndata)
 
     def __repr__(self) -> str:
         return f"fake_cuda({np.array2string(self.view(np.ndarray), separator=', ')})"
