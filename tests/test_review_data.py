@@ -120,3 +120,36 @@ def test_parameter_keeps_a_float64_tensor_dtype():
     assert nn.Parameter(nerve.randn(3, dtype=nerve.float64), dtype="float32").dtype == np.float32
     assert nn.Parameter([1.0, 2.0]).dtype == np.float32
     assert nn.Parameter(np.zeros(2)).dtype == np.float32  # an ndarray: as Tensor(array)
+
+
+def test_samples_that_are_dicts_or_hold_strings_collate_as_pytorch_s():
+    """PyTorch's default collate: a dict of batches for dict samples, a list for strings (a
+    DataLoader over such samples raised an unclear dtype error)."""
+    from nerve.data import DataLoader, Dataset
+
+    class Records(Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return {"x": np.full(3, i, np.float32), "y": i, "name": f"s{i}"}
+
+    batch = next(iter(DataLoader(Records(), batch_size=4)))
+    assert list(batch) == ["x", "y", "name"]
+    assert batch["x"].shape == (4, 3) and batch["x"].dtype == nerve.float32
+    assert batch["y"].tolist() == [0, 1, 2, 3] and batch["y"].dtype == nerve.int64
+    assert batch["name"] == ["s0", "s1", "s2", "s3"]
+
+    class Mixed(Records):
+        def __getitem__(self, i):
+            return {"x": i} if i % 2 else {"y": i}
+
+    with pytest.raises(ValueError, match="keys"):
+        next(iter(DataLoader(Mixed(), batch_size=4)))
+
+    class Named(Records):
+        def __getitem__(self, i):
+            return np.full(2, i, np.float32), f"s{i}"
+
+    x, names = next(iter(DataLoader(Named(), batch_size=3)))
+    assert x.shape == (3, 2) and names == ["s0", "s1", "s2"]

@@ -10,7 +10,7 @@ casts them again.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -38,10 +38,19 @@ class Dataset(ABC):
 
 
 def collate(samples: Sequence) -> Batch:
-    """Stack samples into batch arrays: a tuple with one array per field, or one array."""
+    """Stack samples into batch arrays: a tuple with one array per field, a dict with one
+    array per key (samples that are dicts, as PyTorch's default collate), or one array."""
     if len(samples) == 0:
         raise ValueError("collate needs at least one sample, got an empty list")
     first = samples[0]
+    if isinstance(first, Mapping):
+        keys = list(first)
+        for s in samples:
+            if not isinstance(s, Mapping) or list(s) != keys:
+                got = list(s) if isinstance(s, Mapping) else type(s).__name__
+                raise ValueError(f"collate: expected every sample to be a dict with the keys "
+                                 f"{keys}. Received: {got}")
+        return {k: _stack([s[k] for s in samples], repr(k)) for k in keys}
     if not isinstance(first, (tuple, list)):
         return _stack(samples, 0)
     sizes = {len(s) for s in samples}
@@ -50,8 +59,10 @@ def collate(samples: Sequence) -> Batch:
     return tuple(_stack([s[k] for s in samples], k) for k in range(len(first)))
 
 
-def _stack(values: list, field: int) -> np.ndarray:
+def _stack(values: list, field) -> np.ndarray | list:
     first = values[0]
+    if isinstance(first, str) and all(isinstance(v, str) for v in values):
+        return list(values)  # names, paths: a list of them, as PyTorch's collate gives
     if isinstance(first, (tuple, list)) and first:  # a nested field: one array only if its
         kinds = {np.asarray(v).dtype.kind for v in first}  # parts agree (an int label beside
         if "f" in kinds and kinds & set("biu"):  # a float would silently become a float)

@@ -163,8 +163,10 @@ def _tensor_if_array(value):
 
 
 def _as_tensors(batch):
-    """Wrap a batch's numeric arrays (one, or a tuple, list or namedtuple of them) as Tensors
-    without copying or casting them (they are fresh copies); leave anything else as it is."""
+    """Wrap a batch's numeric arrays (one, or a tuple, list, namedtuple or dict of them) as
+    Tensors without copying or casting them (they are fresh copies); leave anything else."""
+    if isinstance(batch, dict):
+        return {k: _tensor_if_array(v) for k, v in batch.items()}
     if isinstance(batch, (tuple, list)):
         items = [_tensor_if_array(b) for b in batch]
         return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
