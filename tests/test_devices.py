@@ -467,3 +467,21 @@ def test_integer_indices_on_another_device_are_refused_too(gpu, call):
     the check in Function.apply did not see them."""
     with pytest.raises(RuntimeError, match="same device.*cuda:0 and cpu|same device.*cpu and"):
         call()
+
+
+LAYERS_MADE_ON = [lambda d: nn.Linear(3, 4, device=d), lambda d: nn.Conv2d(1, 2, 3, device=d),
+                  lambda d: nn.Conv1d(2, 2, 3, device=d), lambda d: nn.Embedding(5, 2, device=d),
+                  lambda d: nn.BatchNorm2d(3, device=d), lambda d: nn.LayerNorm(3, device=d),
+                  lambda d: nn.LSTM(3, 4, device=d), lambda d: nn.GRU(3, 4, device=d),
+                  lambda d: nn.RNN(3, 4, nonlinearity="relu", device=d),
+                  lambda d: nn.LSTMCell(3, 4, device=d), lambda d: nn.GRUCell(3, 4, device=d),
+                  lambda d: nn.RNNCell(3, 4, device=d)]
+
+
+@pytest.mark.parametrize("make", LAYERS_MADE_ON)
+def test_layers_take_pytorch_s_device_keyword(gpu, make):
+    layer = make("cuda")
+    assert all(_on_gpu(t) for t in layer.parameters()) and all(_on_gpu(b) for b in
+                                                             layer.buffers())
+    assert all(not _on_gpu(t) for t in make("cpu").parameters())
+    assert not _on_gpu(make(None).parameters().__next__())

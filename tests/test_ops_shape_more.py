@@ -402,3 +402,11 @@ def test_errors(call, error, words):
     with pytest.raises(error) as e:
         call(x)
     assert words in str(e.value)
+
+
+def test_flip_takes_dims_by_name_as_torch():
+    x, t = nerve.arange(6).reshape(2, 3), torch.arange(6).reshape(2, 3)
+    assert nerve.flip(x, dims=(1,)).tolist() == torch.flip(t, dims=(1,)).tolist()
+    assert x.flip(dims=[0, 1]).tolist() == t.flip(dims=[0, 1]).tolist()
+    with pytest.raises(TypeError, match="once"):
+        nerve.flip(x, 0, dims=1)

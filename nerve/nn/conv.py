@@ -8,7 +8,7 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import check_bool, check_choice, check_positive_int, message
 from nerve.nn import init
-from nerve.nn.module import Module
+from nerve.nn.module import Module, takes_device
 from nerve.nn.parameter import Parameter
 from nerve.ops._common import operands
 from nerve.ops.fused.conv import ConvFunction, conv_args
@@ -21,6 +21,7 @@ class _ConvNd(Module):
     _nd = 2
     _takes_tensor = True
 
+    @takes_device
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  dtype=None):

@@ -16,7 +16,7 @@ from nerve.checks import (
 )
 from nerve.nn import functional as F
 from nerve.nn import init
-from nerve.nn.module import Module
+from nerve.nn.module import Module, takes_device
 from nerve.nn.parameter import Parameter
 from nerve.ops import flatten
 from nerve.ops.fused import LinearFunction
@@ -36,6 +36,7 @@ class Linear(Module):
 
     _takes_tensor = True
 
+    @takes_device
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
@@ -228,6 +229,7 @@ class Embedding(Module):
 
     _takes_tensor = True
 
+    @takes_device
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  padding_idx: int | None = None, dtype=None):
         super().__init__()

@@ -10,6 +10,7 @@ or change what a module receives and returns; a call costs nothing more when non
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -23,6 +24,19 @@ from nerve.nn.parameter import Parameter
 _hook_ids = itertools.count()
 _global_pre_hooks: dict[int, Callable] = {}
 _global_hooks: dict[int, Callable] = {}
+
+
+def takes_device(init: Callable) -> Callable:
+    """Give a layer's ``__init__`` PyTorch's factory keyword ``device=``: the layer is made,
+    then moved there with ``.to(device)`` (``nn.Linear(3, 4, device="cuda")``)."""
+
+    @functools.wraps(init)
+    def made_on(self, *args, device=None, **kwargs):
+        init(self, *args, **kwargs)
+        if device is not None:
+            self.to(device)
+
+    return made_on
 
 
 class RemovableHandle:

@@ -8,7 +8,7 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import check_bool, check_number, check_positive_int, message
 from nerve.nn import functional as F
-from nerve.nn.module import Module
+from nerve.nn.module import Module, takes_device
 from nerve.nn.parameter import Parameter
 from nerve.ops.fused import BatchNormFunction, LayerNormFunction
 
@@ -41,6 +41,7 @@ class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()  # the input dimensions the layer takes
     _layout = ""  # the expected input shape, as the error message writes it
 
+    @takes_device
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=None, *,
                  bias: bool = True):
@@ -180,6 +181,7 @@ class LayerNorm(Module):
 
     _takes_tensor = True
 
+    @takes_device
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype=None):
         super().__init__()

@@ -18,7 +18,7 @@ from nerve.checks import (
 )
 from nerve.nn import functional as F
 from nerve.nn import init
-from nerve.nn.module import Module
+from nerve.nn.module import Module, takes_device
 from nerve.nn.parameter import Parameter
 from nerve.nn.utils.rnn import PackedSequence, _lengths
 from nerve.ops._common import operands
@@ -31,6 +31,7 @@ class _RNNBase(Module):
     mode = "RNN_TANH"
     _takes_tensor = False  # a Tensor or a PackedSequence: checked in _input
 
+    @takes_device
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  dtype=None):
@@ -178,6 +179,7 @@ class RNN(_RNNBase):
     ``nonlinearity="relu"``): the seed's feedback loop. Returns ``(output, h_n)``: output
     (T, N, D H) (batch_first: (N, T, D H)), h_n (num_layers D, N, H), D = 2 if bidirectional."""
 
+    @takes_device
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, dtype=None, **kwargs):
@@ -201,6 +203,7 @@ class LSTM(_RNNBase):
 
     mode = "LSTM"
 
+    @takes_device
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, dtype=None):
@@ -228,6 +231,7 @@ class _CellBase(Module):
     mode = "RNN_TANH"
     _takes_tensor = True
 
+    @takes_device
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
         super().__init__()
         who = type(self).__name__
@@ -285,6 +289,7 @@ class _CellBase(Module):
 class RNNCell(_CellBase):
     """One step of an Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or ReLU)."""
 
+    @takes_device
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype=None):
         check_choice(nonlinearity, "nonlinearity", "RNNCell", ("tanh", "relu"))

@@ -430,8 +430,13 @@ class FlipFunction(Function):
 
 
 @register
-def flip(input, *dims) -> Tensor:
-    """``input`` reversed along ``dims`` (a copy, as ``torch.flip``)."""
+def flip(input, *dims, **kwargs) -> Tensor:
+    """``input`` reversed along ``dims`` (a copy, as ``torch.flip``; ``dims=`` by name too)."""
+    if kwargs:
+        if dims or set(kwargs) != {"dims"}:
+            raise TypeError(f"flip: expected the dims once, by position or as dims=. "
+                            f"Received: {dims} and {sorted(kwargs)}")
+        dims = (kwargs["dims"],)
     return FlipFunction.apply(as_tensor(input), axes=_shape_args(dims))
 
 
