@@ -41,6 +41,24 @@ def _use_backend(module: ModuleType | None, array_type: type | None = None) -> N
         backend.register_array_module(array_type, module)
 
 
+_KERNELS: dict = {}  # (array module, name) -> its compiled ElementwiseKernel
+
+
+def elementwise(xp: ModuleType, name: str, in_params: str, out_params: str, operation: str):
+    """A CuPy ``ElementwiseKernel`` (CUDA C, compiled on its first call, kept) where ``xp`` is
+    CuPy, else None: the caller then runs its array passes. One kernel does in one launch what
+    the passes do in a dozen, and on a GPU each launch's cost on the host, not the arithmetic,
+    bounds a small model's step."""
+    make = getattr(xp, "ElementwiseKernel", None)
+    if make is None:  # NumPy, or the tests' stand-in
+        return None
+    key = (xp, name)
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        kernel = _KERNELS[key] = make(in_params, out_params, operation, name)
+    return kernel
+
+
 def _import_cupy() -> ModuleType | None:
     """CuPy, or None where it is not installed or cannot load its CUDA libraries."""
     try:

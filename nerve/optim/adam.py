@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from nerve import backend, jit
+from nerve import backend, cuda, jit
 from nerve.autograd import Tensor
 from nerve.checks import check_bool, check_number, message
 from nerve.optim.optimizer import Optimizer, zeros_state
@@ -65,17 +65,23 @@ class Adam(Optimizer):
         c1, c2, eps = 1.0 - beta1**step, math.sqrt(1.0 - beta2**step), float(group["eps"])
         folded = lr >= 1e-12 and data.dtype.itemsize >= 4  # see below
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if folded and not group["amsgrad"] and jit.usable(data, grad, m, v):
+        if folded and not group["amsgrad"]:
             decay, l2 = 1.0, 0.0
             if group["decoupled_weight_decay"]:
                 decay = 1.0 - lr * weight_decay
             else:
                 l2 = weight_decay
             number = data.dtype.type  # as NumPy takes a Python float: in the array's dtype
-            _adam_kernel(data.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                         number(decay), l2 != 0, number(l2), number(1.0 - beta1), number(beta2),
-                         number(1.0 - beta2), number(c1 / (lr * c2)), number(eps * c1 / lr))
-            return
+            args = (number(decay), l2 != 0, number(l2), number(1.0 - beta1), number(beta2),
+                    number(1.0 - beta2), number(c1 / (lr * c2)), number(eps * c1 / lr))
+            if jit.usable(data, grad, m, v):
+                _adam_kernel(data.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                             *args)
+                return
+            gpu = cuda.elementwise(xp, "nerve_adam", *_ADAM_GPU)  # None on the CPU
+            if gpu is not None and data.flags.c_contiguous and grad.flags.c_contiguous:
+                gpu(grad, *args, data, m, v)  # the same update in one launch
+                return
         if weight_decay != 0 and group["decoupled_weight_decay"]:
             data *= 1.0 - lr * weight_decay
         elif weight_decay != 0:
@@ -102,6 +108,19 @@ class Adam(Optimizer):
         update = xp.divide(m, denom, out=tmp)
         update *= -lr / c1
         data += update
+
+
+# _adam_kernel's update as CUDA C for CuPy (nerve.cuda.elementwise): p, m and v in place
+_ADAM_GPU = (
+    "T g, T decay, bool has_l2, T l2, T one_minus_beta1, T beta2, T one_minus_beta2, T scale, "
+    "T eps", "T p, T m, T v",
+    """T pk = decay != (T)1 ? p * decay : p;
+    T gk = has_l2 ? pk * l2 + g : g;
+    T mk = m + (gk - m) * one_minus_beta1;
+    T vk = v * beta2 + (gk * gk) * one_minus_beta2;
+    m = mk;
+    v = vk;
+    p = pk - mk / (sqrt(vk) * scale + eps);""")
 
 
 @jit.kernel
