@@ -485,3 +485,25 @@ def test_layers_take_pytorch_s_device_keyword(gpu, make):
                                                              layer.buffers())
     assert all(not _on_gpu(t) for t in make("cpu").parameters())
     assert not _on_gpu(make(None).parameters().__next__())
+
+
+@pytest.mark.parametrize("kwargs", [{"weight_decay": 0.1}, {"weight_decay": 0.1,
+                                                           "decoupled_weight_decay": True},
+                                    {}])
+def test_adam_on_the_gpu_updates_as_on_the_cpu(gpu, kwargs):
+    """On CuPy the update is one ElementwiseKernel (nerve.cuda.elementwise); on the stand-in,
+    NumPy's passes: both end where the CPU ends, for a flat group of two parameters."""
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=(300, 200)).astype(np.float32), rng.normal(size=200)
+              .astype(np.float32)]
+    ends = []
+    for device in ("cpu", "cuda"):
+        params = [nn.Parameter(nerve.tensor(v, device=device)) for v in values]
+        opt = Adam(params, lr=0.01, **kwargs)
+        for _ in range(4):
+            opt.zero_grad()
+            ((params[0] * params[0]).sum() + (params[0] @ params[1]).sum()).backward()
+            opt.step()
+        ends.append([p.detach().cpu().numpy() for p in params])
+    for cpu, on_gpu in zip(*ends):
+        np.testing.assert_allclose(on_gpu, cpu, rtol=1e-5, atol=1e-6)
