@@ -12,7 +12,7 @@ batch_first, several layers and the reverse direction around it.
 
 from __future__ import annotations
 
-from nerve import backend, jit
+from nerve import backend, cuda, jit
 from nerve.function import Function
 from nerve.ops.elementwise import sigmoid_array
 from nerve.ops.fused import scratch
@@ -241,12 +241,16 @@ def _lstm_forward(xp, xw, hs, c0, wt, valid=None) -> dict:
     tanh_c = scratch.take(xp, (t_len, n, hidden), hs.dtype)
     tmp = xp.empty((n, hidden), hs.dtype)
     kernel = _compiled(valid, None, acts, cs, hs)
+    gpu = None if valid is not None else cuda.elementwise(xp, "nerve_lstm_step", *_LSTM_GPU)
     half = hs.dtype.type(0.5)
     for t in range(t_len):
         a = acts[t]
         hs[t].dot(wt, out=a)
         a += xw[t]
         xp.tanh(a, out=a)
+        if gpu is not None:  # CuPy: the rest of the step in one launch
+            gpu(cs[t], half, hidden, a, cs[t + 1], tanh_c[t], hs[t + 1])
+            continue
         if kernel:  # the next five passes in one
             _lstm_step_kernel(a, cs[t], cs[t + 1], half)
             xp.tanh(cs[t + 1], out=tanh_c[t])
@@ -273,13 +277,19 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
     activations' derivatives, the factors of dc) is computed for all steps at once."""
     cs, acts, tanh_c = keep["cs"], keep["acts"], keep["tanh_c"]
     t_len, n, hidden = acts.shape[0], acts.shape[1], acts.shape[2] // 4
-    if _compiled(valid, g_out, acts, cs, tanh_c, dh, dc, dxw):
+    gpu = None if valid is not None or (g_out is not None and g_out.dtype != acts.dtype) else \
+        cuda.elementwise(xp, "nerve_lstm_back", *_LSTM_BACK_GPU)
+    if gpu is not None or _compiled(valid, g_out, acts, cs, tanh_c, dh, dc, dxw):
         if g_out is not None:
             g_out = xp.ascontiguousarray(g_out)
         no_out, one = dh[:0], hs.dtype.type(1)
         for t in range(t_len - 1, -1, -1):
-            _lstm_back_kernel(acts[t], cs[t], tanh_c[t], no_out if g_out is None else g_out[t],
-                              dh, dc, dxw[t], one)
+            out_t = no_out if g_out is None else g_out[t]
+            if gpu is not None:  # CuPy: _lstm_back_kernel's step in one launch
+                gpu(acts[t], cs[t], tanh_c[t], dh, out_t, g_out is not None, one, hidden, dc,
+                    dxw[t])
+            else:
+                _lstm_back_kernel(acts[t], cs[t], tanh_c[t], out_t, dh, dc, dxw[t], one)
             dxw[t].dot(w_hh, out=dh)
         return
     gates = acts.reshape(t_len, n, 4, hidden)
@@ -318,6 +328,37 @@ def _lstm_backward(xp, keep, hs, g_out, dh, dc, dxw, w_hh, valid=None) -> None:
             dc += passed_c
     for a in (deriv, k_c, factors):
         scratch.give(a)
+
+
+# The two LSTM kernels below as CUDA C for CuPy (nerve.cuda.elementwise), one thread per
+# (sample, unit): the forward step after the tanh over the gates, then c, tanh(c) and h;
+# the backward step before its product. ``a``/``d`` are (N, 4 H) in the order o, i, f, g.
+_LSTM_GPU = ("T c_prev, T half, int32 hidden", "raw T a, T c, T tanh_c, T h", """
+    ptrdiff_t base = (ptrdiff_t)(i / hidden) * 4 * hidden + i % hidden;
+    T o = a[base] * half + half;
+    T ig = a[base + hidden] * half + half;
+    T f = a[base + 2 * hidden] * half + half;
+    a[base] = o;
+    a[base + hidden] = ig;
+    a[base + 2 * hidden] = f;
+    T cc = f * c_prev + ig * a[base + 3 * hidden];
+    c = cc;
+    T tc = tanh(cc);
+    tanh_c = tc;
+    h = o * tc;""")
+_LSTM_BACK_GPU = (
+    "raw T a, T c_prev, T tanh_c, T dh, raw T g_out, bool has_out, T one, int32 hidden",
+    "T dc, raw T d", """
+    ptrdiff_t base = (ptrdiff_t)(i / hidden) * 4 * hidden + i % hidden;
+    T h_grad = has_out ? dh + g_out[i] : dh;
+    T o = a[base], ig = a[base + hidden], f = a[base + 2 * hidden], g = a[base + 3 * hidden];
+    T tc = tanh_c;
+    T c_grad = dc + h_grad * ((one - tc * tc) * o);
+    d[base] = (h_grad * tc) * ((one - o) * o);
+    d[base + hidden] = (g * c_grad) * ((one - ig) * ig);
+    d[base + 2 * hidden] = (c_prev * c_grad) * ((one - f) * f);
+    d[base + 3 * hidden] = (ig * c_grad) * (one - g * g);
+    dc = c_grad * f;""")
 
 
 @jit.kernel
