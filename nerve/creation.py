@@ -125,6 +125,65 @@ def empty_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tenso
     return _make(_made(dev, lambda: xp.empty(shape, dt)), requires_grad)
 
 
+# --- Tensor.new_*: a new tensor with this tensor's dtype and device -------------------------
+def _size(size: tuple, who: str) -> tuple[int, ...]:
+    """A ``new_*`` size given as one tuple (list, ``Size``) or as separate ints, checked."""
+    if not size:
+        raise TypeError(f"{who}: expected a size (a tuple of ints, or ints). Received: none")
+    try:
+        return _shape(size)
+    except ValueError as err:
+        raise ValueError(f"{who}: {err}") from None
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``size`` (``t.new_zeros(2, 3)`` or ``t.new_zeros((2, 3))``) with this
+    tensor's dtype and device unless ``dtype``/``device`` say otherwise (PyTorch's method:
+    code that makes a buffer "like" its input keeps working for any dtype and device)."""
+    xp, _, dt, dev = _like(self, dtype, device, "new_zeros")
+    return _make(_made(dev, lambda: xp.zeros(_size(size, "new_zeros"), dt)), requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``size`` with this tensor's dtype and device unless ``dtype``/``device`` say."""
+    xp, _, dt, dev = _like(self, dtype, device, "new_ones")
+    return _make(_made(dev, lambda: xp.ones(_size(size, "new_ones"), dt)), requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` whose values are not set, with this tensor's dtype and device
+    unless ``dtype``/``device`` say otherwise."""
+    xp, _, dt, dev = _like(self, dtype, device, "new_empty")
+    return _make(_made(dev, lambda: xp.empty(_size(size, "new_empty"), dt)), requires_grad)
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` in this tensor's dtype (not the value's
+    kind, unlike ``nerve.full``: an int64 tensor's ``new_full((2,), 1.7)`` holds 1s, as in
+    PyTorch) and on its device, unless ``dtype``/``device`` say otherwise."""
+    xp, _, dt, dev = _like(self, dtype, device, "new_full")
+    value = backend.real_scalar(fill_value.item() if isinstance(fill_value, Tensor) and
+                                fill_value.ndim == 0 else fill_value)
+    if value is None:
+        raise TypeError(f"new_full: expected a number (or a 0-d tensor) as fill_value. "
+                        f"Received: fill_value={fill_value!r}")
+    shape = _size((size,), "new_full")
+    return _make(_made(dev, lambda: xp.full(shape, value, dt)), requires_grad)
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A copy of ``data`` (a number, nested lists, an array or a Tensor, detached) in this
+    tensor's dtype, whatever the data's kind (a float tensor's ``new_tensor([1, 2])`` is
+    float), and on its device, unless ``dtype``/``device`` say otherwise."""
+    _, _, dt, dev = _like(self, dtype, device, "new_tensor")
+    return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+for _method in (new_zeros, new_ones, new_empty, new_full, new_tensor):
+    setattr(Tensor, _method.__name__, _method)  # methods only: PyTorch has no torch.new_zeros
+
+
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard-normal samples from nerve's seeded generator."""
     dev = _device(device, "randn")

@@ -4,7 +4,14 @@ Nothing here downloads unless asked (``download``, ``download_mnist``), and scik
 imported only by ``load_digits``.
 """
 
-from nerve.data.dataset import Dataset, Subset, TensorDataset, collate, random_split
+from nerve.data.dataset import (
+    ConcatDataset,
+    Dataset,
+    Subset,
+    TensorDataset,
+    collate,
+    random_split,
+)
 from nerve.data.digits import load_digits
 from nerve.data.download import download, sha256sum
 from nerve.data.loader import DataLoader
@@ -17,7 +24,7 @@ from nerve.data.mnist import (
     read_checksums,
     read_idx,
 )
-from nerve.data.sampler import DistributedSampler
+from nerve.data.sampler import DistributedSampler, WeightedRandomSampler
 from nerve.data.synthetic import make_blobs, make_moons, make_spirals, make_xor
 from nerve.data.timeseries import (
     StandardScaler,
@@ -27,8 +34,8 @@ from nerve.data.timeseries import (
 )
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "DataLoader", "DistributedSampler", "random_split",
-    "collate",
+    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader", "DistributedSampler",
+    "WeightedRandomSampler", "random_split", "collate",
     "make_xor", "make_spirals", "make_moons", "make_blobs", "load_digits",
     "read_idx", "load_mnist", "mnist_t10k_split", "download", "sha256sum",
     "download_mnist", "read_checksums", "MNIST_BASE_URL", "MNIST_SHA256",

@@ -1,4 +1,5 @@
-"""Datasets: the abstract ``Dataset``, arrays as ``TensorDataset``, ``Subset``, ``random_split``.
+"""Datasets: the abstract ``Dataset``, arrays as ``TensorDataset``, ``Subset``, ``random_split``,
+several datasets end to end as ``ConcatDataset`` (``a + b``).
 
 A dataset answers ``len(ds)`` and ``ds[i]``. It may also answer ``ds.get_batch(indices)`` with
 the samples at an index array already stacked (a tuple of ndarrays, one per field);
@@ -9,6 +10,7 @@ casts them again.
 
 from __future__ import annotations
 
+import bisect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
@@ -35,6 +37,10 @@ class Dataset(ABC):
     def get_batch(self, indices: np.ndarray) -> Batch:
         """Return the samples at ``indices`` stacked into arrays (by default one at a time)."""
         return collate([self[int(i)] for i in indices])
+
+    def __add__(self, other) -> ConcatDataset:
+        """``a + b``: the samples of ``a`` then those of ``b`` (PyTorch's ``ConcatDataset``)."""
+        return ConcatDataset([self, other])
 
 
 def collate(samples: Sequence) -> Batch:
@@ -171,6 +177,124 @@ class Subset(Dataset):
     def get_batch(self, indices: np.ndarray) -> Batch:
         """Return the samples at ``indices`` of this subset, fetched from the whole dataset."""
         return fetch_batch(self.dataset, self.indices[indices])
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after the other (PyTorch's ``ConcatDataset``).
+
+    ``cumulative_sizes[k]`` is the number of samples in ``datasets[0..k]``: index ``i`` is
+    sample ``i - cumulative_sizes[k - 1]`` of the first part ``k`` whose cumulative size
+    exceeds ``i``. Negative indices count from the end, as in PyTorch (beyond ``-len`` is a
+    ValueError, beyond ``len - 1`` an IndexError). A batch is read part by part, each with
+    its own ``get_batch`` where it has one (a ``TensorDataset``: one ``take`` per array), and
+    put back in the order asked.
+    """
+
+    def __init__(self, datasets) -> None:
+        if isinstance(datasets, (Dataset, str, bytes)) or not hasattr(datasets, "__iter__"):
+            raise TypeError(f"ConcatDataset: expected an iterable of datasets. Received: "
+                            f"datasets of type {type(datasets).__name__}")
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: expected at least one dataset. Received: an empty "
+                             "iterable")
+        for k, d in enumerate(self.datasets):
+            if not (hasattr(d, "__len__") and hasattr(d, "__getitem__")):
+                raise TypeError(f"ConcatDataset: expected datasets with __len__ and "
+                                f"__getitem__. Received: datasets[{k}] of type "
+                                f"{type(d).__name__}")
+        self.cumulative_sizes = self.cumsum(self.datasets)
+
+    @staticmethod
+    def cumsum(sequence) -> list[int]:
+        """Return the running totals of the lengths of ``sequence``'s datasets (PyTorch's)."""
+        totals, n = [], 0
+        for d in sequence:
+            n += len(d)
+            totals.append(n)
+        return totals
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int):
+        if not hasattr(index, "__index__") or isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"ConcatDataset: expected an integer index. Received: "
+                            f"index={index!r}")
+        i, n = int(index.__index__()), len(self)
+        if i < 0:
+            if -i > n:
+                raise ValueError(f"ConcatDataset: absolute value of index should not exceed "
+                                 f"dataset length {n}. Received: index={i}")
+            i += n
+        if i >= n:
+            raise IndexError(f"ConcatDataset: index {i} is out of range for {n} samples")
+        k = bisect.bisect_right(self.cumulative_sizes, i)
+        return self.datasets[k][i - (self.cumulative_sizes[k - 1] if k else 0)]
+
+    def get_batch(self, indices: np.ndarray) -> Batch:
+        """Return the samples at ``indices`` (in [0, len)), fetched part by part and stacked
+        in the order of ``indices``."""
+        indices = np.asarray(indices)
+        n = len(self)
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            bad = int(indices[(indices < 0) | (indices >= n)][0])
+            raise IndexError(f"ConcatDataset: index {bad} is out of range for {n} samples")
+        ends = np.asarray(self.cumulative_sizes, dtype=np.int64)
+        part = np.searchsorted(ends, indices, side="right")
+        if part.size and (part == part[0]).all():  # one part: its batch as it is
+            k = int(part[0])
+            return fetch_batch(self.datasets[k], indices - (ends[k - 1] if k else 0))
+        order = np.argsort(part, kind="stable")  # grouped by part, each group in order
+        batches, grouped = [], part[order]
+        for k in np.unique(grouped):
+            local = indices[order[grouped == k]] - (ends[k - 1] if k else 0)
+            batches.append(fetch_batch(self.datasets[int(k)], local))
+        return _joined(batches, np.argsort(order))
+
+
+def _joined(batches: list, back: np.ndarray) -> Batch:
+    """The parts' batches put together and taken at ``back`` (each sample's place in the
+    concatenation), field by field: a tuple (or list) of fields, a dict or a single field, as
+    every part gives."""
+    structures = [_structure(b) for b in batches]
+    if len(set(structures)) > 1:
+        raise ValueError(f"ConcatDataset: the datasets give samples of different structures "
+                         f"({structures[0]} and {next(s for s in structures if s != structures[0])}"
+                         "); they cannot be batched together")
+    first = batches[0]
+    if isinstance(first, Mapping):
+        return {key: _joined_field([b[key] for b in batches], back, repr(key)) for key in first}
+    if _has_fields(first):
+        fields = [_joined_field([b[f] for b in batches], back, f) for f in range(len(first))]
+        return type(first)(fields) if isinstance(first, list) else tuple(fields)
+    return _joined_field(batches, back, 0)
+
+
+def _has_fields(batch) -> bool:
+    """True for a batch of several fields: a tuple, or a list that is not one of names."""
+    return isinstance(batch, tuple) or (
+        isinstance(batch, list) and not all(isinstance(x, str) for x in batch))
+
+
+def _structure(batch) -> str:
+    if isinstance(batch, Mapping):
+        return f"a dict with the keys {list(batch)}"
+    if _has_fields(batch):
+        return f"{len(batch)} fields"
+    return "a single field"
+
+
+def _joined_field(values: list, back: np.ndarray, field):
+    if all(isinstance(v, list) for v in values):  # names, paths: lists, as collate gives them
+        joined = [x for v in values for x in v]
+        return [joined[int(i)] for i in back]
+    shapes = {tuple(v.shape[1:]) for v in values}
+    if len(shapes) > 1:
+        raise ValueError(f"ConcatDataset: field {field} has samples of shapes "
+                         f"{sorted(shapes)} in different datasets")
+    xp = backend.array_module(values[0])
+    return xp.concatenate(values).take(xp.asarray(back), axis=0)
 
 
 def _as_indices(indices, n: int) -> np.ndarray:

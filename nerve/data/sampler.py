@@ -1,4 +1,7 @@
-"""``DistributedSampler``: one process's share of each epoch's order, for data-parallel training.
+"""Samplers, the order in which a ``DataLoader(sampler=...)`` reads a dataset.
+
+``WeightedRandomSampler`` draws indices in proportion to weights (to balance rare classes).
+``DistributedSampler``: one process's share of each epoch's order, for data-parallel training.
 
 Every process (rank) draws the same order, pads it to a multiple of the number of processes and
 takes every ``num_replicas``-th index from position ``rank``; so every process makes the same
@@ -14,7 +17,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from nerve import backend
-from nerve.checks import check_bool, check_int, message
+from nerve.autograd import Tensor
+from nerve.checks import as_array, check_bool, check_int, message
 from nerve.data.dataset import index_dtype, permutation
 
 
@@ -75,3 +79,91 @@ class DistributedSampler:
         return (f"DistributedSampler(len(dataset)={len(self.dataset)}, num_replicas="
                 f"{self.num_replicas}, rank={self.rank}, shuffle={self.shuffle}, seed="
                 f"{self.seed}, drop_last={self.drop_last})")
+
+
+class WeightedRandomSampler:
+    """``num_samples`` indices in [0, len(weights)), index i drawn with probability
+    ``weights[i] / sum(weights)`` (PyTorch's sampler, with its arguments).
+
+    With ``replacement=True`` every draw is independent (``torch.multinomial`` with
+    replacement); with ``replacement=False`` no index comes twice, each next one drawn from
+    those left in proportion to their weights (``torch.multinomial`` without replacement), so
+    ``num_samples`` may not exceed the number of non-zero weights. Each ``iter()`` is one
+    epoch of new draws, from ``generator``: None draws from nerve's generator
+    (``nerve.manual_seed`` makes it repeatable), a NumPy ``Generator`` advances with each
+    epoch, a seeded object with ``initial_seed()`` (``torch.Generator``) draws epoch k from a
+    generator seeded by (its seed, k), the same every time a sampler is made (``set_epoch``
+    picks the epoch). Unlike PyTorch, which finds them at the first draw, bad weights (negative,
+    NaN or infinite, all zero, too few non-zero ones) are refused here, when it is made.
+    """
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True,
+                 generator=None) -> None:
+        who = "WeightedRandomSampler"
+        self.num_samples = check_int(num_samples, "num_samples", who, minimum=1)
+        self.replacement = check_bool(replacement, "replacement", who)
+        if isinstance(weights, (str, bytes)):
+            raise TypeError(message(who, "a 1-D sequence of weights", "weights", weights))
+        try:
+            w = backend.to_host(as_array(weights))
+        except TypeError:
+            raise TypeError(message(who, "a 1-D sequence of weights", "weights",
+                                    weights)) from None
+        if w.dtype.kind not in "biuf" or w.ndim != 1 or w.size == 0:
+            raise ValueError(message(who, "a non-empty 1-D sequence of numbers as weights",
+                                     "weights.shape", w.shape) + f" (dtype {w.dtype})")
+        w = w.astype(np.float64)
+        if not np.isfinite(w).all() or (w < 0).any():
+            bad = float(w[~np.isfinite(w) | (w < 0)][0])
+            raise ValueError(message(who, "finite, non-negative weights", "weight", bad))
+        nonzero = int(np.count_nonzero(w))
+        if nonzero == 0:
+            raise ValueError(message(who, "at least one positive weight", "weights",
+                                     w.tolist()[:8]))
+        if not self.replacement and self.num_samples > nonzero:
+            raise ValueError(message(who, f"num_samples <= the {nonzero} non-zero weights "
+                                     "with replacement=False", "num_samples", num_samples))
+        self.weights = Tensor._wrap(w)  # float64, as PyTorch keeps them
+        self._p = w / w.sum()
+        self.generator, self._seed = _sampler_generator(generator, who)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter()`` epoch ``epoch`` (its draws, with a seeded generator)."""
+        self.epoch = check_int(epoch, "epoch", "WeightedRandomSampler.set_epoch", minimum=0)
+
+    def indices(self) -> np.ndarray:
+        """Draw this epoch's ``num_samples`` indices (int64) without moving to the next."""
+        if self.generator is not None:
+            gen = self.generator
+        elif self._seed is not None:
+            gen = backend.generator(self._seed, self.epoch)
+        else:
+            gen = backend.rng()
+        return gen.choice(len(self._p), size=self.num_samples, replace=self.replacement,
+                          p=self._p).astype(np.int64, copy=False)
+
+    def __iter__(self) -> Iterator[int]:
+        drawn = self.indices()
+        self.epoch += 1
+        return iter(drawn.tolist())
+
+    def __repr__(self) -> str:
+        return (f"WeightedRandomSampler(len(weights)={len(self._p)}, num_samples="
+                f"{self.num_samples}, replacement={self.replacement})")
+
+
+def _sampler_generator(generator, who: str) -> tuple[np.random.Generator | None, int | None]:
+    """Return (a NumPy generator, a seed) from a sampler's ``generator``: at most one."""
+    if generator is None:
+        return None, None
+    if isinstance(generator, np.random.Generator):
+        return generator, None
+    initial_seed = getattr(generator, "initial_seed", None)
+    if callable(initial_seed):  # torch.Generator: its seed, with the epoch
+        return None, check_int(initial_seed(), "generator.initial_seed()", who, minimum=0)
+    raise TypeError(message(who, "None, a numpy.random.Generator or a seeded generator with "
+                            "initial_seed()", "generator", generator))

@@ -1,6 +1,16 @@
-"""``torch.utils.data``'s names, from ``nerve.data``: datasets, ``random_split``, the loader."""
+"""``torch.utils.data``'s names, from ``nerve.data``: datasets, ``random_split``, the loader and
+the samplers nerve has."""
 
-from nerve.data.dataset import Dataset, Subset, TensorDataset, random_split
-from nerve.data.loader import DataLoader
+from nerve.data import (
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    Subset,
+    TensorDataset,
+    WeightedRandomSampler,
+    random_split,
+)
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader", "random_split",
+           "WeightedRandomSampler", "DistributedSampler"]
