@@ -306,6 +306,8 @@ register_layer(nn.CELU, "alpha", "inplace", state_shapes=no_state)
 register_layer(nn.SELU, "inplace", state_shapes=no_state)
 register_layer(nn.Softmax, "dim", state_shapes=no_state)
 register_layer(nn.LogSoftmax, "dim", state_shapes=no_state)
+register_layer(nn.CosineSimilarity, "dim", "eps", state_shapes=no_state)
+register_layer(nn.PairwiseDistance, "p", "eps", "keepdim", state_shapes=no_state)
 
 
 def _flag(args: dict[str, Any], name: str, who: str) -> bool:
@@ -345,6 +347,45 @@ register_layer(nn.LayerNorm, "normalized_shape", "eps", "elementwise_affine",
                state_shapes=_layer_norm_state,
                bias=lambda m: m.bias is not None or not m.elementwise_affine)
 register_layer(nn.Dropout2d, "p", state_shapes=no_state)
+
+
+def _group_norm_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    c = check_positive_int(args.get("num_channels"), "num_channels", "GroupNorm")
+    g = check_positive_int(args.get("num_groups"), "num_groups", "GroupNorm")
+    if c % g:
+        raise ValueError(f"GroupNorm: num_channels={c} must be divisible by num_groups={g}")
+    if not _flag(args, "affine", "GroupNorm"):
+        return {}
+    return {"weight": (c,), **({"bias": (c,)} if _flag(args, "bias", "GroupNorm") else {})}
+
+
+def _instance_norm_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """As batch norm's, with InstanceNorm's defaults: affine and track_running_stats False."""
+    n = check_positive_int(args.get("num_features"), "num_features", "InstanceNorm")
+    args = {"affine": False, "track_running_stats": False, **args}
+    shapes: dict[str, tuple[int, ...]] = {}
+    if _flag(args, "affine", "InstanceNorm"):
+        shapes["weight"] = (n,)
+        if _flag(args, "bias", "InstanceNorm"):
+            shapes["bias"] = (n,)
+    if _flag(args, "track_running_stats", "InstanceNorm"):
+        shapes.update(running_mean=(n,), running_var=(n,), num_batches_tracked=())
+    return shapes
+
+
+def _prelu_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n = check_positive_int(args.get("num_parameters", 1), "num_parameters", "PReLU")
+    return {"weight": (n,)}
+
+
+register_layer(nn.GroupNorm, "num_groups", "num_channels", "eps", "affine",
+               state_shapes=_group_norm_state,
+               bias=lambda m: m.bias is not None or not m.affine)
+for _norm in (nn.InstanceNorm1d, nn.InstanceNorm2d):
+    register_layer(_norm, "num_features", "eps", "momentum", "affine", "track_running_stats",
+                   state_shapes=_instance_norm_state,
+                   bias=lambda m: m.bias is not None or not m.affine)
+register_layer(nn.PReLU, "num_parameters", "init", state_shapes=_prelu_state)
 register_layer(nn.Perceptron, "n_inputs", "lr", "max_epochs", state_shapes=_perceptron_state)
 
 

@@ -11,6 +11,7 @@ from nerve.nn.activation import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -21,17 +22,26 @@ from nerve.nn.activation import (
     Step,
     Tanh,
 )
-from nerve.nn.container import ModuleDict, ModuleList, Sequential
+from nerve.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from nerve.nn.conv import Conv1d, Conv2d
 from nerve.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from nerve.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineSimilarity,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    PairwiseDistance,
     SmoothL1Loss,
     SSRLoss,
 )
@@ -41,7 +51,14 @@ from nerve.nn.module import (
     register_module_forward_hook,
     register_module_forward_pre_hook,
 )
-from nerve.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from nerve.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from nerve.nn.parameter import Parameter
 from nerve.nn.perceptron import ConvergenceWarning, Perceptron
 from nerve.nn.pooling import (
@@ -60,12 +77,14 @@ __all__ = [
     "Unflatten",
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "LastTimeStep",
-    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout2d", "GroupNorm", "InstanceNorm1d",
+    "InstanceNorm2d", "PReLU", "ParameterList", "ParameterDict",
     "Dropout", "Identity", "Embedding", "Step", "Sigmoid", "ReLU", "Softplus", "Tanh",
     "LeakyReLU", "Softmax", "SiLU", "Mish", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
     "ELU", "CELU", "SELU", "GELU",
     "LogSoftmax", "MSELoss", "SSRLoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
-    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "Perceptron",
+    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
+    "CosineSimilarity", "PairwiseDistance", "Perceptron",
     "ConvergenceWarning", "summary", "functional", "init", "utils", "RemovableHandle",
     "register_module_forward_hook", "register_module_forward_pre_hook",
 ]

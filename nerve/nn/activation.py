@@ -1,16 +1,28 @@
 """Activation functions as modules: Step (the perceptron's), Sigmoid, ReLU, Softplus, Tanh,
 LeakyReLU, Softmax, LogSoftmax, and SiLU, Mish, ELU, CELU, SELU, Hardtanh, ReLU6, LogSigmoid,
-Softsign (built
+Softsign, and PReLU with its learnable slope (built
 from nerve's operations: their gradients and ONNX export come with them). Shape: any -> the
 same."""
 
 from __future__ import annotations
 
+import math
+
 from nerve import backend, ops
 from nerve.autograd import Tensor
-from nerve.checks import check_bool, check_choice, check_int, check_number, message
+from nerve.checks import (
+    ShortRepr,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_positive_int,
+    message,
+)
 from nerve.nn import functional as F
-from nerve.nn.module import Module
+from nerve.nn.module import Module, takes_device
+from nerve.nn.normalization import _input_of
+from nerve.nn.parameter import Parameter
 from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
 
 
@@ -260,3 +272,67 @@ class SELU(_Composite):
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = check_bool(inplace, "inplace", "SELU")
+
+
+def prelu(input, weight) -> Tensor:  # noqa: A002 - PyTorch's names
+    """x where x > 0, else weight * x, as PyTorch's ``F.prelu``: ``weight`` holds one slope
+    (shape (1,) or ()) or one per channel (shape (C,), C = input.shape[1]; a 1-D input has one
+    channel). Written with nerve's operations: the input's gradient is the slope where
+    x <= 0 (1 where x > 0), the weight's the sum of g * x where x <= 0 (per channel)."""
+    return _prelu(input, weight, "prelu")
+
+
+def _prelu(input, weight, who: str) -> Tensor:
+    x = Tensor._wrap(input) if backend.is_array(input) else input
+    if not isinstance(x, Tensor):
+        raise TypeError(message(who, "a Tensor as input", "input", ShortRepr(input)))
+    if not isinstance(weight, Tensor) and not backend.is_array(weight):
+        raise TypeError(message(who, "a Tensor as weight", "weight", ShortRepr(weight)))
+    if x.dtype.kind != "f":
+        raise TypeError(message(who, "a floating-point input", "input.dtype", str(x.dtype)))
+    if x.ndim == 0:
+        raise ValueError(message(who, "an input of at least 1 dimension (PyTorch refuses a "
+                                 "zero-dim input)", "input.shape", ()))
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    k = math.prod(weight.shape)
+    if weight.ndim > 1 or k not in (1, channels):
+        raise ValueError(message(who, f"a weight of shape (1,) or ({channels},) (one slope, or "
+                                 f"one per channel: input.shape[1]={channels})", "weight.shape",
+                                 tuple(weight.shape)))
+    if weight.dtype != x.dtype:
+        raise TypeError(message(who, f"a weight of the input's dtype {x.dtype} (PyTorch "
+                                "refuses mixed dtypes too)", "weight.dtype", str(weight.dtype)))
+    w = weight.reshape((1, k) + (1,) * (x.ndim - 2) if k > 1 else ())
+    return ops.where(x > 0, x, x * w)
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with a learnable slope ``a`` (He et al.): one shared by all
+    channels (``num_parameters=1``) or one per channel (dim 1 of the input), each starting at
+    ``init``. ``weight`` (shape (num_parameters,)) is PyTorch's, so its weights carry over.
+    (Weight decay would pull the slopes to 0: PyTorch's advice is to train them without it.)
+
+    Shape: any with at least 1 dimension -> the same
+    """
+
+    _takes_tensor = True
+
+    @takes_device
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
+        super().__init__()
+        self.num_parameters = check_positive_int(num_parameters, "num_parameters", "PReLU")
+        self.init = check_number(init, "init", "PReLU")
+        xp, dtype = backend.array_module(), backend.float_dtype(dtype, "PReLU")
+        self.weight = Parameter(xp.full(self.num_parameters, self.init, dtype), dtype)
+
+    def reset_parameters(self) -> None:
+        """Every slope back to ``init``."""
+        self.weight._data.fill(self.init)
+        self.weight._bump()
+
+    def forward(self, input: Tensor) -> Tensor:
+        who = f"PReLU(num_parameters={self.num_parameters})"
+        return _prelu(_input_of(input, self.weight.dtype, who), self.weight, who)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -1,6 +1,7 @@
 """Containers: Sequential (layers applied one after another), ModuleList and ModuleDict
 (modules held in a list or a dict, registered so that ``parameters()`` and ``state_dict()`` see
-them under PyTorch's names: ``layers.0.weight``, ``heads.cls.weight``)."""
+them under PyTorch's names: ``layers.0.weight``, ``heads.cls.weight``), and ParameterList and
+ParameterDict (parameters held the same way: ``scales.0``, ``gains.left``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from nerve.autograd import Tensor
 from nerve.checks import ShortRepr, is_int, message
 from nerve.nn.activation import ReLU
 from nerve.nn.module import Module, global_hooks_set
+from nerve.nn.parameter import Parameter
 
 
 def _forward_arrays(modules, x: Tensor) -> Tensor:
@@ -314,3 +316,201 @@ class ModuleDict(Module):
             _modules_of([module], who)
         for name, module in pairs:
             self.add_module(name, module)
+
+
+def _parameter_of(value, who: str, name: str) -> Parameter:
+    """``value`` as a Parameter: a Parameter as it is, another Tensor made one that shares its
+    memory (PyTorch's ``Parameter(tensor)``: it requires gradients, as a new leaf); anything
+    else is refused (PyTorch keeps other objects as plain attributes, outside the parameters)."""
+    if isinstance(value, Parameter):
+        return value
+    if not isinstance(value, Tensor):
+        raise TypeError(message(who, "a Parameter or a Tensor (made a Parameter)", name,
+                                ShortRepr(value)))
+    param = Parameter(value.detach())  # checks the dtype: floating point only
+    param._data = value._data  # the same memory, as PyTorch's Parameter(tensor)
+    return param
+
+
+def _parameter_repr(p: Parameter) -> str:
+    device = backend.device_of(p._data)
+    where = "" if device == "cpu" else f" ({device})"
+    return (f"Parameter containing: [nerve.{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+            f"{where}")
+
+
+def _parameters_repr(self) -> str:
+    """PyTorch's repr of a ParameterList or a ParameterDict: one line per parameter."""
+    lines = [f"({name}): {_parameter_repr(p)}" for name, p in self._parameters.items()]
+    if not lines:
+        return f"{type(self).__name__}()"
+    return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ParameterList(Module):
+    """Parameters held in a list, with PyTorch's API (indexing, slicing, assignment, ``append``,
+    ``extend``, ``+=``, ``len``, iteration). They are registered under the names "0", "1", ...,
+    so ``parameters()``, ``named_parameters()``, ``state_dict()`` and ``load_state_dict()``
+    see them under PyTorch's keys (``scales.0``). A Tensor that is not a Parameter is made one
+    (sharing its memory), as PyTorch does; other objects are refused. A ParameterList has no
+    forward: a model's forward uses its parameters."""
+
+    def __init__(self, values: Iterable | None = None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _position(self, index, who: str) -> int:
+        if not is_int(index):
+            raise TypeError(message(who, "an integer index or a slice", "index", index))
+        n = len(self._parameters)
+        if not -n <= index < n:
+            raise IndexError(message(who, f"an index in [{-n}, {n - 1}]", "index", index))
+        return int(index) % n
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ParameterList(list(self._parameters.values())[index])
+        return self._parameters[str(self._position(index, "ParameterList"))]
+
+    def __setitem__(self, index, param) -> None:
+        i = self._position(index, "ParameterList")
+        setattr(self, str(i), _parameter_of(param, "ParameterList", f"values[{i}]"))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(list(self._parameters.values()))
+
+    def __iadd__(self, parameters: Iterable) -> ParameterList:
+        return self.extend(parameters)
+
+    def append(self, value) -> ParameterList:
+        """Add ``value`` (a Parameter, or a Tensor made one) at the end; return the list."""
+        n = len(self)
+        self.register_parameter(str(n), _parameter_of(value, "ParameterList.append",
+                                                      "value"))
+        return self
+
+    def extend(self, values: Iterable) -> ParameterList:
+        """Add every value of ``values`` at the end (all checked first); return the list."""
+        who = "ParameterList.extend"
+        if isinstance(values, (Mapping, str, bytes, Tensor)) or not isinstance(values, Iterable):
+            raise TypeError(message(who, "an iterable of Parameters or Tensors", "values",
+                                    ShortRepr(values)))
+        params = [_parameter_of(v, who, f"values[{i}]") for i, v in enumerate(values)]
+        for p in params:
+            self.register_parameter(str(len(self)), p)
+        return self
+
+    __repr__ = _parameters_repr
+
+
+class ParameterDict(Module):
+    """Parameters held in a dict by name, with PyTorch's API (``d[key]``, ``d[key] = p``,
+    ``del``, ``in``, ``len``, iteration over the keys, ``keys``, ``items``, ``values``,
+    ``update``, ``get``, ``pop``, ``setdefault``, ``clear``). They are registered under their
+    keys, so ``state_dict()`` and ``load_state_dict()`` use PyTorch's names (``gains.left``).
+    As in PyTorch, a plain dict given to the constructor or to ``update`` is added in the order
+    of its sorted keys (an OrderedDict, a ParameterDict or (key, value) pairs in their own
+    order), and a Tensor that is not a Parameter is made one (sharing its memory); other
+    objects are refused. A ParameterDict has no forward."""
+
+    def __init__(self, parameters: Mapping | Iterable | None = None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def _key(self, key, who: str) -> str:
+        if not isinstance(key, str):
+            raise TypeError(message(who, "a str key", "key", ShortRepr(key)))
+        if not key or "." in key:
+            raise ValueError(message(who, "a non-empty key without '.'", "key", key))
+        if key not in self._parameters and hasattr(self, key):
+            raise ValueError(message(who, "a key that is not an attribute of ParameterDict",
+                                     "key", key))
+        return key
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        key = self._key(key, "ParameterDict")
+        setattr(self, key, _parameter_of(value, "ParameterDict", key))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._parameters:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def __contains__(self, key) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def get(self, key: str, default=None):
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        value = self[key]
+        del self[key]
+        return value
+
+    def setdefault(self, key: str, default=None) -> Parameter:
+        """The parameter under ``key``, added as ``default`` first if absent."""
+        if key not in self._parameters:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        for key in list(self._parameters):
+            delattr(self, key)
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same parameters (not copies)."""
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def update(self, parameters: Mapping | Iterable) -> None:
+        """Add or replace parameters from a mapping or from (key, value) pairs; every entry is
+        checked before any is added."""
+        who = "ParameterDict.update"
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            keys = list(parameters)
+            if not all(isinstance(k, str) for k in keys):
+                bad = next(k for k in keys if not isinstance(k, str))
+                raise TypeError(message(who, "str keys", "key", ShortRepr(bad)))
+            pairs = [(k, parameters[k]) for k in sorted(keys)]  # PyTorch sorts a plain dict
+        elif isinstance(parameters, Iterable) and not isinstance(parameters,
+                                                                  (str, bytes, Tensor)):
+            pairs = list(parameters)
+            for i, pair in enumerate(pairs):
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise TypeError(message(who, "(key, value) pairs", f"parameters[{i}]",
+                                            ShortRepr(pair)))
+        else:
+            raise TypeError(message(who, "a mapping or (key, value) pairs", "parameters",
+                                    ShortRepr(parameters)))
+        checked = [(self._key(k, who), _parameter_of(v, who, str(k))) for k, v in pairs]
+        for key, param in checked:
+            setattr(self, key, param)
+
+    __repr__ = _parameters_repr

@@ -183,25 +183,84 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce((input - _target(target, input, "l1_loss")).abs(), reduction)
 
 
-def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)) for probabilities p; each log is clamped at -100."""
-    _check_reduction(reduction, "binary_cross_entropy")
-    _no_target_grad(target, "binary_cross_entropy")
-    y = _target(target, input, "binary_cross_entropy")
+def binary_cross_entropy(input: Tensor, target, weight=None, *,
+                         reduction: str = "mean") -> Tensor:
+    """-w (y log p + (1 - y) log(1 - p)) for probabilities p, each log clamped at -100, as
+    PyTorch's; ``weight`` (w, 1 without it) multiplies each element's loss and broadcasts to
+    the input's shape (one value per column, per sample...). The mean is over the elements, not
+    over the weights. A string in ``weight``'s place is taken as the reduction (nerve's earlier
+    signature ``(input, target, reduction)``; PyTorch's third argument is the weight)."""
+    who = "binary_cross_entropy"
+    weight, reduction = _legacy_reduction(weight, reduction, who)
+    _check_reduction(reduction, who)
+    _no_target_grad(target, who)
+    y = _target(target, input, who)
     p = as_array(input)
     if p.size and not (p.min() >= 0 and p.max() <= 1):  # also catches NaN
         bad = p[~((p >= 0) & (p <= 1))][0]
         raise ValueError(f"binary_cross_entropy: expected probabilities in [0, 1] as input "
                          f"(use binary_cross_entropy_with_logits for logits), received {bad}")
-    return _reduce(BCEFunction.apply(input, y), reduction)
+    per = BCEFunction.apply(input, y)
+    w = _elementwise_weight(weight, "weight", input, who)
+    return _reduce(per if w is None else per * w, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy on logits, fused with the sigmoid for stability."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    _no_target_grad(target, "binary_cross_entropy_with_logits")
-    y = _target(target, input, "binary_cross_entropy_with_logits")
-    return _reduce(BCEWithLogitsFunction.apply(input, y), reduction)
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, *,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    """Binary cross-entropy of sigmoid(x) for logits x, stable for any x, as PyTorch's:
+
+      l = w ((1 - t) x + (1 + (pw - 1) t) (ln(1 + e^-|x|) + max(-x, 0)))
+
+    ``pos_weight`` (pw, 1 without it) weighs the positive term t ln sigmoid(x), one value per
+    class along the last dimension (it broadcasts to the input's shape): pw > 1 raises recall,
+    pw < 1 precision. ``weight`` (w) multiplies each element's loss (broadcast likewise). Without
+    pos_weight the loss is one fused node; with it, that node plus (pw - 1) t softplus(-x). A
+    string in ``weight``'s place is taken as the reduction (nerve's earlier signature)."""
+    who = "binary_cross_entropy_with_logits"
+    weight, reduction = _legacy_reduction(weight, reduction, who)
+    _check_reduction(reduction, who)
+    _no_target_grad(target, who)
+    y = _target(target, input, who)
+    per = BCEWithLogitsFunction.apply(input, y)
+    pw = _elementwise_weight(pos_weight, "pos_weight", input, who)
+    if pw is not None:  # the fused node is (1 - t) x + softplus(-x): add (pw - 1) t softplus(-x)
+        per = per + (pw - 1.0) * y * ops.softplus(-input)
+    w = _elementwise_weight(weight, "weight", input, who)
+    return _reduce(per if w is None else per * w, reduction)
+
+
+def _legacy_reduction(weight, reduction, who: str):
+    """(weight, reduction) from a call that may give the reduction by position where the weight
+    now is (nerve's earlier ``(input, target, reduction)``); both at once is refused."""
+    if not isinstance(weight, str):
+        return weight, reduction
+    if reduction != "mean":
+        raise TypeError(message(who, "a tensor of weights or None as weight (the reduction is "
+                                f"given by keyword: reduction={reduction!r})", "weight", weight))
+    return None, weight
+
+
+def _elementwise_weight(weight, name: str, like: Tensor, who: str) -> Tensor | None:
+    """``weight`` (a Tensor, an array or numbers; None stays None) as a Tensor of ``like``'s
+    dtype that broadcasts to ``like``'s shape without growing it, as PyTorch casts and
+    expands its BCE weights. One that requires grad is refused, as PyTorch does (these losses
+    are not differentiable with respect to their weights)."""
+    if weight is None:
+        return None
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise ValueError(message(who, f"a {name} that does not require grad (the loss gives it "
+                                 f"no gradient, as PyTorch's: pass {name}.detach())",
+                                 f"{name}.requires_grad", True))
+    w = numeric_array(weight, name, who)
+    shape = tuple(like.shape)
+    try:
+        fits = backend.broadcast_shapes(w.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(message(who, f"a {name} that broadcasts to the input's shape {shape}",
+                                 f"{name}.shape", w.shape))
+    return Tensor._wrap(w.astype(like.dtype, copy=False))
 
 
 def _no_target_grad(target, who: str) -> None:
@@ -424,6 +483,39 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
                    reduction)
 
 
+_KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """The Kullback-Leibler divergence KL(target || model) for log-probabilities ``input``
+    (log q), as PyTorch's: per element
+
+      l = t (ln t - input)               (0 where t == 0: xlogy's convention)
+      l = e^t (t - input)                with ``log_target=True`` (the target given as ln t)
+
+    ``reduction="batchmean"`` divides the sum by the batch size (the first dimension; a 0-d
+    input: the sum), the true KL divergence per sample; "mean" divides by the number of
+    elements, as PyTorch's (which warns that it is not the KL divergence; nerve does not
+    warn); "sum" and "none" as in the other losses. The target must have the input's shape;
+    a target that requires grad gets its gradient (ln t + 1 - input), NaN where t == 0, as in
+    PyTorch.
+    """
+    who = "kl_div"
+    check_choice(reduction, "reduction", who, _KL_REDUCTIONS)
+    log_target = check_bool(log_target, "log_target", who)
+    x = _float_input(input, who)
+    t = _target(target, x, who)
+    if log_target:
+        per = ops.exp(t) * (t - x)
+    else:
+        with backend.errstate(divide="ignore", invalid="ignore"):  # ln 0, dropped by xlogy
+            per = ops.xlogy(t, t) - t * x
+    if reduction == "batchmean":
+        total = per.sum()
+        return total / x.shape[0] if x.ndim else total
+    return _reduce(per, reduction)
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) while training;
     ``inplace=True`` writes the result into ``x`` (PyTorch's flag)."""
@@ -609,3 +701,171 @@ def _dropout2d(input, p: float, training: bool, who: str) -> Tensor:
     mask = (gen.random(x.shape[:2], dtype=backend.float32) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+# --- distances and padding -------------------------------------------------------------------
+def _broadcast_pair(x1, x2, who: str) -> tuple[Tensor, Tensor]:
+    """``x1`` and ``x2`` as Tensors of their common broadcast shape (an error names both)."""
+    a, b = _float_input(x1, who), _float_input(x2, who)  # torch refuses integers too
+    try:
+        shape = backend.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(message(who, "x1 and x2 of shapes that broadcast together",
+                                 "shapes", (tuple(a.shape), tuple(b.shape)))) from None
+    return tuple(t if tuple(t.shape) == shape else ops.expand(t, shape) for t in (a, b))
+
+
+def normalize(input, p: float = 2.0, dim=1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """``input`` divided by its p-norm along ``dim``: x / max(||x||_p, eps), as PyTorch's
+    (rows of a 2-D input become unit vectors; an all-zero row stays zero rather than NaN)."""
+    who = "normalize"
+    x = _float_input(input, who)
+    eps = check_number(eps, "eps", who)
+    return x / ops.clamp(ops.norm(x, p, dim, keepdim=True), min=eps)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (both broadcast to a
+    common shape first), as PyTorch 2's: sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)),
+    each norm clamped on its own (a zero vector has similarity 0 with anything). As PyTorch,
+    the clamp passes the gradient of the norm through unchanged (PyTorch clamps it in place
+    without recording the clamp), so a vector shorter than eps gets PyTorch's gradient."""
+    who = "cosine_similarity"
+    dim = check_int(dim, "dim", who)
+    eps = check_number(eps, "eps", who)
+    a, b = _broadcast_pair(x1, x2, who)
+    if a.ndim == 0 or not -a.ndim <= dim < a.ndim:
+        raise IndexError(message(who, f"dim in [{-max(a.ndim, 1)}, {max(a.ndim, 1) - 1}] for "
+                                 f"inputs of shape {tuple(a.shape)}", "dim", dim))
+
+    def clamped_norm(t: Tensor) -> Tensor:
+        n = ops.norm(t, 2, dim, keepdim=True)
+        return n + (ops.clamp(n, min=eps) - n).detach()  # value clamped, gradient of n
+
+    return ((a / clamped_norm(a)) * (b / clamped_norm(b))).sum(dim)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dimension (of the broadcast shape), as
+    PyTorch's: eps keeps the gradient finite where x1 == x2."""
+    who = "pairwise_distance"
+    eps = check_number(eps, "eps", who)
+    keepdim = check_bool(keepdim, "keepdim", who)
+    a, b = _broadcast_pair(x1, x2, who)
+    return ops.norm(a - b + eps, p, -1 if a.ndim else None, keepdim=keepdim)
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input, pad, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """``input`` padded as ``torch.nn.functional.pad``: ``pad`` holds (before, after) pairs
+    from the last dimension backwards, (left, right, top, bottom, ...).
+
+    ``mode="constant"`` fills with ``value`` (None: 0) and pads any number of dimensions; a
+    negative width crops that side first (PyTorch's rule: the crop must leave a size >= 0).
+    "reflect" mirrors about the edge without repeating it (each width < the size),
+    "replicate" repeats the edge value, "circular" wraps around (each width <= the size); as in
+    PyTorch these pad the last 1, 2 or 3 dimensions of an input with one or two more (a batch
+    and a channel dimension, or just the channel), take no ``value`` but 0 or None, and
+    "reflect" and "replicate" crop where a width is negative. Circular padding with a negative
+    width is refused (PyTorch's results for it are unreliable). Gradients: the constant mode
+    passes back the middle; the others gather with index arrays, so that each input element
+    gets the sum of the gradients of all the places it was copied to.
+    """
+    who = "pad"
+    if backend.is_array(input):
+        input = Tensor._wrap(input)
+    if not isinstance(input, Tensor):
+        raise TypeError(message(who, "a Tensor as input", "input", ShortRepr(input)))
+    check_choice(mode, "mode", who, _PAD_MODES)
+    if not isinstance(pad, (tuple, list)) or not all(is_int(v) for v in pad):
+        raise TypeError(message(who, "a tuple of ints as pad", "pad", ShortRepr(pad)))
+    if len(pad) % 2:
+        raise ValueError(message(who, "a pad of even length ((before, after) pairs)", "pad",
+                                 tuple(pad)))
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]  # last dim first
+    shape, ndim = tuple(input.shape), input.ndim
+    if len(pairs) > ndim:
+        raise ValueError(message(who, f"at most {ndim} (before, after) pairs for an input of "
+                                 f"shape {shape}", "pad", tuple(pad)))
+    if mode == "constant":
+        return _pad_constant(input, pairs, 0.0 if value is None else value, who)
+    if value is not None and value != 0:
+        raise ValueError(message(who, f"no value (None or 0) with mode={mode!r}, which fills "
+                                 "from the input", "value", value))
+    k = len(pairs)
+    if k not in (1, 2, 3) or ndim not in (k + 1, k + 2):
+        raise ValueError(message(who, f"for mode={mode!r}, a pad of 2, 4 or 6 values for the "
+                                 "last 1, 2 or 3 dimensions of an input with 1 or 2 more "
+                                 f"(pad of length {len(pad)}: {k + 1}-D or {k + 2}-D input)",
+                                 "input.shape", shape))
+    out, xp = input, backend.array_module(input._data)
+    for j, (before, after) in enumerate(pairs):
+        axis = ndim - 1 - j
+        index = _pad_index(mode, shape[axis], before, after, axis, who, xp)
+        out = out[(slice(None),) * axis + (index,)]
+    return out
+
+
+def _pad_constant(x: Tensor, pairs: list, value, who: str) -> Tensor:
+    """Crop the negative widths, then pad the positive ones with ``value``."""
+    ndim, crop, widths = x.ndim, [], []
+    for j, (before, after) in enumerate(pairs):
+        axis = ndim - 1 - j
+        n = x.shape[axis]
+        lo, hi = max(-before, 0), n - max(-after, 0)
+        if hi < lo:
+            raise ValueError(message(who, f"negative widths that leave a size >= 0 (dimension "
+                                     f"{axis} has size {n})", "pad", (before, after)))
+        crop.append((axis, lo, hi))
+        widths.append((axis, max(before, 0), max(after, 0)))
+    cropped = any(lo or hi != x.shape[axis] for axis, lo, hi in crop)
+    if cropped:
+        key = [slice(None)] * ndim
+        for axis, lo, hi in crop:
+            key[axis] = slice(lo, hi)
+        x = x[tuple(key)]
+    if not any(b or a for _, b, a in widths):
+        return x if cropped else ops.clone(x)  # a new tensor, as PyTorch's
+    full = [(0, 0)] * ndim
+    for axis, b, a in widths:
+        full[axis] = (b, a)
+    return ops.pad(x, tuple(full), value)
+
+
+def _pad_index(mode: str, n: int, before: int, after: int, axis: int, who: str, xp):
+    """The positions along one dimension of size ``n`` that make its padded copy: reflect,
+    replicate or wrap the positions -before .. n + after - 1."""
+    size = n + before + after
+    if mode == "circular":
+        if before < 0 or after < 0:
+            raise ValueError(message(who, "non-negative widths with mode='circular' (cropping "
+                                     "is for the other modes)", "pad", (before, after)))
+        if max(before, after) > n:
+            raise ValueError(message(who, f"widths <= the size {n} of dimension {axis} with "
+                                     "mode='circular' (it wraps around once at most)", "pad",
+                                     (before, after)))
+    elif mode == "reflect" and max(before, after) >= n:
+        raise ValueError(message(who, f"widths < the size {n} of dimension {axis} with "
+                                 "mode='reflect'", "pad", (before, after)))
+    if n == 0 and size:
+        raise ValueError(message(who, f"a non-empty dimension {axis} to pad from with "
+                                 f"mode={mode!r}", "input size", 0))
+    if size < 1 and mode != "circular":
+        raise ValueError(message(who, f"widths that leave at least one element of dimension "
+                                 f"{axis} (size {n}) with mode={mode!r}", "pad", (before, after)))
+    k = xp.arange(-before, n + after)
+    if mode == "replicate":
+        return xp.clip(k, 0, n - 1)
+    if mode == "circular":
+        return k % n if n else k
+    k = xp.abs(k)  # reflect: mirror below 0, then above n - 1
+    return xp.where(k > n - 1, 2 * (n - 1) - k, k)
+
+
+# The functional forms defined beside their layers (they use this module's helpers), imported
+# last so that the modules they live in find every function here.
+from nerve.nn.activation import prelu  # noqa: E402, F401 - re-exported
+from nerve.nn.normalization import group_norm, instance_norm  # noqa: E402, F401 - re-exported

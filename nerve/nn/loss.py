@@ -1,22 +1,31 @@
 """Loss modules: MSELoss, SSRLoss (the seed's sum of squared residuals), CrossEntropyLoss,
-NLLLoss, BCELoss, BCEWithLogitsLoss, L1Loss, SmoothL1Loss, HuberLoss. Each is
-``loss(input, target) -> Tensor``."""
+NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, L1Loss, SmoothL1Loss, HuberLoss. Each is
+``loss(input, target) -> Tensor``. Also the distances that losses are built from,
+CosineSimilarity and PairwiseDistance (``module(x1, x2) -> Tensor``)."""
 
 from __future__ import annotations
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import check_int, check_number, message, numeric_array
+from nerve.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    message,
+    numeric_array,
+)
 from nerve.nn import functional as F
 from nerve.nn.module import Module
 
 
 class _Loss(Module):
     _takes_tensor = True
+    _reductions = F._REDUCTIONS  # the reductions the loss knows
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        F._check_reduction(reduction, type(self).__name__)
+        check_choice(reduction, "reduction", type(self).__name__, self._reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -106,18 +115,76 @@ def _array(t: Tensor | None):
     return None if t is None else t._data
 
 
+def _weight_buffer(value, name: str, who: str) -> Tensor | None:
+    """A BCE weight (any shape that broadcasts to the input's, checked at each call) as a
+    Tensor for ``register_buffer``: a float keeps its dtype, ints and bools become the default
+    float (as ``_WeightedLoss``'s class weights)."""
+    if value is None:
+        return None
+    w = numeric_array(value, name, who)
+    if not w.size:
+        raise ValueError(message(who, f"a non-empty {name} (it broadcasts to the input's shape)",
+                                 f"{name}.shape", w.shape))
+    return Tensor(w, dtype=w.dtype if w.dtype.kind == "f" else backend.get_default_dtype())
+
+
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities: -(y log p + (1 - y) log(1 - p))."""
+    """Binary cross-entropy of probabilities: -w (y log p + (1 - y) log(1 - p)).
+
+    ``weight`` (w, a buffer in ``state_dict`` as PyTorch's; None: 1) multiplies each element's
+    loss and must broadcast to the input's shape; see ``F.binary_cross_entropy``.
+    """
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        weight, reduction = F._legacy_reduction(weight, reduction, "BCELoss")
+        super().__init__(reduction)
+        self.register_buffer("weight", _weight_buffer(weight, "weight", "BCELoss"))
 
     def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of sigmoid(logits), fused for stability."""
+    """Binary cross-entropy of sigmoid(logits), fused for stability, as PyTorch's.
+
+    ``pos_weight`` (one value per class along the last dimension, or any shape that broadcasts
+    to the input's) weighs the positive term; ``weight`` multiplies each element's loss. Both
+    are buffers (``state_dict`` keys ``weight`` and ``pos_weight``, as PyTorch's); see
+    ``F.binary_cross_entropy_with_logits`` for the formula.
+    """
+
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        who = "BCEWithLogitsLoss"
+        weight, reduction = F._legacy_reduction(weight, reduction, who)
+        super().__init__(reduction)
+        self.register_buffer("weight", _weight_buffer(weight, "weight", who))
+        self.register_buffer("pos_weight", _weight_buffer(pos_weight, "pos_weight", who))
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of the model's log-probabilities from a target
+    distribution: t (ln t - input) per element (0 where t == 0), or e^t (t - input) with
+    ``log_target=True``. ``reduction="batchmean"`` (the sum over the batch size) is the KL
+    divergence itself; "mean" (the default, as PyTorch's) divides by every element. See
+    ``F.kl_div``.
+    """
+
+    _reductions = F._KL_REDUCTIONS
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction)
+        self.log_target = check_bool(log_target, "log_target", "KLDivLoss")
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", log_target=True" if self.log_target else "")
 
 
 class SmoothL1Loss(_Loss):
@@ -140,3 +207,53 @@ class HuberLoss(_Loss):
 
     def forward(self, input, target):
         return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+# --- distances ------------------------------------------------------------------------------
+class CosineSimilarity(Module):
+    """The cosine similarity of x1 and x2 along ``dim`` (inputs broadcast together), each norm
+    clamped at ``eps`` as PyTorch 2's; see ``F.cosine_similarity``.
+
+    Shape: (*, D, *) and (*, D, *) -> (*, *), D at ``dim``.
+    """
+
+    _takes_tensor = True
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim = check_int(dim, "dim", "CosineSimilarity")
+        self.eps = check_number(eps, "eps", "CosineSimilarity")
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"
+
+
+class PairwiseDistance(Module):
+    """The p-norm of x1 - x2 + eps along the last dimension, as PyTorch's; see
+    ``F.pairwise_distance``.
+
+    Shape: (N, D) and (N, D) (or (D,)) -> (N,), (N, 1) with ``keepdim=True``.
+    """
+
+    _takes_tensor = True
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        who = "PairwiseDistance"
+        self.norm = check_number(p, "p", who)
+        self.eps = check_number(eps, "eps", who)
+        self.keepdim = check_bool(keepdim, "keepdim", who)
+
+    @property
+    def p(self) -> float:
+        """The order of the norm (PyTorch keeps it as ``norm``)."""
+        return self.norm
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"

@@ -813,7 +813,8 @@ hypot = binary(HypotFunction, "hypot", "sqrt(input^2 + other^2), element-wise.",
 def _xlogy(x, y):
     """x ln y, 0 where x == 0 unless y is NaN (PyTorch's xlogy), on arrays (y an array)."""
     xp = backend.array_module(y)
-    return xp.where((x == 0) & (y == y), 0, x * xp.log(y))
+    with backend.errstate(divide="ignore", invalid="ignore"):  # ln 0, 0 ln 0: replaced
+        return xp.where((x == 0) & (y == y), 0, x * xp.log(y))
 
 
 class XlogyFunction(Function):
