@@ -470,3 +470,11 @@ def test_classification_and_nan_to_num_on_a_gpu(gpu):
     assert _on_gpu(out) and out.tolist() == [0.0, 5.0, np.finfo(np.float64).min, 0.0, -1.5]
     out.sum().backward()
     assert x.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
+
+
+def test_lerp_refuses_a_weight_of_another_float_dtype_as_torch():
+    """A float64 weight with float32 ends was cast down to float32, silently; torch raises."""
+    a, b = nerve.zeros(3), nerve.ones(3)
+    with pytest.raises(TypeError, match="weight"):
+        nerve.lerp(a, b, nerve.tensor([0.5, 0.5, 0.5], dtype=nerve.float64))
+    assert nerve.lerp(a, b, nerve.tensor([0.5, 0.5, 0.5])).tolist() == [0.5, 0.5, 0.5]

@@ -861,6 +861,10 @@ class LerpFunction(Function):
 def lerp(input, end, weight) -> Tensor:
     """input + weight (end - input), element-wise; weight a number or a tensor (with gradient)."""
     x, e = promote(*operands(as_tensor(input), end, "lerp"), True)
+    if isinstance(weight, Tensor) and weight.ndim and weight.dtype.kind == "f" and \
+            weight.dtype != x.dtype:  # (a 0-d weight takes x's dtype, as in PyTorch)
+        raise TypeError(message("lerp", f"a weight of the input's dtype {x.dtype} (as PyTorch)",
+                                "weight.dtype", weight.dtype))  # not cast down, silently
     w = weight.to(x.dtype) if isinstance(weight, Tensor) else coerce(weight, x)
     if w is NotImplemented:
         raise TypeError(message("lerp", "a number, an array or a Tensor", "weight", weight))
