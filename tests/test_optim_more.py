@@ -146,10 +146,10 @@ def test_adagrad_parameter_groups_with_different_options_match_torch():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_adagrad_group_starts_its_sum_from_its_own_initial_accumulator_value():
-    """The deliberate difference: a group's initial_accumulator_value is its sum's start
-    (PyTorch's constructor fills every sum with its own argument). The same trajectory as
-    PyTorch's whose state is set to it."""
+def test_adagrad_groups_at_construction_start_from_the_constructor_s_value_as_torch():
+    """PyTorch's constructor fills every sum with its own argument, whatever a group says: a
+    ported program with per-group values must get PyTorch's numbers (nerve used the group's
+    value, silently another trajectory)."""
     x, y, init = problem(3)
     params, tparams = nerve_params(init, np.float64), torch_params(init, np.float64)
 
@@ -157,9 +157,8 @@ def test_adagrad_group_starts_its_sum_from_its_own_initial_accumulator_value():
         return [{"params": ps[:2]}, {"params": ps[2:], "initial_accumulator_value": 2.0}]
     opt = optim.Adagrad(groups(params), lr=0.1, initial_accumulator_value=0.1)
     topt = torch.optim.Adagrad(groups(tparams), lr=0.1, initial_accumulator_value=0.1)
-    for p in tparams[2:]:
-        topt.state[p]["sum"].fill_(2.0)
-    assert opt.state[params[3]]["sum"][0] == 2.0 and opt.state[params[0]]["sum"][0, 0] == 0.1
+    assert opt.state[params[3]]["sum"][0] == 0.1 and opt.state[params[0]]["sum"][0, 0] == 0.1
+    assert opt.param_groups[1]["initial_accumulator_value"] == 2.0
     for a, b in zip(run_nerve(opt, params, x, y, 5), run_torch(topt, tparams, x, y, 5)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
@@ -778,3 +777,26 @@ def test_sequential_lr_per_epoch_in_fit():
     hist = nerve.fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=5, verbose=0,
                      callbacks=[LearningRateScheduler(sched)])
     assert hist["lr"] == pytest.approx([0.05, 0.075, 0.1, 0.1, 0.05])
+
+
+def test_multisteplr_loads_pytorch_s_state_with_its_counter_of_milestones():
+    """PyTorch keeps MultiStepLR's milestones as a Counter: loading that state made the next
+    step raise AttributeError."""
+    p, tp = nn.Parameter(nerve.ones(2)), torch.nn.Parameter(torch.ones(2))
+    opt, topt = optim.SGD([p], lr=1.0), torch.optim.SGD([tp], lr=1.0)
+    ours = optim.lr_scheduler.MultiStepLR(opt, [2, 4, 4], gamma=0.5)
+    theirs = torch.optim.lr_scheduler.MultiStepLR(topt, [2, 4, 4], gamma=0.5)
+    for _ in range(3):
+        topt.step()
+        theirs.step()
+        opt.step()
+        ours.step()
+    fresh = optim.lr_scheduler.MultiStepLR(opt, [9], gamma=0.5)
+    fresh.load_state_dict(theirs.state_dict())
+    assert fresh.milestones == [2, 4, 4]
+    for _ in range(4):
+        topt.step()
+        theirs.step()
+        opt.step()
+        fresh.step()
+        assert fresh.get_last_lr() == pytest.approx(theirs.get_last_lr())

@@ -25,8 +25,10 @@ class Adagrad(Optimizer):
     Weights with large gradients so far take small steps, rarely moved ones large steps. As
     PyTorch's, the constructor gives every parameter its state (``step`` 0 and ``sum``), so a
     state dict holds it before the first step; a group added later gets it at its first step.
-    One difference: a group's own ``initial_accumulator_value`` is the one its ``sum`` starts
-    from (PyTorch starts every group from the constructor's value and ignores the group's).
+    As in PyTorch, the groups given to the constructor start ``sum`` from the constructor's
+    ``initial_accumulator_value`` (a group's own value is kept in the group but not used for
+    them: PyTorch's rule, so that a ported program gets PyTorch's numbers); a group added later
+    starts from its own.
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-2,
@@ -37,9 +39,10 @@ class Adagrad(Optimizer):
                                   "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value,
                                   "maximize": maximize}, foreach=foreach, **flags)
+        start = {"initial_accumulator_value": initial_accumulator_value}  # PyTorch's rule
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p._data, group, self.state.setdefault(p, {}))
+                self._init_state(p._data, start, self.state.setdefault(p, {}))
 
     def _check(self, group: dict[str, Any]) -> None:
         who = type(self).__name__

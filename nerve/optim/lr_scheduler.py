@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from nerve.checks import check_bool, check_choice, check_int, check_number, message
@@ -228,6 +229,13 @@ class MultiStepLR(LRScheduler):
     def get_lr(self) -> list[float]:
         count = self.milestones.count(self.last_epoch)
         return [lr * self.gamma ** count for lr in self._current_lrs()]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Also PyTorch's state, whose milestones are a Counter {epoch: times}."""
+        state, kept = dict(state_dict), state_dict.get("milestones")
+        if isinstance(kept, Mapping):
+            state["milestones"] = sorted(int(e) for e, k in kept.items() for _ in range(int(k)))
+        super().load_state_dict(state)
 
     def _closed_form_lr(self) -> list[float]:
         passed = bisect.bisect_right(self.milestones, self.last_epoch)
