@@ -126,7 +126,7 @@ class FakeCudaArray(np.ndarray):
         _refuse_host(tuple(kwargs.values()), f"numpy.{func.__name__}")
         kwargs = dict(kwargs)
         outs = _outs(kwargs)
-        return _wrap(func(*_plain(args), **_plain_dict(kwargs)), outs)
+        return _wrap(_writable(func, func(*_plain(args), **_plain_dict(kwargs))), outs)
 
     def __getitem__(self, index):
         return _wrap(super().__getitem__(_plain(index)))
@@ -165,10 +165,18 @@ def _strict(name: str, fn):
         _refuse_host(args, f"fake.{name}")
         _refuse_host(tuple(kwargs.values()), f"fake.{name}")
         outs = _outs(kwargs)
-        return _wrap(fn(*_plain(args), **_plain_dict(kwargs)), outs)
+        return _wrap(_writable(fn, fn(*_plain(args), **_plain_dict(kwargs))), outs)
 
     call.__name__ = name
     return call
+
+
+def _writable(fn, result):
+    """CuPy has no read-only arrays: its diagonal is a view to write through (NumPy's is
+    read-only)."""
+    if fn is np.diagonal and result.base is not None and result.base.flags.writeable:
+        result.flags.writeable = True
+    return result
 
 
 def _from_host(name: str, fn):

@@ -507,3 +507,21 @@ def test_adam_on_the_gpu_updates_as_on_the_cpu(gpu, kwargs):
         ends.append([p.detach().cpu().numpy() for p in params])
     for cpu, on_gpu in zip(*ends):
         np.testing.assert_allclose(on_gpu, cpu, rtol=1e-5, atol=1e-6)
+
+
+_DIAGONAL_OPS = {"diagonal": lambda x: nerve.diagonal(x, 1), "diag": nerve.diag,
+                 "trace": nerve.trace, "einsum_diagonal": lambda x: nerve.einsum("ii->i", x)}
+
+
+@pytest.mark.parametrize("op", list(_DIAGONAL_OPS))
+def test_diagonal_operations_run_on_the_gpu(gpu, op):
+    """Their backward writes through a diagonal view: CuPy's is writable, NumPy's is not."""
+    values = np.random.default_rng(0).normal(size=(4, 4))
+    results = []
+    for device in ("cpu", "cuda"):
+        x = nerve.tensor(values, dtype=nerve.float64, device=device, requires_grad=True)
+        y = _DIAGONAL_OPS[op](x)
+        (y * y).sum().backward()
+        results.append((y.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for cpu, on_gpu in zip(*results):
+        np.testing.assert_allclose(on_gpu, cpu, rtol=1e-12)
