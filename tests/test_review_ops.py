@@ -334,3 +334,18 @@ def test_integer_to_a_negative_power_says_so_as_torch(fn):
 def test_shapes_that_do_not_broadcast_still_say_so():
     with pytest.raises(ValueError, match=r"pow: shapes \(2,\) and \(3,\) do not broadcast"):
         nerve.tensor([2.0, 3.0]) ** nerve.tensor([1.0, 2.0, 3.0])
+
+
+def test_an_in_place_operation_given_a_tensor_by_keyword_is_recorded():
+    """clamp_(min=t) with t requiring grad ran unrecorded (only positional arguments were
+    looked at): t silently got no gradient."""
+    results = []
+    for m in (nerve, torch):
+        x = m.tensor([0.0, 1.0, 2.0], dtype=m.float64, requires_grad=True)
+        lo = m.tensor([0.5, 0.5, 0.5], dtype=m.float64, requires_grad=True)
+        y = x * 1.0
+        y.clamp_(min=lo)
+        (y * y).sum().backward()
+        results.append((x.grad.numpy(), lo.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)

@@ -23,6 +23,7 @@ from nerve.checks import check_number
 from nerve.function import Function
 from nerve.ops import arithmetic as ar
 from nerve.ops import elementwise as el
+from nerve.ops import select as sel
 from nerve.ops._common import register, unbroadcast
 from nerve.ops.shape import Steps, index_key
 
@@ -34,7 +35,7 @@ def _records(t: Tensor, args) -> bool:
 
 def apply_inplace(t: Tensor, op, *args, **kwargs) -> Tensor:
     """Compute ``op(t, *args)`` and put the result into ``t``, with the rules above."""
-    if not _records(t, args):
+    if not _records(t, (*args, *kwargs.values())):  # a tensor by keyword too (clamp_(min=t))
         with no_grad():
             out = op(Tensor._wrap(t._data), *args, **kwargs)
         _write(t, out._data, op)
@@ -169,6 +170,13 @@ def fill_(self, value) -> Tensor:
 def zero_(self) -> Tensor:
     """Set every element to 0, in place."""
     return apply_inplace(self, _overwrite, 0)
+
+
+@register(methods=("scatter_",), public=False)
+def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """``scatter`` in place: ``nerve.zeros(n, c).scatter_(1, y.unsqueeze(1), 1.0)`` (one-hot)."""
+    return apply_inplace(self, sel.scatter, dim, index, value if src is None else src,
+                         reduce=reduce)  # src positional: a tensor src is seen by the rules
 
 
 @register(methods=("normal_",), public=False)

@@ -1,5 +1,5 @@
-"""Reductions (sum, mean, prod, max, min, var, norm, logsumexp, the nan- forms), cumprod,
-softmax and log-softmax, and argmax / argmin; ``nerve.linalg.vector_norm``.
+"""Reductions (sum, mean, prod, max, min, median, kthvalue, var, norm, logsumexp, the nan-
+forms), cumprod, softmax and log-softmax, and argmax / argmin; ``nerve.linalg.vector_norm``.
 
 The public functions here are named ``sum``, ``max`` and ``min`` as in NumPy and PyTorch; the
 module itself never needs Python's builtins of those names.
@@ -237,6 +237,81 @@ def gather(input, dim: int, index) -> Tensor:
     """The elements of ``input`` at ``index`` along ``dim`` (PyTorch's ``gather``)."""
     index = index._data if isinstance(index, Tensor) else backend.ensure_array(index)
     return GatherFunction.apply(as_tensor(input), index, axis=dim)
+
+
+def _order_index(x, axis: int, kind: str, k: int = 1):
+    """Where along ``axis`` (kept, length 1) the k-th smallest value of each slice lies
+    (``kind`` "kthvalue"), or the lower median ("median": NaN counts as the largest, and a
+    slice holding one has a NaN for median; "nanmedian": the median of the other values)."""
+    xp, n = backend.array_module(x), x.shape[axis]
+    nans = (x != x).sum(axis=axis, keepdims=True)  # ints: none
+    pos = nans * 0 + (k - 1) if kind == "kthvalue" else xp.where(
+        nans > 0, n - 1, (n - 1) // 2) if kind == "median" else xp.maximum((n - nans - 1) // 2, 0)
+    return xp.take_along_axis(xp.argsort(x, axis=axis, kind="stable"), pos, axis=axis)
+
+
+class MedianFunction(Function):
+    """y = the lower median of all values (of an even count the smaller middle one; NaN if one
+    is NaN; nanmedian: of the values that are not NaN);  dy/dx = 1/m at each of the m values
+    equal to y (at the NaN where y is NaN), else 0"""
+
+    def forward(ctx, x, *, kind="median"):
+        xp, flat = backend.array_module(x), x.reshape(-1)
+        out = flat[_order_index(flat, 0, kind)[0]] if flat.size else xp.asarray(xp.nan, x.dtype)
+        ctx.save_for_backward(x, out)
+        return out.reshape(())
+
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        xp = backend.array_module(g)
+        mask = xp.isnan(x) if xp.isnan(out) else x == out
+        return mask * (g / mask.sum())
+
+
+def _order_statistic(kind: str, input, dim, keepdim: bool, k: int = 1):  # noqa: A002
+    """``(values, indices)`` of the k-th smallest (or the median) along ``dim``; the gradient
+    goes to the index, as PyTorch's (which index it returns among ties is unspecified)."""
+    x = as_tensor(input)
+    if dim is None and kind != "kthvalue":
+        return MedianFunction.apply(x, kind=kind)
+    if not is_int(dim):
+        raise TypeError(message(kind, "one dimension (an int)", "dim", dim))
+    axis = normalize_axis(dim, x.ndim, kind)[0] if x.ndim else normalize_axis(dim, 1, kind)[0]
+    size = x.shape[axis] if x.ndim else 1
+    if kind == "kthvalue" and not (is_int(k) and 1 <= k <= size):
+        raise ValueError(message(kind, f"k in [1, {size}] (the size of dim {dim})", "k", k))
+    if size == 0:
+        raise ValueError(message(kind, "a dimension of non-zero size", "dim, input.shape",
+                                 (dim, x.shape)))
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), Tensor._wrap(backend.array_module(x._data).zeros(
+            (), backend.int64)))
+    indices = Tensor._wrap(_order_index(x._data, axis, kind, k).astype(backend.int64))
+    values = gather(x, axis, indices)
+    if not keepdim:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return ValuesIndices(values, indices)
+
+
+@register
+def median(input, dim=None, keepdim: bool = False):  # noqa: A002
+    """The lower median of all values (of an even count the smaller middle one, as PyTorch;
+    NaN if one is NaN), whose gradient ties share; with ``dim``, the named tuple ``(values,
+    indices)`` along it, the gradient going to the index."""
+    return _order_statistic("median", input, dim, keepdim)
+
+
+@register
+def nanmedian(input, dim=None, keepdim: bool = False):  # noqa: A002
+    """``median`` of the values that are not NaN (NaN where all are)."""
+    return _order_statistic("nanmedian", input, dim, keepdim)
+
+
+@register
+def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):  # noqa: A002
+    """The named tuple ``(values, indices)`` of the ``k``-th smallest (from 1) along ``dim``,
+    NaN counting as the largest; the gradient goes to the index."""
+    return _order_statistic("kthvalue", input, dim, keepdim, k)
 
 
 class VarFunction(Function):

@@ -1,7 +1,7 @@
 """Selecting, sorting and repeating, with PyTorch's names: sort, argsort, topk, index_select,
-masked_fill, masked_select, take_along_dim, scatter_add, index_add, unique, nonzero, cumsum,
-expand, repeat, meshgrid, chunk, split, view_as, type_as; the products outer, dot, tensordot
-and einsum; and the comparisons as functions (eq, ne, lt, le, gt, ge)."""
+masked_fill, masked_select, take_along_dim, scatter, scatter_add, index_add, unique, nonzero,
+cumsum, expand, repeat, meshgrid, chunk, split, view_as, type_as; the products outer, dot,
+tensordot and einsum; and the comparisons as functions (eq, ne, lt, le, gt, ge)."""
 
 from __future__ import annotations
 
@@ -269,6 +269,23 @@ def _same_dtype(x: Tensor, other: Tensor, who: str, name: str) -> None:
                                 str(other.dtype)))
 
 
+def _scatter_axis(who: str, x: Tensor, dim, idx, s) -> int:
+    """The axis of a scatter of ``s`` (a tensor; None: a number) into ``x`` at ``idx``, after
+    PyTorch's checks: as many dimensions, one dtype, index no larger than src nor than input
+    apart from dim, indices in range."""
+    if s is not None:
+        _same_dtype(x, s, who, "src")
+    axis, s_shape = _dim(dim, x.ndim, who), idx.shape if s is None else s.shape
+    if idx.ndim != x.ndim or len(s_shape) != x.ndim or any(
+            i > n or (i > m and d != axis) for d, (i, n, m) in
+            enumerate(zip(idx.shape, s_shape, x.shape))):
+        raise ValueError(message(who, f"index and src with {x.ndim} dimensions, index no larger "
+                                 "than src, nor than input apart from dim",
+                                 "(input, index, src) shapes", (x.shape, idx.shape, s_shape)))
+    _check_index(idx, x.shape[axis], who, dim)
+    return axis
+
+
 @register
 def scatter_add(input, dim: int, index, src) -> Tensor:
     """A copy of ``input`` with each ``src[i][j]`` added at ``[i][index[i][j]]`` (dim 1; any
@@ -276,16 +293,60 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
     x, s, idx = as_tensor(input), as_tensor(src), as_array(index)
     if x.ndim == 0:
         return reshape(scatter_add(reshape(x, 1), dim, idx.reshape(-1), reshape(s, -1)), ())
-    _same_dtype(x, s, "scatter_add", "src")
-    axis = _dim(dim, x.ndim, "scatter_add")
-    if idx.ndim != x.ndim or s.ndim != x.ndim or any(
-            i > n or (i > m and d != axis) for d, (i, n, m) in
-            enumerate(zip(idx.shape, s.shape, x.shape))):
-        raise ValueError(message("scatter_add", f"index and src with {x.ndim} dimensions, index "
-                                 "no larger than src, nor than input apart from dim",
-                                 "(input, index, src) shapes", (x.shape, idx.shape, s.shape)))
-    _check_index(idx, x.shape[axis], "scatter_add", dim)
+    axis = _scatter_axis("scatter_add", x, dim, idx, s)
     return ScatterAddFunction.apply(x, idx, s, axis=axis)
+
+
+class ScatterFunction(ScatterAddFunction):
+    """y = x with y[i][index[i][j]] = src[i][j] (dim 1; any dim; src an array or a number; of
+    repeated indices the last in the index's order wins);  dx = g with the written places
+    zeroed, dsrc[i][j] = g[i][index[i][j]] (every write's, as PyTorch; 0 beyond index)"""
+
+    def forward(ctx, x, index, src, *, axis):
+        xp, ctx.places, ctx.src_shape = backend.array_module(x), _places(index, axis), ()
+        ctx.part = tuple(slice(n) for n in index.shape)
+        flat = xp.ravel_multi_index(xp.broadcast_arrays(*ctx.places), x.shape).reshape(-1)
+        _, first = xp.unique(flat[::-1], return_index=True)  # the last write to each place
+        last = flat.size - 1 - first
+        y = x.copy()
+        if backend.is_array(src):
+            ctx.src_shape, src = src.shape, src[ctx.part].reshape(-1)[last]
+        y.reshape(-1)[flat[last]] = src
+        return y
+
+    def backward(ctx, g):
+        gsrc = ScatterAddFunction.backward(ctx, g)[2]
+        gx = g.copy() if ctx.needs_input_grad[0] else None
+        if gx is not None:
+            gx[ctx.places] = 0
+        return gx, None, gsrc
+
+
+@register
+def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """A copy of ``input`` with ``src[i][j]`` written at ``[i][index[i][j]]`` (dim 1; any dim),
+    ``src`` a tensor or a number (or ``value=``), as ``torch.scatter``: one-hot targets are
+    ``nerve.zeros(n, c).scatter_(1, y.unsqueeze(1), 1.0)``. Of repeated indices the last
+    write (in the index's C order) wins, where PyTorch leaves the result undefined. The
+    gradient goes to the input except at the written places, and to each ``src[i][j]`` as
+    ``g[i][index[i][j]]``. PyTorch's deprecated ``reduce="add"`` is ``scatter_add``;
+    ``reduce="multiply"`` is not supported."""
+    if (src is None) == (value is None):
+        raise TypeError(message("scatter", "either src or value", "(src, value)", (src, value)))
+    src, x, idx = value if src is None else src, as_tensor(input), as_array(index)
+    number = not isinstance(src, Tensor) and backend.real_scalar(src) is not None
+    if reduce is not None:
+        if reduce != "add":
+            raise ValueError(message("scatter", "reduce=None or 'add' (PyTorch's deprecated "
+                                     "'multiply' is not supported)", "reduce", reduce))
+        return scatter_add(x, dim, idx, Tensor._wrap(backend.array_module(x._data).full(
+            idx.shape, src, x.dtype)) if number else src)
+    s = None if number else as_tensor(src)
+    if x.ndim == 0:
+        return reshape(scatter(reshape(x, 1), dim, idx.reshape(-1), src if number else
+                               reshape(s, -1)), ())
+    axis = _scatter_axis("scatter", x, dim, idx, s)
+    return ScatterFunction.apply(x, idx, backend.real_scalar(src) if number else s, axis=axis)
 
 
 class IndexAddFunction(Function):
