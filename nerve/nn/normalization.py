@@ -38,6 +38,25 @@ def _input_of(x, dtype, who: str) -> Tensor:
     return x
 
 
+
+def _affine(module, shape, affine: bool, bias: bool, dtype, who: str) -> None:
+    """A normalisation layer's weight (ones) and bias (zeros) of ``shape``, or empty slots
+    (None, as PyTorch's) without ``affine``; ``bias=False`` keeps the weight alone."""
+    check_bool(bias, "bias", who)
+    xp = backend.array_module()
+    module.register_parameter("weight", Parameter(xp.ones(shape, dtype), dtype) if affine
+                              else None)
+    module.register_parameter("bias", Parameter(xp.zeros(shape, dtype), dtype)
+                              if affine and bias else None)
+
+
+def _reset_affine(module) -> None:
+    """weight 1 and bias 0, where the layer has them."""
+    for p, value in ((module.weight, 1), (module.bias, 0)):
+        if p is not None:
+            p._data.fill(value)
+            p._bump()
+
 class _NormBase(Module):
     """What the batch and instance norms share (PyTorch's ``_NormBase``): the arguments, the
     per-channel ``weight`` and ``bias``, the running-statistics buffers, their reset and the
@@ -58,18 +77,9 @@ class _NormBase(Module):
                                                                     0.0, 1.0)
         self.affine = check_bool(affine, "affine", who)
         self.track_running_stats = check_bool(track_running_stats, "track_running_stats", who)
-        check_bool(bias, "bias", who)
         xp, dtype = backend.array_module(), backend.float_dtype(dtype, who)
         n = self.num_features
-        if self.affine:
-            self.weight = Parameter(xp.ones(n, dtype), dtype)
-            if bias:
-                self.bias = Parameter(xp.zeros(n, dtype), dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, n, self.affine, bias, dtype, who)
         if self.track_running_stats:
             self.register_buffer("running_mean", Tensor._wrap(xp.zeros(n, dtype)))
             self.register_buffer("running_var", Tensor._wrap(xp.ones(n, dtype)))
@@ -90,12 +100,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and weight 1 and bias 0."""
         self.reset_running_stats()
-        if self.weight is not None:
-            self.weight._data.fill(1)
-            self.weight._bump()
-        if self.bias is not None:
-            self.bias._data.fill(0)
-            self.bias._bump()
+        _reset_affine(self)
 
     def _who(self) -> str:
         return f"{type(self).__name__}({self.num_features})"
@@ -201,24 +206,12 @@ class LayerNorm(Module):
         self.normalized_shape = F._normalized_shape_of(normalized_shape, who)
         self.eps = check_number(eps, "eps", who, 0.0)
         self.elementwise_affine = check_bool(elementwise_affine, "elementwise_affine", who)
-        check_bool(bias, "bias", who)
-        xp, dtype = backend.array_module(), backend.float_dtype(dtype, who)
-        if self.elementwise_affine:
-            self.weight = Parameter(xp.ones(self.normalized_shape, dtype), dtype)
-            if bias:
-                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype), dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.normalized_shape, self.elementwise_affine, bias,
+                backend.float_dtype(dtype, who), who)
 
     def reset_parameters(self) -> None:
         """weight 1 and bias 0."""
-        for p, value in ((self.weight, 1), (self.bias, 0)):
-            if p is not None:
-                p._data.fill(value)
-                p._bump()
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         who = f"LayerNorm({self.normalized_shape})"
@@ -395,24 +388,12 @@ class GroupNorm(Module):
                                      f"{self.num_groups}", "num_channels", num_channels))
         self.eps = check_number(eps, "eps", who, 0.0)
         self.affine = check_bool(affine, "affine", who)
-        check_bool(bias, "bias", who)
-        xp, dtype = backend.array_module(), backend.float_dtype(dtype, who)
-        if self.affine:
-            self.weight = Parameter(xp.ones(self.num_channels, dtype), dtype)
-            if bias:
-                self.bias = Parameter(xp.zeros(self.num_channels, dtype), dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.num_channels, self.affine, bias, backend.float_dtype(dtype, who),
+                who)
 
     def reset_parameters(self) -> None:
         """weight 1 and bias 0."""
-        for p, value in ((self.weight, 1), (self.bias, 0)):
-            if p is not None:
-                p._data.fill(value)
-                p._bump()
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         who = f"GroupNorm({self.num_groups}, {self.num_channels})"

@@ -130,6 +130,21 @@ class LRScheduler:
                               for k, v in state_dict.items()})
 
 
+def _cycled_momentum(schedule, optimizer, cycle_momentum, base_momentum, max_momentum,
+                     who: str) -> None:
+    """OneCycleLR's and CyclicLR's momentum arguments, checked: the optimizer must have a
+    momentum or betas (Adam's beta1 cycles then) when ``cycle_momentum``."""
+    schedule.cycle_momentum = check_bool(cycle_momentum, "cycle_momentum", who)
+    schedule.use_beta1 = "betas" in optimizer.defaults
+    if schedule.cycle_momentum and not (schedule.use_beta1 or "momentum" in optimizer.defaults):
+        raise ValueError(message(who, "an optimizer with momentum or betas when "
+                                 "cycle_momentum=True", "optimizer", type(optimizer).__name__))
+    schedule.base_momentums = [check_number(v, "base_momentum", who, 0.0, 1.0) for v in
+                               _per_group(base_momentum, optimizer, "base_momentum", who)]
+    schedule.max_momentums = [check_number(v, "max_momentum", who, 0.0, 1.0) for v in
+                              _per_group(max_momentum, optimizer, "max_momentum", who)]
+
+
 def _no_epoch(epoch, scheduler) -> None:
     """PyTorch's ``step(epoch)`` is deprecated (its result differs from a step per epoch for
     some schedules): refused with the way to get there."""
@@ -419,16 +434,7 @@ class OneCycleLR(LRScheduler):
         self.final_div_factor = check_number(final_div_factor, "final_div_factor", who, 0.0,
                                              low_open=True)
         self.three_phase = check_bool(three_phase, "three_phase", who)
-        self.cycle_momentum = check_bool(cycle_momentum, "cycle_momentum", who)
-        self.use_beta1 = "betas" in optimizer.defaults
-        if self.cycle_momentum and not (self.use_beta1 or "momentum" in optimizer.defaults):
-            raise ValueError(message(who, "an optimizer with momentum or betas when "
-                                     "cycle_momentum=True", "optimizer",
-                                     type(optimizer).__name__))
-        self.max_momentums = [check_number(v, "max_momentum", who, 0.0, 1.0) for v in
-                              _per_group(max_momentum, optimizer, "max_momentum", who)]
-        self.base_momentums = [check_number(v, "base_momentum", who, 0.0, 1.0) for v in
-                               _per_group(base_momentum, optimizer, "base_momentum", who)]
+        _cycled_momentum(self, optimizer, cycle_momentum, base_momentum, max_momentum, who)
         self.phases = _phases(self.total_steps, pct_start, self.three_phase)
         super().__init__(optimizer, last_epoch)
 
@@ -691,16 +697,7 @@ class CyclicLR(LRScheduler):
         self.scale_mode = check_choice(scale_mode, "scale_mode", who, ("cycle", "iterations"))
         if scale_fn is None:  # the mode decides (PyTorch's)
             self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
-        self.cycle_momentum = check_bool(cycle_momentum, "cycle_momentum", who)
-        self.use_beta1 = "betas" in optimizer.defaults
-        if self.cycle_momentum and not (self.use_beta1 or "momentum" in optimizer.defaults):
-            raise ValueError(message(who, "an optimizer with momentum or betas when "
-                                     "cycle_momentum=True", "optimizer",
-                                     type(optimizer).__name__))
-        self.base_momentums = [check_number(v, "base_momentum", who, 0.0, 1.0) for v in
-                               _per_group(base_momentum, optimizer, "base_momentum", who)]
-        self.max_momentums = [check_number(v, "max_momentum", who, 0.0, 1.0) for v in
-                              _per_group(max_momentum, optimizer, "max_momentum", who)]
+        _cycled_momentum(self, optimizer, cycle_momentum, base_momentum, max_momentum, who)
         self._base_lrs = base_lrs
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs  # after the first step, as PyTorch's (that step's base_lrs
