@@ -439,3 +439,18 @@ def test_scatter_inplace_rules():
     t.scatter_(0, torch.tensor([0]), 2.0)
     with pytest.raises(RuntimeError):
         t.sum().backward()
+
+
+def test_median_with_nan_points_where_pytorch_points():
+    """median(x, dim) took the last NaN of a slice (PyTorch the first), and nanmedian of an
+    all-NaN slice index 0 (PyTorch the middle one): the gradient landed elsewhere."""
+    rows = [[1.0, np.nan, 3.0, np.nan, 0.0], [np.nan] * 5, [2.0, 1.0, 3.0, 0.0, 4.0]]
+    for name in ("median", "nanmedian"):
+        x = nerve.tensor(rows, dtype=nerve.float64, requires_grad=True)
+        tx = torch.tensor(rows, dtype=torch.float64, requires_grad=True)
+        ours, theirs = getattr(nerve, name)(x, 1), getattr(torch, name)(tx, 1)
+        assert ours.indices.tolist() == theirs.indices.tolist()
+        np.testing.assert_array_equal(ours.values.detach().numpy(), theirs.values.detach().numpy())
+        ours.values.sum().backward()
+        theirs.values.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())

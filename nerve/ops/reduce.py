@@ -245,8 +245,11 @@ def _order_index(x, axis: int, kind: str, k: int = 1):
     slice holding one has a NaN for median; "nanmedian": the median of the other values)."""
     xp, n = backend.array_module(x), x.shape[axis]
     nans = (x != x).sum(axis=axis, keepdims=True)  # ints: none
+    # NaNs sort last, in their order: a median with one takes the first NaN, a nanmedian of
+    # NaNs alone the middle one (PyTorch's indices, so the gradient lands where PyTorch's does)
     pos = nans * 0 + (k - 1) if kind == "kthvalue" else xp.where(
-        nans > 0, n - 1, (n - 1) // 2) if kind == "median" else xp.maximum((n - nans - 1) // 2, 0)
+        nans > 0, n - nans, (n - 1) // 2) if kind == "median" else xp.where(
+        nans == n, (n - 1) // 2, (n - nans - 1) // 2)
     return xp.take_along_axis(xp.argsort(x, axis=axis, kind="stable"), pos, axis=axis)
 
 
