@@ -173,38 +173,33 @@ def erf(x):
     Python's ``math.erf``, in float64 then rounded to x's dtype, through a compiled loop where
     numba is installed (:mod:`nerve.jit`; about 30x faster), else one value at a time; CuPy's
     own on a GPU."""
+    return _special(x, "erf", _erf_kernel)
+
+
+def erfc(x):
+    """The complementary error function 1 - erf(x), without that difference's rounding for
+    large x: as :func:`erf`, Python's ``math.erfc``."""
+    return _special(x, "erfc", _erfc_kernel)
+
+
+def _special(x, name: str, kernel):
+    """``math.<name>`` of each value of ``x`` (see :func:`erf`), or CuPy's ``<name>``."""
     if array_module(x) is not np:
         import cupyx.scipy.special
 
-        return cupyx.scipy.special.erf(x)
+        return getattr(cupyx.scipy.special, name)(x)
     x = x if x.flags.c_contiguous else x.copy()  # (ascontiguousarray makes a 0-d array 1-D)
     if jit.usable(x, min_size=0):
         out = np.empty_like(x)
-        _erf_kernel(x.reshape(-1), out.reshape(-1))
+        kernel(x.reshape(-1), out.reshape(-1))
         return out
-    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+    return np.asarray(np.frompyfunc(getattr(math, name), 1, 1)(x), dtype=x.dtype)
 
 
 @jit.kernel
 def _erf_kernel(x, out):
     for i in range(x.size):
         out[i] = math.erf(np.float64(x[i]))  # the double one (numba would take erff)
-
-
-def erfc(x):
-    """The complementary error function 1 - erf(x), without that difference's rounding for
-    large x: as :func:`erf`, Python's ``math.erfc`` in float64 (compiled where numba is
-    installed), CuPy's own on a GPU."""
-    if array_module(x) is not np:
-        import cupyx.scipy.special
-
-        return cupyx.scipy.special.erfc(x)
-    x = x if x.flags.c_contiguous else x.copy()
-    if jit.usable(x, min_size=0):
-        out = np.empty_like(x)
-        _erfc_kernel(x.reshape(-1), out.reshape(-1))
-        return out
-    return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=x.dtype)
 
 
 @jit.kernel

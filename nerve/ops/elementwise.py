@@ -21,6 +21,32 @@ def _floating(x):
     return x.astype(backend.get_default_dtype()) if x.dtype.kind in "biu" else x
 
 
+class _UnaryFunction(Function):
+    """y = the array module's function ``kind`` (or ``compute``) of x in a floating dtype;
+    x is saved for backward, or y where ``keep_output``."""
+
+    kind, keep_output = "", False
+
+    def compute(ctx, x):
+        return getattr(backend.array_module(x), ctx.kind)(x)
+
+    def forward(ctx, x):
+        x = _floating(x)
+        out = ctx.compute(x)
+        ctx.save_for_backward(out if ctx.keep_output else x)
+        return out
+
+
+def _unary(fn: type, name: str, doc: str, **options):
+    """Register ``nerve.<name>(input)`` and the method: the Function ``fn`` on input."""
+
+    def op(input) -> Tensor:
+        return fn.apply(as_tensor(input), **options)
+
+    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
+    return register(op)
+
+
 class ExpFunction(Function):
     "y = e^x;  dy/dx = y"
 
@@ -41,62 +67,46 @@ def exp(input) -> Tensor:
     return ExpFunction.apply(as_tensor(input))
 
 
-class Expm1Function(Function):
+class Expm1Function(_UnaryFunction):
     "y = e^x - 1 (exact near 0);  dy/dx = y + 1"
 
-    def forward(ctx, x):
-        x = _floating(x)
-        out = backend.array_module(x).expm1(x)
-        ctx.save_for_backward(out)
-        return out
+    kind, keep_output = "expm1", True
 
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g * (out + 1)
 
 
-@register
-def expm1(input) -> Tensor:
-    """e^x - 1, element-wise, without the rounding of exp(x) - 1 near 0."""
-    return Expm1Function.apply(as_tensor(input))
+expm1 = _unary(Expm1Function, "expm1", "e^x - 1, element-wise, without the rounding of "
+               "exp(x) - 1 near 0.")
 
 
-class Log1pFunction(Function):
+class Log1pFunction(_UnaryFunction):
     "y = ln(1 + x) (exact near 0);  dy/dx = 1 / (1 + x)"
 
-    def forward(ctx, x):
-        x = _floating(x)
-        ctx.save_for_backward(x)
-        return backend.array_module(x).log1p(x)
+    kind = "log1p"
 
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g / (x + 1)
 
 
-@register
-def log1p(input) -> Tensor:
-    """ln(1 + x), element-wise, without the rounding of log(1 + x) near 0."""
-    return Log1pFunction.apply(as_tensor(input))
+log1p = _unary(Log1pFunction, "log1p", "ln(1 + x), element-wise, without the rounding of "
+               "log(1 + x) near 0.")
 
 
-class ErfFunction(Function):
+class ErfFunction(_UnaryFunction):
     "y = erf(x) = 2 / sqrt(pi) (the integral of e^-t^2 from 0 to x);  dy/dx = 2 / sqrt(pi) e^-x^2"
 
-    def forward(ctx, x):
-        x = _floating(x)
-        ctx.save_for_backward(x)
-        return backend.erf(x)
+    compute = staticmethod(backend.erf)
 
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g * (backend.array_module(x).exp(-x * x) * (2 / math.sqrt(math.pi)))
 
 
-@register
-def erf(input) -> Tensor:
-    """The error function, element-wise (GELU's Gaussian CDF is (1 + erf(x / sqrt 2)) / 2)."""
-    return ErfFunction.apply(as_tensor(input))
+erf = _unary(ErfFunction, "erf", "The error function, element-wise (GELU's Gaussian CDF is "
+             "(1 + erf(x / sqrt 2)) / 2).")
 
 
 class LogFunction(Function):
@@ -523,16 +533,6 @@ trunc = _piecewise("trunc", "x rounded towards zero, element-wise; gradient zero
 
 
 # --- more element-wise functions, as PyTorch's -------------------------------------------------
-def _unary(fn: type, name: str, doc: str, **options):
-    """Register ``nerve.<name>(input)`` and the method: the Function ``fn`` on input."""
-
-    def op(input) -> Tensor:
-        return fn.apply(as_tensor(input), **options)
-
-    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
-    return register(op)
-
-
 def _reduced(ctx, grads, operands) -> tuple:
     """Each needed gradient summed to its operand's shape (undoing broadcasting), else None."""
     return tuple(unbroadcast(g, shape_of(v)) if need else None
@@ -546,22 +546,6 @@ def _broadcast(who: str, fn, *args):
     except ValueError:
         raise ValueError(f"{who}: shapes " + " and ".join(str(shape_of(a)) for a in args) +
                          " do not broadcast") from None
-
-
-class _UnaryFunction(Function):
-    """y = the array module's function ``kind`` (or ``compute``) of x in a floating dtype;
-    x is saved for backward, or y where ``keep_output``."""
-
-    kind, keep_output = "", False
-
-    def compute(ctx, x):
-        return getattr(backend.array_module(x), ctx.kind)(x)
-
-    def forward(ctx, x):
-        x = _floating(x)
-        out = ctx.compute(x)
-        ctx.save_for_backward(out if ctx.keep_output else x)
-        return out
 
 
 class Log2Function(_UnaryFunction):
