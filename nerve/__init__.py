@@ -64,7 +64,7 @@ __version__ = "0.2.0"
 # The upper floors load on first use (PEP 562), so that ``import nerve`` stays fast.
 _LAZY = {"data": "nerve.data", "io": "nerve.io", "train": "nerve.train", "cli": "nerve.cli",
          "viz": "nerve.viz", "utils": "nerve.utils", "sklearn": "nerve.sklearn",
-         "onnx": "nerve.onnx", "distributed": "nerve.distributed",
+         "onnx": "nerve.onnx", "distributed": "nerve.distributed", "linalg": "nerve.linalg",
          "save": "nerve.io", "load": "nerve.io", "load_weights": "nerve.io",
          "fit": "nerve.train", "evaluate": "nerve.train", "predict": "nerve.train",
          "predict_classes": "nerve.train", "predict_proba": "nerve.train",

@@ -17,7 +17,7 @@ FLOORS = [
     ["autograd"],
     ["checks"],
     ["function", "creation", "gradcheck", "data", "utils"],
-    ["ops"],
+    ["ops", "linalg"],
     ["nn"],
     ["optim", "io", "onnx"],
     ["train", "distributed"],

@@ -241,25 +241,6 @@ fmod = binary(FmodFunction, "fmod", "a - b trunc(a / b), element-wise with broad
               "result takes the sign of the dividend, as C's fmod).", False)
 
 
-def _inplace(op, operator: str | None = None) -> None:
-    """The in-place method ``<op>_`` (and ``__i<operator>__``), with the rules of inplace.py."""
-
-    def method(self, other):
-        from nerve.ops.inplace import apply_inplace  # it imports this module
-
-        return apply_inplace(self, op, other)
-
-    method.__name__ = method.__qualname__ = name = f"{op.__name__}_"
-    method.__doc__ = f"self = {op.__name__}(self, other), in place."
-    register(method, methods=(name,) + ((f"__i{operator}__",) if operator else ()),
-             public=False)
-
-
-_inplace(floor_divide, "floordiv")
-_inplace(remainder, "mod")
-_inplace(fmod)
-
-
 class NegFunction(Function):
     "y = -x;  dy/dx = -1"
 

@@ -129,6 +129,9 @@ _inplace(el.clip, "clip_", "self limited to [min, max], in place (clamp_).")
 _inplace(ar.bitwise_and, "bitwise_and_", "self &= other, in place.", "__iand__")
 _inplace(ar.bitwise_or, "bitwise_or_", "self |= other, in place.", "__ior__")
 _inplace(ar.bitwise_xor, "bitwise_xor_", "self ^= other, in place.", "__ixor__")
+_inplace(ar.floor_divide, "floor_divide_", "self //= other, in place.", "__ifloordiv__")
+_inplace(ar.remainder, "remainder_", "self %= other, in place.", "__imod__")
+_inplace(ar.fmod, "fmod_", "self = fmod(self, other), in place.")
 for _fn in (el.exp, el.log, el.sqrt, el.abs, el.tanh, el.sigmoid, el.relu):
     _inplace(_fn, f"{_fn.__name__}_", f"self = {_fn.__name__}(self), in place.")
 

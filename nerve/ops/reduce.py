@@ -7,15 +7,13 @@ module itself never needs Python's builtins of those names.
 
 from __future__ import annotations
 
-import sys
-import types
 from collections import namedtuple
 
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_tensor, check_number, is_int, message
 from nerve.function import Function
-from nerve.ops._common import PUBLIC, normalize_axis, pick_axis, register
+from nerve.ops._common import normalize_axis, pick_axis, register
 from nerve.ops.elementwise import _floating
 from nerve.ops.shape import cast
 
@@ -559,10 +557,6 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     """The vector norm of order ``ord`` (see ``norm``), as ``torch.linalg.vector_norm``."""
     return _norm(x, ord, dim, keepdim, dtype, "vector_norm")
 
-
-linalg = types.ModuleType("nerve.linalg", "PyTorch's ``torch.linalg``, so far ``vector_norm``.")
-linalg.vector_norm = vector_norm
-PUBLIC["linalg"] = sys.modules["nerve.linalg"] = linalg
 
 
 MinMax = namedtuple("MinMax", ["min", "max"])
