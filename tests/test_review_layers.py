@@ -490,3 +490,20 @@ def test_a_schedule_s_step_with_an_epoch_is_refused_with_the_way():
                      nerve.optim.lr_scheduler.OneCycleLR(opt, 1.0, total_steps=10)):
         with pytest.raises(TypeError, match="step\\(\\) once per epoch"):
             schedule.step(3)
+
+
+@pytest.mark.parametrize("name, kwargs", [("SiLU", {}), ("Mish", {}), ("SELU", {}),
+                                          ("ELU", {"alpha": 0.5}), ("CELU", {"alpha": 2.0}),
+                                          ("Hardtanh", {}), ("ReLU6", {})])
+def test_activation_modules_with_inplace_write_into_their_input(name, kwargs):
+    """inplace=True was taken and ignored: the input stayed as it was, where PyTorch's
+    changes it (code that reads the input after the layer read other values)."""
+    results = []
+    for m in (nerve, torch):
+        x = m.tensor(np.linspace(-3, 7, 11), dtype=m.float64, requires_grad=True)
+        y = x * 1.0
+        assert getattr(m.nn, name)(inplace=True, **kwargs)(y) is y
+        (y * y).sum().backward()
+        results.append((y.detach().numpy().copy(), x.grad.numpy().copy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -24,6 +24,7 @@ from nerve.nn.module import Module, takes_device
 from nerve.nn.normalization import _input_of
 from nerve.nn.parameter import Parameter
 from nerve.ops.elementwise import ReLUFunction, SigmoidFunction, TanhFunction
+from nerve.ops.inplace import apply_inplace
 
 
 class Step(Module):
@@ -146,6 +147,14 @@ class LogSoftmax(Softmax):
         return ops.log_softmax(x, self.dim)
 
 
+def _maybe_inplace(module: Module, fn, x: Tensor, *args) -> Tensor:
+    """fn(x, *args); with the module's ``inplace=True``, written into x as PyTorch's does
+    (through the in-place machinery: version counters, recorded on results of operations)."""
+    if getattr(module, "inplace", False):
+        return apply_inplace(x, fn, *args)
+    return fn(x, *args)
+
+
 class _Composite(Module):
     """An activation written with nerve's operations (see its function in nn.functional)."""
 
@@ -153,7 +162,7 @@ class _Composite(Module):
     _function = None
 
     def forward(self, x: Tensor) -> Tensor:
-        return type(self)._function(x)
+        return _maybe_inplace(self, type(self)._function, x)
 
 
 class SiLU(_Composite):
@@ -163,7 +172,7 @@ class SiLU(_Composite):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = check_bool(inplace, "inplace", "SiLU")  # taken; the result is new
+        self.inplace = check_bool(inplace, "inplace", "SiLU")
 
 
 class Mish(_Composite):
@@ -219,7 +228,7 @@ class Hardtanh(Module):
                                      "max_val", self.max_val))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return _maybe_inplace(self, F.hardtanh, x, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
@@ -246,7 +255,7 @@ class ELU(Module):
         self.inplace = check_bool(inplace, "inplace", type(self).__name__)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        return _maybe_inplace(self, F.elu, x, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -261,7 +270,7 @@ class CELU(ELU):
             raise ValueError(message("CELU", "alpha != 0", "alpha", alpha))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.celu(x, self.alpha)
+        return _maybe_inplace(self, F.celu, x, self.alpha)
 
 
 class SELU(_Composite):
