@@ -14,6 +14,8 @@ import pytest
 
 import nerve
 from nerve.data import (
+    MNIST_MEAN,
+    MNIST_STD,
     DataLoader,
     Dataset,
     Subset,
@@ -446,6 +448,18 @@ def test_mnist_t10k_split_convention(shared):
     assert xt.min() == 0 and xt.max() == 1 and yt[0] == 7 and len(ye) == 2000
     (x4, _), _ = mnist_t10k_split(shared / "mnist-t10k", flatten=False)
     assert x4.shape == (8000, 1, 28, 28) and np.array_equal(x4.reshape(8000, -1), xt)
+
+
+def test_mnist_t10k_split_standardize(shared):
+    """PyTorch's Normalize((0.1307,), (0.3081,)) on both splits: (p - mean) / std per pixel."""
+    (xt, _), (xe, _) = mnist_t10k_split(shared / "mnist-t10k")
+    (st, _), (se, _) = mnist_t10k_split(shared / "mnist-t10k", standardize=True)
+    assert st.dtype == np.float32 and (MNIST_MEAN, MNIST_STD) == (0.1307, 0.3081)
+    for raw, std in ((xt, st), (xe, se)):
+        np.testing.assert_allclose(std, (raw - 0.1307) / 0.3081, rtol=1e-6, atol=1e-6)
+    assert abs(float(st.mean())) < 0.01 and abs(float(st.std()) - 1) < 0.01
+    with pytest.raises(TypeError, match="standardize"):
+        mnist_t10k_split(shared / "mnist-t10k", standardize="yes")
 
 
 def test_read_idx_raw_file(shared, tmp_path):

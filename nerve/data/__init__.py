@@ -17,7 +17,9 @@ from nerve.data.download import download, sha256sum
 from nerve.data.loader import DataLoader
 from nerve.data.mnist import (
     MNIST_BASE_URL,
+    MNIST_MEAN,
     MNIST_SHA256,
+    MNIST_STD,
     download_mnist,
     load_mnist,
     mnist_t10k_split,
@@ -39,5 +41,6 @@ __all__ = [
     "make_xor", "make_spirals", "make_moons", "make_blobs", "load_digits",
     "read_idx", "load_mnist", "mnist_t10k_split", "download", "sha256sum",
     "download_mnist", "read_checksums", "MNIST_BASE_URL", "MNIST_SHA256",
+    "MNIST_MEAN", "MNIST_STD",
     "load_csv", "make_windows", "chronological_split", "StandardScaler",
 ]
