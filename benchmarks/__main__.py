@@ -9,7 +9,15 @@ import sys
 
 import torch
 
-from benchmarks import cases_cnn, cases_core, cases_mlp, cases_rnn, cases_sweep, startup  # noqa: F401 - registers the cases
+from benchmarks import (  # noqa: F401 - registers the cases
+    cases_cnn,
+    cases_core,
+    cases_floor,
+    cases_mlp,
+    cases_rnn,
+    cases_sweep,
+    startup,
+)
 from benchmarks.harness import CASES, environment, format_environment, format_table, run_case
 
 TORCH_THREADS = 2
@@ -62,9 +70,9 @@ def main(argv=None) -> int:
     main_results = [r for r in results if not r.name.startswith("sweep_")]
     if main_results:
         print(format_table(main_results))
-    summary = epoch_shares(main_results)
-    if summary:
-        print("\n" + summary)
+    for summary in (epoch_shares(main_results), floor_summary(main_results)):
+        if summary:
+            print("\n" + summary)
     sweep = cases_sweep.sweep_table(results)
     if sweep:
         print("\n" + sweep)
@@ -94,6 +102,26 @@ def epoch_shares(results) -> str:
     return (f"share of the MNIST epoch spent in its matrix products (mlp_epoch_matmuls / "
             f"mlp_epoch_plain): nerve {products.nerve_ms / epoch.nerve_ms:.0%}, "
             f"PyTorch {products.torch_ms / epoch.torch_ms:.0%}")
+
+
+def floor_summary(results) -> str:
+    """nerve's MNIST epoch against the hand-written NumPy floor, and the floor against PyTorch
+    (if the floor cases ran; with the epochs when they ran too)."""
+    by_name = {r.name: r for r in results}
+    lines = []
+    for floor_name, epoch_name, adam in (("mlp_epoch_numpy_floor", "mlp_epoch_plain", "default"),
+                                         ("mlp_epoch_numpy_floor_fused", "mlp_epoch_fused_adam",
+                                          "fused")):
+        floor, epoch = by_name.get(floor_name), by_name.get(epoch_name)
+        if floor is None:
+            continue
+        line = (f"hand-written NumPy floor of the MNIST epoch: {floor.ratio:.2f}x PyTorch "
+                f"({adam} Adam)")
+        if epoch is not None:
+            line += (f"; nerve {epoch.ratio:.2f}x, {epoch.nerve_ms / floor.nerve_ms:.2f}x "
+                     f"the floor")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks.__main__ import epoch_shares
+from benchmarks.__main__ import epoch_shares, floor_summary
 from benchmarks.cases_sweep import IN, OUT, flops
 from benchmarks.harness import Result
 
@@ -26,6 +26,52 @@ def test_epoch_share_is_products_over_epoch_for_each_library():
                          result("mlp_epoch_matmuls", 50.0, 300.0)])
     assert "nerve 25%" in text and "PyTorch 75%" in text
     assert epoch_shares([result("mlp_epoch_plain", 1.0, 1.0)]) == ""
+
+
+def test_floor_summary_compares_the_floor_with_both_libraries():
+    def result(name, n, t):
+        return Result(name, "", n, t, n / t, 1, 1, 0.0)
+
+    text = floor_summary([result("mlp_epoch_numpy_floor", 60.0, 100.0),
+                          result("mlp_epoch_plain", 90.0, 100.0),
+                          result("mlp_epoch_numpy_floor_fused", 60.0, 80.0)])
+    assert "0.60x PyTorch (default Adam); nerve 0.90x, 1.50x the floor" in text
+    assert "0.75x PyTorch (fused Adam)" in text and text.count("\n") == 1
+    assert floor_summary([result("mlp_epoch_plain", 1.0, 1.0)]) == ""
+
+
+@pytest.mark.parametrize("jit_on", [True, False])
+def test_the_numpy_floor_does_nerves_training_step(jit_on, monkeypatch):
+    """The floor bounds nerve's epoch only if it does the same arithmetic: three Adam steps of
+    the hand-written MLP give nerve's parameters (Sequential, CrossEntropyLoss, Adam)."""
+    import numpy as np
+
+    import nerve
+    from benchmarks.cases_floor import FloorMLP
+    from nerve import nn, optim
+
+    if not jit_on:
+        monkeypatch.setattr(nerve.jit, "usable", lambda *arrays: False)
+    nerve.manual_seed(3)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    start = {k: v.copy() for k, v in model.state_dict().items()}
+    floor = FloorMLP(start)
+    opt, loss_fn = optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        xb = rng.random((64, 784), dtype=np.float32)
+        yb = rng.integers(0, 10, 64)
+        opt.zero_grad()
+        loss_fn(model(nerve.tensor(xb)), nerve.tensor(yb)).backward()
+        opt.step()
+        floor.step(xb, yb)
+    ours = floor.state_dict()
+    for name, value in model.state_dict().items():
+        # an Adam step moves each weight by about lr = 1e-3 (three steps here); float32 rounding
+        # of a near-zero gradient can change a step by a few 1e-6 (5 weights of 200,704)
+        np.testing.assert_allclose(ours[name], value, rtol=1e-5, atol=2e-5, err_msg=name)
+        assert np.abs(value - start[name]).max() > 1e-3, name  # the steps moved every tensor
 
 
 def test_nerve_only_times_registered_cases():
