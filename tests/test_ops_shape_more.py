@@ -1,4 +1,5 @@
-"""flip, roll, tril, triu, diag, diagonal, trace, outer, ger, dot, tensordot, einsum, narrow,
+"""flip, roll, tril, triu, diag, diagonal, trace, outer, ger, dot, mv, inner, addmm, tensordot,
+einsum, narrow,
 masked_select, take_along_dim, scatter_add, index_add, meshgrid and unique: values and gradients
 against PyTorch (float32 and float64, the same inputs and upstream gradient), gradients against
 finite differences (float64), views, and the errors."""
@@ -66,6 +67,15 @@ CASES = {
     "ger:": (lambda m, a, b: m.ger(a, b), [(3,), (2,)]),
     "dot:": (lambda m, a, b: m.dot(a, b), [(5,), (5,)]),
     "dot:method": (lambda m, a, b: a.dot(b), [(1,), (1,)]),
+    "mv:": (lambda m, a, b: m.mv(a, b), [(3, 4), (4,)]),
+    "mv:method": (lambda m, a, b: a.mv(b), [(1, 2), (2,)]),
+    "inner:vectors": (lambda m, a, b: m.inner(a, b), [(4,), (4,)]),
+    "inner:matrices": (lambda m, a, b: m.inner(a, b), [(2, 3), (4, 3)]),
+    "inner:3d": (lambda m, a, b: a.inner(b), [(2, 1, 3), (2, 3)]),
+    "inner:0d": (lambda m, a, b: m.inner(a, b), [(), (2, 3)]),
+    "addmm:": (lambda m, c, a, b: m.addmm(c, a, b), [(3, 5), (3, 4), (4, 5)]),
+    "addmm:row": (lambda m, c, a, b: m.addmm(c, a, b, beta=0.5, alpha=-2.0), [(5,), (3, 4),
+                                                                               (4, 5)]),
     "tensordot:2": (lambda m, a, b: m.tensordot(a, b), [(2, 3, 4), (3, 4, 5)]),
     "tensordot:1": (lambda m, a, b: m.tensordot(a, b, 1), [(2, 3), (3, 2)]),
     "tensordot:0": (lambda m, a, b: m.tensordot(a, b, dims=0), [(2, 3), (4,)]),
@@ -212,7 +222,8 @@ def test_scatter_add_with_a_larger_src(record_op, dim, index, src_shape):
 
 def test_every_operation_is_covered():
     names = {c.split(":")[0] for c in CASES} | {"unique"}
-    assert names == set("flip roll tril triu diag diagonal trace outer ger dot tensordot einsum "
+    assert names == set("flip roll tril triu diag diagonal trace outer ger dot mv inner addmm "
+                        "tensordot einsum "
                         "narrow masked_select take_along_dim scatter_add index_add meshgrid "
                         "unique".split())
     for name in names - {"tensordot", "einsum", "meshgrid"}:
@@ -410,3 +421,56 @@ def test_flip_takes_dims_by_name_as_torch():
     assert x.flip(dims=[0, 1]).tolist() == t.flip(dims=[0, 1]).tolist()
     with pytest.raises(TypeError, match="once"):
         nerve.flip(x, 0, dims=1)
+
+
+PRODUCTS = {  # name -> fn(module, a, b), PyTorch's operand name in the error
+    "matmul": (lambda m, a, b: a @ b, "other"),
+    "mm": (lambda m, a, b: m.mm(a, b), "mat2"),
+    "bmm": (lambda m, a, b: m.bmm(a[None], b[None]), "mat2"),
+    "mv": (lambda m, a, b: m.mv(a, b[:, 0]), "vec"),
+    "addmm": (lambda m, a, b: m.addmm(m.zeros((2, 2), dtype=a.dtype), a, b), "mat2"),
+    "tensordot": (lambda m, a, b: m.tensordot(a, b, 1), "b"),
+    "inner": (lambda m, a, b: m.inner(a, b.T), "other"),
+    "dot": (lambda m, a, b: m.dot(a[0], b[:, 0]), "tensor"),
+}
+
+
+@pytest.mark.parametrize("name", PRODUCTS)
+@pytest.mark.parametrize("other", [np.float64, np.int64])
+def test_products_refuse_two_dtypes_as_pytorch(name, other):
+    """float32 @ float64 (or @ int64) is a TypeError in PyTorch: a product does not promote.
+    NumPy promoted it, and a float32 input to a float64 model ran the rest in float64."""
+    fn, operand = PRODUCTS[name]
+    a = np.arange(6.0).reshape(2, 3)
+    with pytest.raises(RuntimeError):
+        fn(torch, torch.tensor(a, dtype=torch.float32), torch.tensor(a.T).to(
+            getattr(torch, np.dtype(other).name)))
+    with pytest.raises(TypeError, match=f"{name}: expected {operand} of the input's dtype "
+                       f"float32.*{np.dtype(other).name}"):
+        fn(nerve, nerve.tensor(a, dtype=nerve.float32), nerve.tensor(a.T, dtype=other))
+    same = fn(nerve, nerve.tensor(a, dtype=nerve.float64), nerve.tensor(a.T, dtype=nerve.float64))
+    assert same.dtype == np.float64
+
+
+def test_matmul_still_takes_arrays_and_integer_pairs():
+    a = nerve.tensor(np.ones((2, 3)), dtype=nerve.float32)
+    assert (a @ np.ones((3, 2))).dtype == np.float32  # an array operand is converted
+    i = nerve.tensor([[1, 2], [3, 4]])
+    assert (i @ i).dtype == np.int64 and (i @ i).tolist() == [[7, 10], [15, 22]]
+
+
+def test_addmm_with_beta_0_ignores_the_input_nan_included():
+    a, b = data((3, 4)), data((4, 5), 1)
+    c = np.full((3, 5), np.nan)
+    ours = nerve.addmm(nerve.tensor(c), nerve.tensor(a), nerve.tensor(b), beta=0, alpha=2)
+    ref = torch.addmm(torch.tensor(c, dtype=torch.float32), torch.tensor(a, dtype=torch.float32),
+                      torch.tensor(b, dtype=torch.float32), beta=0, alpha=2)
+    np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
+    assert not np.isnan(ours.numpy()).any()
+
+
+def test_addmm_refuses_an_input_larger_than_the_product():
+    a = nerve.ones(2, 3)
+    with pytest.raises(ValueError, match=r"addmm: expected input broadcastable to the "
+                       r"product's shape \(2, 2\)"):
+        nerve.addmm(nerve.zeros(3, 2, 2), a, a.T)

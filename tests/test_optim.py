@@ -45,8 +45,9 @@ def problem(seed=0):
 
 def nerve_loss(params, x, y):
     w1, b1, w2, b2 = params
-    out = nerve.tanh(Tensor(x) @ w1 + b1) @ w2 + b2
-    return ((out - Tensor(y)) ** 2).mean()
+    x, y = Tensor(x, dtype=w1.dtype), Tensor(y, dtype=w1.dtype)  # float64 data for a float64
+    out = nerve.tanh(x @ w1 + b1) @ w2 + b2  # model (a product does not promote, as PyTorch)
+    return ((out - y) ** 2).mean()
 
 
 def run_nerve(opt, params, x, y, steps):

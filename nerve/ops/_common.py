@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import is_int
+from nerve.checks import is_int, message
 
 PUBLIC: dict[str, Callable] = {}  # name -> public function, in registration order
 
@@ -171,6 +171,14 @@ def operands(a, b, name: str):
         raise TypeError(f"{name}: expected Tensors, numbers or arrays. Received: operands of "
                         f"types {type(a).__name__} and {type(b).__name__}")
     return a2, b2
+
+
+def same_dtype(x: Tensor, other: Tensor, who: str, name: str) -> None:
+    """PyTorch's rule for products and scatters: ``other`` must have ``x``'s dtype (no
+    promotion); a TypeError naming both otherwise."""
+    if x.dtype != other.dtype:
+        raise TypeError(message(who, f"{name} of the input's dtype {x.dtype}", f"{name}.dtype",
+                                str(other.dtype)))
 
 
 def promote(a, b, true_division: bool = False) -> tuple:

@@ -15,6 +15,7 @@ from nerve.ops._common import (
     operands,
     promote,
     register,
+    same_dtype,
     shape_of,
     unbroadcast,
     write_out,
@@ -303,10 +304,18 @@ class MatMulFunction(Function):
 
 @register(methods=("matmul", "__matmul__"))
 def matmul(input, other, *, out=None) -> Tensor:  # noqa: A002 - PyTorch's names
-    """Matrix product with NumPy's rules (1-D operands, batches, broadcast batch dims)."""
-    a, b = promote(*operands(input, other, "matmul"))
-    result = MatMulFunction.apply(*(t if isinstance(t, Tensor) else as_array(t) for t in (a, b)))
+    """Matrix product with NumPy's rules (1-D operands, batches, broadcast batch dims). Two
+    tensors must have one dtype, as in PyTorch (a product does not promote: float32 @ float64
+    or float32 @ int64 is a TypeError); a NumPy array or a list is converted."""
+    result = _product("matmul", input, other)
     return result if out is None else write_out(out, result, "matmul")
+
+
+def _product(who: str, input, other, name: str = "other") -> Tensor:  # noqa: A002
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
+        same_dtype(input, other, who, name)
+    a, b = promote(*operands(input, other, who))
+    return MatMulFunction.apply(*(t if isinstance(t, Tensor) else as_array(t) for t in (a, b)))
 
 
 def _check_ndim(who: str, ndim: int, *tensors) -> None:
@@ -320,7 +329,17 @@ def _check_ndim(who: str, ndim: int, *tensors) -> None:
 def mm(input, mat2) -> Tensor:  # noqa: A002 - PyTorch's names
     """The product of two matrices (2-D only, as ``torch.mm``)."""
     _check_ndim("mm", 2, input, mat2)
-    return matmul(input, mat2)
+    return _product("mm", input, mat2, "mat2")
+
+
+@register
+def mv(input, vec) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The product of a matrix and a vector (2-D and 1-D, as ``torch.mv``)."""
+    _check_ndim("mv", 2, input)
+    if getattr(vec, "ndim", None) != 1:
+        raise ValueError(f"mv: expected vec with 1 dimension. Received: shape "
+                         f"{getattr(vec, 'shape', type(vec).__name__)}")
+    return _product("mv", input, vec, "vec")
 
 
 @register
@@ -330,7 +349,25 @@ def bmm(input, mat2) -> Tensor:  # noqa: A002 - PyTorch's names
     if input.shape[0] != mat2.shape[0]:
         raise ValueError(f"bmm: expected equal batch sizes. Received: shapes {input.shape} and "
                          f"{mat2.shape}")
-    return matmul(input, mat2)
+    return _product("bmm", input, mat2, "mat2")
+
+
+@register
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
+    """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape (as
+    ``torch.addmm``; beta=0 ignores input, NaN included)."""
+    _check_ndim("addmm", 2, mat1, mat2)
+    product = _product("addmm", mat1, mat2, "mat2")
+    if isinstance(input, Tensor):
+        same_dtype(product, input, "addmm", "input")
+    if backend.broadcast_shapes(shape_of(input), product.shape) != product.shape:
+        raise ValueError(f"addmm: expected input broadcastable to the product's shape "
+                         f"{product.shape}. Received: shape {shape_of(input)}")
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
 
 
 def _rmatmul(self, other):

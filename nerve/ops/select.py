@@ -9,7 +9,7 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor, check_choice, check_int, check_positive_int, message
 from nerve.function import Function, ViewFunction
-from nerve.ops._common import is_int, normalize_axis, register, unbroadcast
+from nerve.ops._common import is_int, normalize_axis, register, same_dtype, unbroadcast
 from nerve.ops.arithmetic import matmul
 from nerve.ops.reduce import ValuesIndices, gather
 from nerve.ops.shape import _sequence, cast, flatten, getitem, reshape
@@ -263,18 +263,12 @@ class ScatterAddFunction(Function):
         return g, None, gsrc
 
 
-def _same_dtype(x: Tensor, other: Tensor, who: str, name: str) -> None:
-    if x.dtype != other.dtype:
-        raise TypeError(message(who, f"{name} of the input's dtype {x.dtype}", f"{name}.dtype",
-                                str(other.dtype)))
-
-
 def _scatter_axis(who: str, x: Tensor, dim, idx, s) -> int:
     """The axis of a scatter of ``s`` (a tensor; None: a number) into ``x`` at ``idx``, after
     PyTorch's checks: as many dimensions, one dtype, index no larger than src nor than input
     apart from dim, indices in range."""
     if s is not None:
-        _same_dtype(x, s, who, "src")
+        same_dtype(x, s, who, "src")
     axis, s_shape = _dim(dim, x.ndim, who), idx.shape if s is None else s.shape
     if idx.ndim != x.ndim or len(s_shape) != x.ndim or any(
             i > n or (i > m and d != axis) for d, (i, n, m) in
@@ -375,7 +369,7 @@ def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     x, s, idx = as_tensor(input), as_tensor(source), as_array(index)
     if x.ndim == 0:
         return reshape(index_add(reshape(x, 1), dim, idx, reshape(s, -1), alpha=alpha), ())
-    _same_dtype(x, s, "index_add", "source")
+    same_dtype(x, s, "index_add", "source")
     axis = _dim(dim, x.ndim, "index_add")
     if idx.ndim > 1 or s.shape[:axis] + s.shape[axis + 1:] != x.shape[:axis] + x.shape[
             axis + 1:] or s.ndim != x.ndim or s.shape[axis] != idx.size:
@@ -446,11 +440,25 @@ def ger(input, vec2) -> Tensor:
 def dot(input, tensor) -> Tensor:
     """The inner product of two 1-D tensors of one length and dtype (as ``torch.dot``)."""
     a, b = _vectors(input, tensor, "dot")
-    _same_dtype(a, b, "dot", "tensor")
+    same_dtype(a, b, "dot", "tensor")
     if a.shape != b.shape:
         raise ValueError(message("dot", f"two vectors of one length ({a.shape[0]})",
                                  "tensor.shape", b.shape))
     return matmul(a, b)
+
+
+@register
+def inner(input, other) -> Tensor:
+    """The sum of the products over the last dimension of both (as ``torch.inner``): a dot
+    product of vectors, ``input @ other.T`` of matrices; a 0-d operand multiplies."""
+    a, b = as_tensor(input), as_tensor(other)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    same_dtype(a, b, "inner", "other")
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(message("inner", f"last dimensions of one size ({a.shape[-1]})",
+                                 "other.shape", b.shape))
+    return tensordot(a, b, dims=([a.ndim - 1], [b.ndim - 1]))
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -461,6 +469,7 @@ def tensordot(a, b, dims=2) -> Tensor:
     """The sum of the products over the last ``dims`` dimensions of ``a`` and the first of ``b``
     (or over the dimensions paired in ``dims=([a's], [b's])``)."""
     a, b = as_tensor(a), as_tensor(b)
+    same_dtype(a, b, "tensordot", "b")
     if is_int(dims):
         check_int(dims, "dims", "tensordot", minimum=0)
         pairs = (range(a.ndim - dims, a.ndim), range(dims)) if dims <= min(a.ndim, b.ndim) else ()
