@@ -105,18 +105,19 @@ def epoch_shares(results) -> str:
 
 
 def floor_summary(results) -> str:
-    """nerve's MNIST epoch against the hand-written NumPy floor, and the floor against PyTorch
-    (if the floor cases ran; with the epochs when they ran too)."""
+    """nerve's MNIST epochs (MLP, CNN) against their hand-written NumPy floors, and each floor
+    against PyTorch (if the floor cases ran; with the epochs when they ran too)."""
     by_name = {r.name: r for r in results}
     lines = []
     for floor_name, epoch_name, adam in (("mlp_epoch_numpy_floor", "mlp_epoch_plain", "default"),
                                          ("mlp_epoch_numpy_floor_fused", "mlp_epoch_fused_adam",
-                                          "fused")):
+                                          "fused"),
+                                         ("cnn_epoch_numpy_floor", "cnn_epoch", "default")):
         floor, epoch = by_name.get(floor_name), by_name.get(epoch_name)
         if floor is None:
             continue
-        line = (f"hand-written NumPy floor of the MNIST epoch: {floor.ratio:.2f}x PyTorch "
-                f"({adam} Adam)")
+        line = (f"hand-written NumPy floor of the MNIST {floor_name[:3].upper()} epoch: "
+                f"{floor.ratio:.2f}x PyTorch ({adam} Adam)")
         if epoch is not None:
             line += (f"; nerve {epoch.ratio:.2f}x, {epoch.nerve_ms / floor.nerve_ms:.2f}x "
                      f"the floor")

@@ -34,9 +34,12 @@ def test_floor_summary_compares_the_floor_with_both_libraries():
 
     text = floor_summary([result("mlp_epoch_numpy_floor", 60.0, 100.0),
                           result("mlp_epoch_plain", 90.0, 100.0),
-                          result("mlp_epoch_numpy_floor_fused", 60.0, 80.0)])
-    assert "0.60x PyTorch (default Adam); nerve 0.90x, 1.50x the floor" in text
-    assert "0.75x PyTorch (fused Adam)" in text and text.count("\n") == 1
+                          result("mlp_epoch_numpy_floor_fused", 60.0, 80.0),
+                          result("cnn_epoch_numpy_floor", 900.0, 1000.0),
+                          result("cnn_epoch", 1100.0, 1000.0)])
+    assert "MLP epoch: 0.60x PyTorch (default Adam); nerve 0.90x, 1.50x the floor" in text
+    assert "MLP epoch: 0.75x PyTorch (fused Adam)" in text and text.count("\n") == 2
+    assert "CNN epoch: 0.90x PyTorch (default Adam); nerve 1.10x, 1.22x the floor" in text
     assert floor_summary([result("mlp_epoch_plain", 1.0, 1.0)]) == ""
 
 
@@ -72,6 +75,36 @@ def test_the_numpy_floor_does_nerves_training_step(jit_on, monkeypatch):
         # of a near-zero gradient can change a step by a few 1e-6 (5 weights of 200,704)
         np.testing.assert_allclose(ours[name], value, rtol=1e-5, atol=2e-5, err_msg=name)
         assert np.abs(value - start[name]).max() > 1e-3, name  # the steps moved every tensor
+
+
+def test_the_cnn_floor_does_nerves_training_step():
+    """As the MLP's: two Adam steps of the hand-written CNN give nerve's parameters (its
+    Sequential CNN with the fused ReLU + pooling nodes, CrossEntropyLoss, Adam)."""
+    import numpy as np
+
+    import nerve
+    from benchmarks.cases_cnn import cnn
+    from benchmarks.cases_floor import FloorCNN
+    from nerve import nn, optim
+
+    nerve.manual_seed(4)
+    model = cnn(nerve)
+    start = {k: v.copy() for k, v in model.state_dict().items()}
+    floor = FloorCNN(start)
+    opt, loss_fn = optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        xb = rng.random((64, 1, 28, 28), dtype=np.float32)
+        yb = rng.integers(0, 10, 64)
+        opt.zero_grad()
+        loss_fn(model(nerve.tensor(xb)), nerve.tensor(yb)).backward()
+        opt.step()
+        floor.step(xb, yb)
+    ours = floor.state_dict()
+    assert set(ours) == set(start)
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(ours[name], value, rtol=1e-5, atol=2e-5, err_msg=name)
+        assert np.abs(value - start[name]).max() > 1e-3, name
 
 
 def test_nerve_only_times_registered_cases():
