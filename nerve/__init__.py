@@ -31,6 +31,7 @@ from nerve.creation import (
     LongTensor,
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,
@@ -39,14 +40,17 @@ from nerve.creation import (
     full_like,
     linspace,
     logspace,
+    multinomial,
     normal,
     ones,
     ones_like,
+    poisson,
     rand,
     rand_like,
     randint,
     randn,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -55,9 +59,13 @@ from nerve.dtypes import *  # noqa: F403 - nerve.float32, nerve.float, nerve.lon
 from nerve.dtypes import __all__ as _dtypes_all
 from nerve.function import Function
 from nerve.gradcheck import GradcheckError, gradcheck
+from nerve.linalg import TOP_LEVEL as _linalg_top  # nerve.det, nerve.inverse, nerve.svd...
 from nerve.nn import Perceptron
 from nerve.ops import *  # noqa: F403 - the operations are nerve's top-level functions
 from nerve.ops import __all__ as _ops_all
+from nerve.ops.shape import select  # not in nerve.ops.__all__: it would hide nerve.ops.select
+
+globals().update(_linalg_top)
 
 __version__ = "0.2.0"
 
@@ -91,8 +99,9 @@ __all__ = [
     "set_grad_enabled", "is_grad_enabled", "gradcheck", "GradcheckError", "manual_seed",
     "get_default_dtype", "set_default_dtype", "device", "zeros", "ones", "full", "empty", "eye",
     "zeros_like", "ones_like", "rand_like", "randn_like", "full_like", "empty_like", "randn",
-    "rand", "randint", "normal", "arange", "linspace",
+    "rand", "randint", "normal", "randperm", "multinomial", "bernoulli", "poisson", "select",
+    "arange", "linspace",
     "logspace", "as_tensor", "from_numpy", "FloatTensor", "DoubleTensor", "LongTensor",
     "IntTensor", "BoolTensor", "nn", "optim", "autograd", "Perceptron", *_dtypes_all, *_LAZY,
-    *_ops_all,
+    *_ops_all, *_linalg_top,
 ]

@@ -6,7 +6,7 @@ import numpy as np
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import check_int, is_int
+from nerve.checks import check_int, is_int, message
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -321,3 +321,158 @@ DoubleTensor = _typed("float64", "DoubleTensor")
 LongTensor = _typed("int64", "LongTensor")
 IntTensor = _typed("int32", "IntTensor")
 BoolTensor = _typed("bool", "BoolTensor")
+
+
+# --- more draws: permutations, categories, coin flips, counts (PyTorch's names) -------------
+def _lend(generator, who: str):
+    """The draws of one call from ``generator`` (a NumPy Generator, as
+    ``nerve.backend.generator(seed)`` makes) instead of nerve's own (None)."""
+    if generator is not None and not isinstance(generator, np.random.Generator):  # host-side
+        raise TypeError(message(who, "None or a numpy.random.Generator", "generator",
+                                generator))
+    return backend.use_generator(generator)
+
+
+def _floating_input(input, who: str) -> Tensor:  # noqa: A002
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    if x.dtype.kind != "f":
+        raise TypeError(message(who, "a floating-point input", "input.dtype", str(x.dtype)))
+    return x
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0, ..., n - 1 (int64 unless ``dtype`` says), from nerve's
+    seeded generator: the order that sorts n uniform draws."""
+    dev = _device(device, "randperm")
+    n = check_int(n, "n", "randperm", minimum=0)
+    with _lend(generator, "randperm"):
+        keys = backend.rng(dev).random(n)
+    order = backend.array_module(keys).argsort(keys)
+    return _make(order.astype(backend.to_dtype(dtype) or backend.int64), requires_grad)
+
+
+def multinomial(input, num_samples: int, replacement: bool = False, *,  # noqa: A002
+                generator=None) -> Tensor:
+    """``num_samples`` category indices per row of ``input`` (1-D or 2-D non-negative weights,
+    not necessarily summing to 1): with ``replacement`` independent draws (the inverse of the
+    cumulative distribution); without, successive draws without repeats, as PyTorch (the
+    order of ``weight / Exponential(1)``; categories of weight 0 come last, lowest first)."""
+    p = _floating_input(input, "multinomial")
+    if p.ndim not in (1, 2):
+        raise ValueError(message("multinomial", "a 1-D or 2-D input", "input.shape", p.shape))
+    num = check_int(num_samples, "num_samples", "multinomial")
+    cats = p.shape[-1]
+    if num <= 0 or (not replacement and num > cats):
+        raise ValueError(message("multinomial", f"0 < num_samples{'' if replacement else ' <= '}"
+                                 f"{'' if replacement else cats} (the number of categories "
+                                 "without replacement)", "num_samples", num_samples))
+    rows = p._data.reshape(-1, cats).astype(backend.float64)
+    xp = backend.array_module(rows)
+    if rows.size and not (xp.isfinite(rows) & (rows >= 0)).all():
+        raise ValueError(message("multinomial", "finite weights >= 0 (no inf, NaN or "
+                                 "negative)", "input", p))
+    sums = rows.sum(1, keepdims=True)
+    if rows.shape[0] and (sums <= 0).any():
+        raise ValueError(message("multinomial", "a positive sum of weights in every row",
+                                 "row sums", sums.reshape(-1)))
+    with _lend(generator, "multinomial"):
+        u = backend.rng(backend.device_of(rows)).random((rows.shape[0], num if replacement
+                                                          else cats))
+    if replacement:  # category k where cdf[k - 1] <= u < cdf[k], each row shifted by its index
+        shift = xp.arange(rows.shape[0]).reshape(-1, 1)
+        cdf = (xp.cumsum(rows / sums, 1) + shift).reshape(-1)
+        picks = xp.searchsorted(cdf, (u + shift).reshape(-1), "right").reshape(u.shape) - \
+            shift * cats
+        last = cats - 1 - xp.argmax(xp.flip(rows > 0, 1), 1).reshape(-1, 1)  # rounding: a
+        picks = xp.minimum(picks, last)  # weight-0 category at the end is never picked
+    else:
+        with backend.errstate(divide="ignore"):
+            keys = xp.where(rows > 0, rows / -xp.log1p(-u), 0)
+        picks = xp.argsort(-keys, axis=1, kind="stable")[:, :num]
+    return _make(picks.reshape(p.shape[:-1] + (num,)).astype(backend.int64), False)
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:  # noqa: A002
+    """1 with probability ``input`` (element-wise, in [0, 1]; or ``p`` for every element), else
+    0, in the input's dtype. The result is cut from the graph (PyTorch records a gradient of
+    zero)."""
+    x = _floating_input(input, "bernoulli")
+    return _make(bernoulli_draws(x, x if p is None else p, generator, "bernoulli"), False)
+
+
+def bernoulli_draws(x: Tensor, p, generator=None, who: str = "bernoulli_"):
+    """0/1 draws shaped and typed like ``x``, 1 with probability ``p`` (a number or a tensor
+    that broadcasts to ``x``), as an array."""
+    probs = p._data if isinstance(p, Tensor) else p
+    xp = backend.array_module(x._data)
+    probs = xp.asarray(probs, dtype=backend.float64)
+    if not ((probs >= 0) & (probs <= 1)).all():
+        raise ValueError(message(who, "probabilities in [0, 1]", "p", p))
+    with _lend(generator, who):
+        u = backend.rng(backend.device_of(x._data)).random(x.shape)
+    return (u < probs).astype(x.dtype)
+
+
+def poisson(input, generator=None) -> Tensor:  # noqa: A002
+    """A count drawn from Poisson(rate) per element of ``input`` (rates >= 0), in the input's
+    dtype; cut from the graph."""
+    x = _floating_input(input, "poisson")
+    xp = backend.array_module(x._data)
+    if x.numel() and not (x._data >= 0).all():
+        raise ValueError(message("poisson", "rates >= 0", "input", x))
+    with _lend(generator, "poisson"):
+        gen = backend.rng(backend.device_of(x._data))
+        if hasattr(gen, "poisson"):
+            counts = gen.poisson(x._data.astype(backend.float64))
+        else:  # a GPU generator without poisson: drawn on the host, from nerve's CPU generator
+            counts = xp.asarray(backend.rng().poisson(backend.to_host(x._data)))
+    return _make(xp.asarray(counts).astype(x.dtype), False)
+
+
+def random_draws(x: Tensor, *args, generator=None, **kwargs):
+    """Tensor.random_'s integers, as an array like ``x``: ``random_()`` from [0, 2^mantissa]
+    (floats; the dtype's maximum for integers), ``random_(to)`` from [0, to),
+    ``random_(from, to)`` from [from, to)."""
+    if len(args) > 2 or set(kwargs) - {"from", "to"}:
+        raise TypeError(message("random_", "(from=0, to=None)", "arguments", (args, kwargs)))
+    bounds = dict(zip(("from", "to") if len(args) == 2 else ("to",), args), **kwargs)
+    dt = x.dtype
+    top = 2 ** {"float16": 11, "float32": 24, "float64": 53}[dt.name] + 1 if dt.kind == "f" \
+        else 2 if dt.kind == "b" else int(backend.array_module(x._data).iinfo(dt).max) + 1
+    low, high = bounds.get("from", 0), bounds.get("to")
+    high = top if high is None else high
+    check_int(low, "from", "random_")
+    check_int(high, "to", "random_")
+    if low >= high:
+        raise ValueError(message("random_", "from < to", "(from, to)", (low, high)))
+    with _lend(generator, "random_"):
+        values = backend.rng(backend.device_of(x._data)).integers(low, high, x.shape)
+    return values.astype(dt)
+
+
+def exponential_draws(x: Tensor, lambd: float = 1.0, *, generator=None):
+    """Tensor.exponential_'s draws of Exponential(lambd) (density lambd e^(-lambd v)), as an
+    array like ``x`` (floating)."""
+    _floating_input(x, "exponential_")
+    if not lambd > 0:
+        raise ValueError(message("exponential_", "lambd > 0", "lambd", lambd))
+    with _lend(generator, "exponential_"):
+        u = backend.rng(backend.device_of(x._data)).random(x.shape)
+    return (-backend.array_module(u).log1p(-u) / lambd).astype(x.dtype)
+
+
+def geometric_draws(x: Tensor, p: float, *, generator=None):
+    """Tensor.geometric_'s draws: the number of Bernoulli(p) trials up to the first success
+    (1, 2, ...), as an array like ``x``."""
+    if not 0 < p < 1:
+        raise ValueError(message("geometric_", "p in (0, 1)", "p", p))
+    with _lend(generator, "geometric_"):
+        u = backend.rng(backend.device_of(x._data)).random(x.shape)
+    xp = backend.array_module(u)
+    trials = xp.ceil(xp.log1p(-u) / xp.log1p(-xp.asarray(p, backend.float64)))
+    return xp.maximum(trials, 1).astype(x.dtype)
+
+
+for _method in (multinomial, bernoulli):
+    setattr(Tensor, _method.__name__, _method)

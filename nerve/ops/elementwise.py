@@ -11,7 +11,16 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor, check_number, message
 from nerve.function import Function
-from nerve.ops._common import binary, coerce, operands, promote, register, shape_of, unbroadcast
+from nerve.ops._common import (
+    binary,
+    coerce,
+    normalize_axis,
+    operands,
+    promote,
+    register,
+    shape_of,
+    unbroadcast,
+)
 
 
 def _floating(x):
@@ -914,3 +923,213 @@ def _alias(name: str, fn):
 
 arcsin, arccos, arctan, arctan2 = (_alias("arc" + f.__name__[1:], f) for f in
                                    (asin, acos, atan, atan2))
+
+
+# --- PyTorch's further element-wise functions ------------------------------------------------
+class LogaddexpFunction(Function):
+    """y = ln(e^a + e^b) (base 2 with ``base2``: log2(2^a + 2^b)), without overflow;
+    dy/da = e^(a - y), dy/db = e^(b - y) (2^(a - y), 2^(b - y))"""
+
+    def forward(ctx, a, b, *, base2=False):
+        xp = backend.array_module(a if hasattr(a, "dtype") else b)
+        out = _broadcast("logaddexp", xp.logaddexp2 if base2 else xp.logaddexp, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        power = backend.array_module(g).exp2 if ctx.options["base2"] else \
+            backend.array_module(g).exp
+        return _reduced(ctx, (g * power(a - out), g * power(b - out)), (a, b))
+
+
+def _logaddexp(base2: bool):
+    name = "logaddexp2" if base2 else "logaddexp"
+
+    def op(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+        a, b = promote(*operands(input, other, name), True)
+        return LogaddexpFunction.apply(a, b, base2=base2)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (f"ln(e^input + e^other), element-wise, exact where the exponentials would "
+                  f"overflow or vanish{' (in base 2)' if base2 else ''}.")
+    return register(op)
+
+
+logaddexp, logaddexp2 = _logaddexp(False), _logaddexp(True)
+
+
+def _degrees(name: str, factor: float, doc: str):
+    def op(input) -> Tensor:
+        x = as_tensor(input)
+        from nerve.ops.shape import cast
+
+        return (x if x.dtype.kind == "f" else cast(x, backend.get_default_dtype())) * factor
+
+    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
+    return register(op)
+
+
+deg2rad = _degrees("deg2rad", math.pi / 180, "Degrees to radians: x * pi / 180 (ints: floats).")
+rad2deg = _degrees("rad2deg", 180 / math.pi, "Radians to degrees: x * 180 / pi (ints: floats).")
+
+
+class CopysignFunction(Function):
+    "y = |a| with the sign (bit) of b;  dy/da = y / a (0 where a == 0, as PyTorch), dy/db = 0"
+
+    def forward(ctx, a, b):
+        out = _broadcast("copysign", backend.array_module(a if hasattr(a, "dtype") else b)
+                         .copysign, a, b)
+        ctx.save_for_backward(a, out)
+        ctx.b_shape = shape_of(b)
+        return out
+
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        xp = backend.array_module(g)
+        ga = g * xp.where(a == 0, 0, out / xp.where(a == 0, 1, a))
+        return _reduced(ctx, (ga, xp.zeros(ctx.b_shape, g.dtype)), (a, xp.zeros(ctx.b_shape)))
+
+
+copysign = binary(CopysignFunction, "copysign", "|input| with the sign of other, element-wise "
+                  "(-0.0 counts as negative; ints give floats).", operator=False,
+                  true_division=True)
+sgn = _alias("sgn", sign)
+signbit = _unary(ClassifyFunction, "signbit", "True where the sign bit of x is set (x < 0, "
+                 "-0.0 and negative NaNs).", kind="signbit")
+
+
+class _NanIgnoringFunction(Function):
+    """fmax/fmin: the larger (smaller) of a and b, the other where one is NaN; the gradient
+    goes to a where a >= b (a <= b) or b is NaN, to b elsewhere (ties to a, as PyTorch)"""
+
+    def forward(ctx, a, b):
+        xp = backend.array_module(a if hasattr(a, "dtype") else b)
+        ctx.save_for_backward(a, b)
+        return _broadcast(ctx.kind, getattr(xp, ctx.kind), a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        xp = backend.array_module(g)
+        b_arr = xp.asarray(b)
+        to_a = ((a >= b) if ctx.kind == "fmax" else (a <= b)) | xp.isnan(b_arr)
+        zero = xp.zeros((), g.dtype)
+        return _reduced(ctx, (xp.where(to_a, g, zero), xp.where(to_a, zero, g)), (a, b))
+
+
+class FmaxFunction(_NanIgnoringFunction):
+    "y = max(a, b) ignoring NaN;  dy/da = 1 where a >= b or b is NaN, dy/db = 1 elsewhere"
+
+    kind = "fmax"
+
+
+class FminFunction(_NanIgnoringFunction):
+    "y = min(a, b) ignoring NaN;  dy/da = 1 where a <= b or b is NaN, dy/db = 1 elsewhere"
+
+    kind = "fmin"
+
+
+fmax = binary(FmaxFunction, "fmax", "The element-wise larger of input and other, NaN only "
+              "where both are NaN.", operator=False)
+fmin = binary(FminFunction, "fmin", "The element-wise smaller of input and other, NaN only "
+              "where both are NaN.", operator=False)
+
+
+class HeavisideFunction(Function):
+    "y = 0 where x < 0, values where x == 0, 1 where x > 0 (not differentiable)"
+
+    differentiable = False
+
+    def forward(ctx, x, values):
+        xp = backend.array_module(x)
+        return _broadcast("heaviside", lambda a, v: xp.where(a == 0, v, a > 0).astype(a.dtype),
+                          x, values)
+
+
+@register
+def heaviside(input, values) -> Tensor:
+    """The step function: 0 for input < 0, ``values`` at 0, 1 above (NaN gives 0, as
+    PyTorch); ``values`` a tensor of the input's dtype."""
+    x, v = as_tensor(input), as_tensor(values)
+    if x.dtype != v.dtype:
+        raise TypeError(message("heaviside", f"values of the input's dtype {x.dtype} (as "
+                                "PyTorch)", "values.dtype", str(v.dtype)))
+    return HeavisideFunction.apply(x, v)
+
+
+@register
+def float_power(input, exponent) -> Tensor:
+    """input ** exponent computed in float64 (both cast first, as ``torch.float_power``)."""
+    from nerve.ops.shape import cast
+
+    x = cast(as_tensor(input), backend.float64)
+    e = cast(exponent, backend.float64) if isinstance(exponent, Tensor) else float(exponent)
+    return x ** e
+
+
+@register
+def true_divide(dividend, divisor) -> Tensor:
+    """dividend / divisor (true division; ints give floats), PyTorch's name for ``div``."""
+    from nerve.ops.arithmetic import div
+
+    return div(dividend, divisor)
+
+
+class IscloseFunction(Function):
+    """y = |a - b| <= atol + rtol |b| (or a == b; NaNs equal with equal_nan), as booleans;
+    not differentiable"""
+
+    differentiable = False
+
+    def forward(ctx, a, b, *, rtol, atol, equal_nan):
+        xp = backend.array_module(a if hasattr(a, "dtype") else b)
+        return _broadcast("isclose", lambda p, q: xp.isclose(p, q, rtol, atol, equal_nan), a, b)
+
+
+@register
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """Where ``input`` and ``other`` (of one dtype, as PyTorch; or a number) are close:
+    ``|input - other| <= atol + rtol * |other|``, element-wise."""
+    a, b = operands(input, other, "isclose")
+    if isinstance(b, Tensor) and isinstance(a, Tensor) and a.dtype != b.dtype:
+        raise TypeError(message("isclose", f"other of the input's dtype {a.dtype} (as "
+                                "PyTorch)", "other.dtype", str(b.dtype)))
+    return IscloseFunction.apply(a, b, rtol=check_number(rtol, "rtol", "isclose", 0),
+                                 atol=check_number(atol, "atol", "isclose", 0),
+                                 equal_nan=bool(equal_nan))
+
+
+def _cross_dim(a: Tensor, b: Tensor, dim, who: str) -> int:
+    """The dimension of length 3 in both (``dim``; None: the input's first of length 3)."""
+    if a.ndim != b.ndim:
+        raise ValueError(message(who, "input and other of one number of dimensions",
+                                 "shapes", (a.shape, b.shape)))
+    if dim is None:
+        dim = next((i for i, n in enumerate(a.shape) if n == 3), None)
+    axis = None if dim is None else normalize_axis(dim, a.ndim, who)[0]
+    if axis is None or a.shape[axis] != 3 or b.shape[axis] != 3:
+        raise ValueError(message(who, "length 3 along dim in both", "(shapes, dim)",
+                                 (a.shape, b.shape, dim)))
+    return axis
+
+
+@register
+def cross(input, other, dim=None) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (None: the first dimension of length 3,
+    PyTorch's deprecated default; ``nerve.linalg.cross`` takes the last), of tensors of one
+    number of dimensions, the others broadcast."""
+    from nerve.ops.select import expand
+    from nerve.ops.shape import select, stack
+
+    a, b = promote(*operands(as_tensor(input), other, "cross"))
+    axis = _cross_dim(a, b, dim, "cross")
+    shape = _broadcast("cross", backend.broadcast_shapes, a.shape, b.shape)
+    a, b = (t if t.shape == shape else expand(t, shape) for t in (a, b))
+    (a0, a1, a2), (b0, b1, b2) = ([select(t, axis, i) for i in range(3)] for t in (a, b))
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis)
+
+
+def linalg_cross(input, other, *, dim: int = -1) -> Tensor:  # noqa: A002
+    """``torch.linalg.cross``: the cross product along ``dim`` (the last by default)."""
+    return cross(input, other, dim)

@@ -7,6 +7,7 @@ module itself never needs Python's builtins of those names.
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 from nerve import backend
@@ -771,3 +772,331 @@ def all(input, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> 
     """Whether every element (along ``dim``) is nonzero, as a bool tensor."""
     return _TruthFunction.apply(as_tensor(input), axis=pick_axis(axis, dim),
                                 keepdims=bool(keepdim) or bool(keepdims), kind="all")
+
+
+# --- running extremes, logcumsumexp, sorted positions, counts, distances, quantiles, cov -----
+def _running(input, dim, kind: str):  # noqa: A002
+    """cummax/cummin: the running extreme along ``dim`` and the position it came from (of
+    ties the last; after a NaN, the last NaN, as PyTorch); the values are gathered from the
+    input, so the gradient goes to those positions."""
+    x = as_tensor(input)
+    (axis,) = normalize_axis(dim, x.ndim or 1, kind)
+    xp = backend.array_module(x._data)
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), Tensor._wrap(xp.zeros((), backend.int64)))
+    data = x._data
+    run = (xp.maximum if kind == "cummax" else xp.minimum).accumulate(data, axis=axis)
+    pos = xp.arange(data.shape[axis]).reshape([-1 if d == axis else 1 for d in range(x.ndim)])
+    hit = (data == run) | (data != data)
+    index = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=axis).astype(backend.int64)
+    return ValuesIndices(gather(x, axis, index), Tensor._wrap(index))
+
+
+@register
+def cummax(input, dim: int):  # noqa: A002
+    """``(values, indices)``: the running maximum along ``dim`` and where each came from."""
+    return _running(input, dim, "cummax")
+
+
+@register
+def cummin(input, dim: int):  # noqa: A002
+    """``(values, indices)``: the running minimum along ``dim`` and where each came from."""
+    return _running(input, dim, "cummin")
+
+
+class LogcumsumexpFunction(Function):
+    """y = logcumsumexp(x): y_i = ln(e^x_1 + ... + e^x_i) along dim, without overflow;
+    dx_j = sum over i >= j of g_i e^(x_j - y_i) (summed in log space, positive and negative
+    parts of g apart, so that it neither overflows nor vanishes)"""
+
+    def forward(ctx, x, *, axis):
+        x = _floating(x)
+        ctx.axis = normalize_axis(axis, x.ndim or 1, "logcumsumexp")[0]
+        out = backend.array_module(x).logaddexp.accumulate(x, axis=ctx.axis) if x.ndim else \
+            x.copy()
+        ctx.save_for_backward(x, out)
+        return out
+
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        if x.ndim == 0:
+            return g
+        xp, axis = backend.array_module(g), ctx.axis
+        grad = xp.zeros_like(x)
+        with backend.errstate(divide="ignore", invalid="ignore"):  # ln 0 = -inf: no term
+            for part, sign in ((xp.maximum(g, 0), 1), (xp.maximum(-g, 0), -1)):
+                tail = xp.flip(xp.logaddexp.accumulate(xp.flip(xp.log(part) - out, axis),
+                                                       axis=axis), axis)
+                grad += sign * xp.exp(x + tail)
+        return grad
+
+
+@register
+def logcumsumexp(input, dim: int) -> Tensor:  # noqa: A002
+    """ln of the running sum of exp(input) along ``dim``, computed stably."""
+    return LogcumsumexpFunction.apply(as_tensor(input), axis=dim)
+
+
+def _sorted_side(right: bool, side, who: str) -> str:
+    if side is not None and side not in ("left", "right"):
+        raise ValueError(message(who, "side 'left' or 'right'", "side", side))
+    if side == "left" and right:
+        raise ValueError(message(who, "side and right that agree", "(side, right)",
+                                 (side, right)))
+    return "right" if right or side == "right" else "left"
+
+
+@register(methods=())
+def searchsorted(sorted_sequence, values, *, out_int32: bool = False, right: bool = False,
+                 side=None, sorter=None) -> Tensor:
+    """The positions where ``values`` would go into ``sorted_sequence`` (along its last
+    dimension) to keep it sorted: the first such place (``right``/``side="right"``: the last);
+    a number gives a 0-d result; a sequence of several dimensions pairs its rows with those of
+    ``values``. ``sorter``: the indices that sort an unsorted sequence. Not differentiable."""
+    from nerve.checks import as_array
+
+    seq = as_array(sorted_sequence)
+    xp = backend.array_module(seq)
+    scalar = not isinstance(values, (Tensor, *backend.ARRAY_TYPES))
+    v = xp.asarray(values) if scalar else as_array(values)
+    if seq.ndim == 0 or (seq.ndim > 1 and (scalar or v.shape[:-1] != seq.shape[:-1])):
+        raise ValueError(message("searchsorted", "a 1-D sorted_sequence, or one whose leading "
+                                 "dims match those of values", "shapes", (seq.shape, v.shape)))
+    if sorter is not None:
+        seq = xp.take_along_axis(seq, as_array(sorter), -1)
+    how = _sorted_side(right, side, "searchsorted")
+    if seq.ndim == 1:
+        found = xp.searchsorted(seq, v, how)
+    else:  # one search per row (a loop over rows, each searched at once)
+        rows, vs = seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1])
+        found = xp.stack([xp.searchsorted(r, w, how) for r, w in zip(rows, vs)]).reshape(
+            v.shape) if rows.shape[0] else xp.zeros(v.shape, backend.int64)
+    return Tensor._wrap(xp.asarray(found).astype("int32" if out_int32 else backend.int64))
+
+
+@register(methods=())
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:
+    """The bucket of each element among the 1-D sorted ``boundaries``: i with
+    ``boundaries[i-1] < x <= boundaries[i]`` (``right``: ``boundaries[i-1] <= x <
+    boundaries[i]``). Not differentiable."""
+    b = boundaries if isinstance(boundaries, Tensor) else Tensor(boundaries)
+    if b.ndim != 1:
+        raise ValueError(message("bucketize", "1-D boundaries", "boundaries.shape", b.shape))
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
+@register
+def bincount(input, weights=None, minlength: int = 0) -> Tensor:  # noqa: A002
+    """How often each value 0, 1, ..., max occurs in a 1-D tensor of non-negative integers (at
+    least ``minlength`` counts); with ``weights``, their sums instead (float32 weights give
+    float32, others float64, as PyTorch; the weights get the gradient)."""
+    from nerve.checks import as_array, check_int
+
+    data = as_array(input)
+    if data.ndim != 1 or data.dtype.kind not in "iu" or (data.size and data.min() < 0):
+        raise ValueError(message("bincount", "a 1-D tensor of non-negative integers",
+                                 "input (shape, dtype)", (data.shape, str(data.dtype))))
+    size = check_int(minlength, "minlength", "bincount", minimum=0)
+    size = int(data.max()) + 1 if data.size and data.max() >= size else size
+    xp = backend.array_module(data)
+    if weights is None:
+        return Tensor._wrap(xp.bincount(data, minlength=size).astype(backend.int64))
+    w = as_tensor(weights)
+    if w.shape != data.shape:
+        raise ValueError(message("bincount", f"weights of the input's shape {data.shape}",
+                                 "weights.shape", w.shape))
+    w = w if w.dtype in (backend.float32, backend.float64) else cast(w, backend.float64)
+    from nerve.ops.select import index_add
+
+    return index_add(Tensor._wrap(xp.zeros(size, w.dtype)), 0, data, w)
+
+
+@register
+def histc(input, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
+    """The histogram of a floating tensor: ``bins`` equal bins over [min, max] (both 0: the
+    data's range), the last one closed, elements outside ignored; counts in the input's
+    dtype. Not differentiable."""
+    from nerve.checks import check_positive_int
+
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        raise TypeError(message("histc", "a floating-point tensor", "input.dtype", str(x.dtype)))
+    bins = check_positive_int(bins, "bins", "histc")
+    lo, hi = check_number(min, "min", "histc"), check_number(max, "max", "histc")
+    data = x._data.reshape(-1)
+    xp = backend.array_module(data)
+    if lo == hi and data.size:
+        lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if not (lo < hi) or not xp.isfinite(xp.asarray([lo, hi])).all():
+        raise ValueError(message("histc", "a finite range with min < max", "(min, max)",
+                                 (lo, hi)))
+    data = data[(data >= lo) & (data <= hi)]
+    edges = xp.linspace(lo, hi, bins + 1).astype(x.dtype)
+    where = xp.minimum(xp.searchsorted(edges, data, "right") - 1, bins - 1)
+    return Tensor._wrap(xp.bincount(where, minlength=bins).astype(x.dtype))
+
+
+@register(methods=())
+def cdist(x1, x2, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The p-norm distances between the rows of ``x1`` (..., P, M) and of ``x2`` (..., R, M),
+    as (..., P, R), batch dims broadcast; gradients as ``vector_norm``'s (0 at a zero
+    distance). ``compute_mode`` is accepted for PyTorch's code: the distances are always
+    computed directly (never through a matrix product, which is faster but less exact)."""
+    from nerve.checks import check_choice
+
+    a, b = as_tensor(x1), as_tensor(x2)
+    p = check_number(p, "p", "cdist", 0)
+    check_choice(compute_mode, "compute_mode", "cdist", (
+        "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+        "donot_use_mm_for_euclid_dist"))
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise ValueError(message("cdist", "x1 (..., P, M) and x2 (..., R, M) with one M",
+                                 "shapes", (a.shape, b.shape)))
+    if a.dtype.kind != "f" or a.dtype != b.dtype:
+        raise TypeError(message("cdist", "two floating tensors of one dtype", "dtypes",
+                                (str(a.dtype), str(b.dtype))))
+    d = a.unsqueeze(-2) - b.unsqueeze(-3)
+    if p != math.inf:
+        return vector_norm(d, p, dim=-1)
+    # p = inf: each of tied largest |d_i| gets the whole gradient sign(d_i), as PyTorch (the
+    # norm shares it): c + sum over the tied of (|d_i| - c), which is c, with c held constant
+    c = Tensor._wrap(vector_norm(d.detach(), p, dim=-1, keepdim=True)._data)
+    return (c + ((d.abs() - c) * (d.abs()._data == c._data)).sum(-1, keepdim=True)).squeeze(-1)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(input, q, dim, keepdim: bool, interpolation: str, who: str):  # noqa: A002
+    """quantile and nanquantile (``who``): PyTorch's ranks q (n - 1) in the sorted values (n
+    the count of non-NaN values for nanquantile; a row with a NaN gives NaN for quantile),
+    gathered, so the gradient goes to the elements picked (linear: shared by the two)."""
+    from nerve.checks import check_choice
+    from nerve.ops.elementwise import lerp
+
+    x = as_tensor(input)
+    check_choice(interpolation, "interpolation", who, _INTERPOLATIONS)
+    if x.dtype.kind != "f" or x.numel() == 0:
+        raise ValueError(message(who, "a non-empty floating-point input", "input (shape, "
+                                 "dtype)", (x.shape, str(x.dtype))))
+    xp = backend.array_module(x._data)
+    if isinstance(q, Tensor):
+        if q.ndim > 1 or q.dtype != x.dtype:
+            raise ValueError(message(who, f"q a number or a 0-d or 1-D tensor of the input's "
+                                     f"dtype {x.dtype}", "q (shape, dtype)",
+                                     (q.shape, str(q.dtype))))
+        qs = q._data
+    elif isinstance(q, (int, float)) and not isinstance(q, bool):
+        qs = xp.asarray(q, dtype=x.dtype)
+    else:
+        raise TypeError(message(who, "q a number or a Tensor", "q", q))
+    if qs.size and not ((qs >= 0) & (qs <= 1)).all():
+        raise ValueError(message(who, "q in [0, 1]", "q", q))
+    axis = None if dim is None else normalize_axis(dim, x.ndim or 1, who)[0]
+    flat = x.reshape(-1) if axis is None or x.ndim == 0 else x.movedim(axis, -1)
+    order = xp.argsort(flat._data, axis=-1, kind="stable")  # NaN last, as PyTorch's sort
+    values = gather(flat, -1, order)
+    nan = xp.isnan(values._data)
+    last = values.shape[-1] - 1
+    if who == "nanquantile":
+        ranks = qs.reshape(-1) * ((~nan).sum(-1, keepdims=True) - 1)
+        ranks = xp.where(ranks < 0, 0, ranks)  # a row of NaN only: NaN
+    else:
+        ranks = xp.where(nan.any(-1, keepdims=True), last, qs.reshape(-1) * last)
+    ranks = ranks.astype(x.dtype)
+    if interpolation in ("lower", "higher", "nearest"):
+        ranks = {"lower": xp.floor, "higher": xp.ceil, "nearest": xp.rint}[interpolation](ranks)
+    below = xp.floor(ranks).astype(backend.int64)
+    out = gather(values, -1, below)
+    if interpolation in ("linear", "midpoint"):
+        above = gather(values, -1, xp.ceil(ranks).astype(backend.int64))
+        weight = xp.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        out = lerp(out, above, Tensor._wrap(weight.astype(x.dtype)))
+    out = out.movedim(-1, 0)  # (q, the dims kept)
+    if keepdim:
+        out = out.reshape((out.shape[0],) + (tuple(1 for _ in x.shape) if axis is None else
+                                             x.shape[:axis] + (1,) + x.shape[axis + 1:]))
+    return out.reshape(out.shape[1:]) if qs.ndim == 0 else out
+
+
+@register
+def quantile(input, q, dim=None, keepdim: bool = False, *,  # noqa: A002
+             interpolation: str = "linear") -> Tensor:
+    """The ``q``-th quantiles (a number, or a 1-D tensor: its quantiles along a new first
+    dimension) along ``dim`` (None: of all elements), as ``torch.quantile``: the value at rank
+    ``q (n - 1)`` in the sorted values, between neighbours by ``interpolation`` ("linear",
+    "lower", "higher", "midpoint", "nearest"); NaN where a reduced row holds a NaN."""
+    return _quantile(input, q, dim, keepdim, interpolation, "quantile")
+
+
+@register
+def nanquantile(input, q, dim=None, keepdim: bool = False, *,  # noqa: A002
+                interpolation: str = "linear") -> Tensor:
+    """:func:`quantile` ignoring NaN (a row of NaN only gives NaN)."""
+    return _quantile(input, q, dim, keepdim, interpolation, "nanquantile")
+
+
+@register
+def cov(input, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:  # noqa: A002
+    """The covariance matrix of the variables in the rows of ``input`` (observations in the
+    columns; a 1-D input is one variable: a 0-d result), as ``torch.cov``: divided by
+    ``sum(w) - correction`` (with ``aweights``: ``sum(w) - correction * sum(w * aweights) /
+    sum(w)``), ``w = fweights * aweights``; clamped at 0 as PyTorch (giving inf or NaN)."""
+    from nerve.checks import check_int
+    from nerve.ops.arithmetic import matmul
+
+    x = src = as_tensor(input)
+    if x.ndim > 2:
+        raise ValueError(message("cov", "a tensor of at most 2 dimensions", "input.shape",
+                                 x.shape))
+    check_int(correction, "correction", "cov")
+    x = x if x.dtype.kind == "f" else cast(x, backend.get_default_dtype())
+    x = x.reshape(1, -1) if x.ndim < 2 else x
+    n = x.shape[1]
+    w = None
+    for name, wt, kind in (("fweights", fweights, "iu"), ("aweights", aweights, "f")):
+        if wt is None:
+            continue
+        wt = as_tensor(wt)
+        if wt.ndim != 1 or wt.shape[0] != n or wt.dtype.kind not in kind or (
+                wt.numel() and (wt._data < 0).any()):
+            raise ValueError(message("cov", f"{name}: 1-D, {n} non-negative "
+                                     f"{'integers' if kind == 'iu' else 'floats'}",
+                                     f"{name} (shape, dtype)", (wt.shape, str(wt.dtype))))
+        wt = cast(wt, x.dtype)
+        w = wt if w is None else w * wt
+    if w is None:
+        avg, factor = mean(x, 1, keepdim=True), n - correction
+        centred = x - avg
+        c = matmul(centred, centred.T) / (factor if factor > 0 else 0)
+    else:
+        w_sum = sum(w)
+        avg = sum(x * w, 1, keepdim=True) / w_sum
+        if correction == 0:
+            factor = w_sum
+        elif aweights is None:
+            factor = w_sum - correction
+        else:
+            factor = w_sum - correction * sum(w * cast(as_tensor(aweights), x.dtype)) / w_sum
+        from nerve.ops.elementwise import clamp_min
+
+        centred = x - avg
+        c = matmul(centred * w, centred.T) / clamp_min(factor, 0)
+    return c.reshape(()) if src.ndim < 2 else c
+
+
+@register
+def corrcoef(input) -> Tensor:  # noqa: A002
+    """Pearson's correlation coefficients of the rows of ``input`` (``cov`` normalised by the
+    standard deviations, clipped to [-1, 1] as PyTorch)."""
+    from nerve.ops.elementwise import clip, sqrt
+    from nerve.ops.shape import diagonal
+
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    d = sqrt(diagonal(c))
+    return clip(c / d.reshape(-1, 1) / d.reshape(1, -1), -1, 1)

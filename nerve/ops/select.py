@@ -5,14 +5,25 @@ tensordot and einsum; and the comparisons as functions (eq, ne, lt, le, gt, ge).
 
 from __future__ import annotations
 
-from nerve import backend
+from nerve import backend, creation
 from nerve.autograd import Tensor
 from nerve.checks import as_array, as_tensor, check_choice, check_int, check_positive_int, message
 from nerve.function import Function, ViewFunction
 from nerve.ops._common import is_int, normalize_axis, register, same_dtype, unbroadcast
 from nerve.ops.arithmetic import matmul
-from nerve.ops.reduce import ValuesIndices, gather
-from nerve.ops.shape import _sequence, cast, flatten, getitem, reshape
+from nerve.ops.reduce import ValuesIndices, cumprod, gather
+from nerve.ops.shape import (
+    _sequence,
+    cast,
+    concatenate,
+    flatten,
+    flip,
+    getitem,
+    pad,
+    reshape,
+    stack,
+    transpose,
+)
 
 
 def _dim(dim, ndim: int, who: str) -> int:
@@ -644,3 +655,319 @@ lt = _comparison("__lt__", "lt")
 le = _comparison("__le__", "le")
 gt = _comparison("__gt__", "gt")
 ge = _comparison("__ge__", "ge")
+
+
+# --- PyTorch's other tilings, splits and index operations, composed (autograd's gradients) ---
+@register
+def tile(input, dims) -> Tensor:
+    """``input`` repeated ``dims[i]`` times along each dimension; fewer dims than the input's
+    are padded with 1s in front (as ``torch.tile``; ``repeat`` needs them all)."""
+    x = as_tensor(input)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+@register
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Each element (slice along ``dim``; without ``dim`` of the flattened input) repeated
+    ``repeats`` times in place: ``[1, 2]`` -> ``[1, 1, 2, 2]``; ``repeats`` an int or a tensor
+    of one count per slice (or one for all). ``repeat_interleave(counts)`` alone gives the
+    indices ``0, 0, 1, 1, 1...`` of the counts. ``output_size``, if given, must be the total."""
+    x = as_tensor(input)
+    if repeats is None:  # torch.repeat_interleave(repeats)
+        x, repeats = Tensor._wrap(backend.array_module(x._data).arange(x.numel())), x
+    if dim is None:
+        x, dim = flatten(x), 0
+    axis = _dim(dim, x.ndim, "repeat_interleave")
+    n = x.shape[axis] if x.ndim else 1
+    xp = backend.array_module(x._data)
+    r = xp.asarray(repeats._data if isinstance(repeats, Tensor) else repeats)
+    if r.dtype.kind not in "iu" or r.ndim > 1 or r.size not in (1, n) or (r.ndim and
+                                                                         r.size != n and n):
+        raise ValueError(message("repeat_interleave", f"an int or integer counts of shape () "
+                                 f"or ({n},) (the size of dim {dim})", "repeats", repeats))
+    if r.size and r.min() < 0:
+        raise ValueError(message("repeat_interleave", "counts >= 0", "repeats", repeats))
+    index = xp.repeat(xp.arange(n), r.reshape(-1) if r.size == n else int(r.reshape(-1)[0]))
+    if output_size is not None and output_size != index.size:
+        raise ValueError(message("repeat_interleave", f"output_size {index.size} (the sum of "
+                                 "the counts)", "output_size", output_size))
+    return getitem(x, (slice(None),) * axis + (index,)) if x.ndim else getitem(x, index * 0)
+
+
+def _split_at(x: Tensor, bounds: list, axis: int) -> tuple:
+    """The pieces of ``x`` between the positions ``bounds`` along ``axis`` (Python's slices)."""
+    lead = (slice(None),) * axis
+    return tuple(getitem(x, lead + (slice(a, b),)) for a, b in zip(bounds, bounds[1:]))
+
+
+@register
+def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
+    """``input`` cut along ``dim`` into ``sections`` pieces of sizes differing by at most one
+    (the first ones larger), or at the positions ``indices`` (views, as ``torch.tensor_split``)."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise ValueError(message("tensor_split", "a tensor of at least 1 dimension",
+                                 "input.shape", ()))
+    axis = _dim(dim, x.ndim, "tensor_split")
+    n, s = x.shape[axis], indices_or_sections
+    if isinstance(s, Tensor):
+        if s.dtype.kind not in "iu" or s.ndim > 1:
+            raise ValueError(message("tensor_split", "a 0-d or 1-D integer tensor",
+                                     "indices_or_sections", s))
+        s = s.item() if s.ndim == 0 else s.tolist()
+    if is_int(s):
+        k = check_positive_int(s, "sections", "tensor_split")
+        sizes = [n // k + (i < n % k) for i in range(k)]
+        return _split_at(x, [sum(sizes[:i]) for i in range(k + 1)], axis)
+    if not isinstance(s, (tuple, list)) or not all(is_int(i) for i in s):
+        raise TypeError(message("tensor_split", "an int or a sequence of ints",
+                                "indices_or_sections", s))
+    return _split_at(x, [0, *s, None], axis)
+
+
+def _split_dim(x: Tensor, s, axis: int, who: str) -> tuple:
+    """hsplit/vsplit/dsplit: sections must divide the dimension evenly (as PyTorch)."""
+    if is_int(s) and (s <= 0 or x.shape[axis] % s):
+        raise ValueError(message(who, f"sections that divide the size {x.shape[axis]} of dim "
+                                 f"{axis} evenly", "sections", s))
+    return tensor_split(x, s, axis)
+
+
+@register
+def hsplit(input, indices_or_sections) -> tuple:
+    """``tensor_split`` along dim 1 (dim 0 for a 1-D tensor), sections dividing it evenly."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise ValueError(message("hsplit", "a tensor of at least 1 dimension", "input.shape", ()))
+    return _split_dim(x, indices_or_sections, int(x.ndim > 1), "hsplit")
+
+
+@register
+def vsplit(input, indices_or_sections) -> tuple:
+    """``tensor_split`` along dim 0 of a tensor of at least 2 dimensions, evenly."""
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(message("vsplit", "a tensor of at least 2 dimensions", "input.shape",
+                                 x.shape))
+    return _split_dim(x, indices_or_sections, 0, "vsplit")
+
+
+@register
+def dsplit(input, indices_or_sections) -> tuple:
+    """``tensor_split`` along dim 2 of a tensor of at least 3 dimensions, evenly."""
+    x = as_tensor(input)
+    if x.ndim < 3:
+        raise ValueError(message("dsplit", "a tensor of at least 3 dimensions", "input.shape",
+                                 x.shape))
+    return _split_dim(x, indices_or_sections, 2, "dsplit")
+
+
+@register
+def take(input, index) -> Tensor:
+    """The elements of the flattened ``input`` at ``index`` (any shape; negative positions
+    count from the end), in the index's shape."""
+    x, idx = as_tensor(input), as_array(index)
+    n = x.numel()
+    _check_index(idx, n, "take", None, low=-n)
+    return getitem(flatten(x), backend.array_module(idx).where(idx < 0, idx + n, idx))
+
+
+def _index_1d(index, x: Tensor, dim, who: str) -> tuple:
+    """The axis and the 1-D integer positions (0-d: one) of ``index`` along ``dim``, checked;
+    negative positions count from the end."""
+    idx = as_array(index)
+    if idx.ndim > 1:
+        raise ValueError(message(who, "a 0-d or 1-D index", "index.shape", idx.shape))
+    axis = _dim(dim, x.ndim, who)
+    n = x.shape[axis] if x.ndim else 1
+    _check_index(idx, n, who, dim, low=-n)
+    return axis, backend.array_module(idx).where(idx < 0, idx + n, idx).reshape(-1)
+
+
+@register
+def index_fill(input, dim: int, index, value) -> Tensor:
+    """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a
+    number or a 0-d tensor, which gets the gradient of those places; the input's gradient
+    is zero there)."""
+    x = as_tensor(input)
+    axis, idx = _index_1d(index, x, dim, "index_fill")
+    mask = backend.array_module(idx).zeros(x.shape[axis] if x.ndim else 1, bool)
+    mask[idx] = True
+    return masked_fill(x, mask.reshape([-1 if d == axis else 1 for d in range(x.ndim)]),
+                       value)
+
+
+@register
+def index_copy(input, dim: int, index, source) -> Tensor:
+    """A copy of ``input`` with ``source``'s slice j along ``dim`` written at position
+    ``index[j]`` (of repeated positions the last write wins, where PyTorch leaves it
+    undefined); gradients as ``scatter``'s."""
+    x, s = as_tensor(input), as_tensor(source)
+    axis, idx = _index_1d(index, x, dim, "index_copy")
+    if x.ndim == 0:
+        return reshape(index_copy(reshape(x, 1), 0, idx, reshape(s, -1)), ())
+    want = x.shape[:axis] + (idx.size,) + x.shape[axis + 1:]
+    if s.shape != want:
+        raise ValueError(message("index_copy", f"a source of shape {want}", "source.shape",
+                                 s.shape))
+    same_dtype(x, s, "index_copy", "source")
+    full = backend.array_module(idx).broadcast_to(
+        idx.reshape([-1 if d == axis else 1 for d in range(x.ndim)]), want)
+    return ScatterFunction.apply(x, full, s, axis=axis)
+
+
+def _in_place(name: str, op):
+    def method(self, *args, **kwargs):
+        from nerve.ops.inplace import apply_inplace  # inplace imports this module
+
+        return apply_inplace(self, op, *args, **kwargs)
+
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = (f"``{op.__name__}`` in place (PyTorch's rules for in-place changes):\n"
+                      f"{op.__doc__ or ''}")
+    return register(method, methods=(name,), public=False)
+
+
+index_fill_ = _in_place("index_fill_", index_fill)
+index_copy_ = _in_place("index_copy_", index_copy)
+
+
+@register
+def rot90(input, k: int = 1, dims=(0, 1)) -> Tensor:
+    """``input`` rotated by 90 degrees ``k`` times in the plane of ``dims``, from the first
+    towards the second (as ``torch.rot90``)."""
+    x = as_tensor(input)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else dims
+    k = check_int(k, "k", "rot90") % 4
+    if not isinstance(dims, tuple) or len(dims) != 2 or x.ndim < 2:
+        raise ValueError(message("rot90", "two dims of a tensor of at least 2 dimensions",
+                                 "(dims, input.shape)", (dims, x.shape)))
+    d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise ValueError(message("rot90", "two different dims", "dims", dims))
+    if k == 0:
+        return x.clone()
+    if k == 2:
+        return flip(x, (d0, d1))
+    return transpose(flip(x, (d1 if k == 1 else d0,)), d0, d1)
+
+
+@register
+def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``out[i] = x[i + 1] - x[i]``, repeated
+    ``n`` times), after ``prepend``/``append`` are joined on; bools give ``x[i + 1] != x[i]``."""
+    x = as_tensor(input)
+    n = check_int(n, "n", "diff", minimum=0)
+    if x.ndim == 0:
+        raise ValueError(message("diff", "a tensor of at least 1 dimension", "input.shape", ()))
+    axis = _dim(dim, x.ndim, "diff")
+    parts = [as_tensor(p) for p in (prepend, append) if p is not None]
+    if any(p.ndim != x.ndim for p in parts):
+        raise ValueError(message("diff", f"prepend and append of {x.ndim} dimensions (the "
+                                 "input's)", "shapes", [p.shape for p in parts]))
+    if parts:
+        x = concatenate([*([as_tensor(prepend)] if prepend is not None else []), x,
+                         *([as_tensor(append)] if append is not None else [])], axis)
+    lead = (slice(None),) * axis
+    for _ in range(n):
+        a, b = getitem(x, lead + (slice(1, None),)), getitem(x, lead + (slice(None, -1),))
+        x = a != b if x.dtype == bool else a - b
+    return x
+
+
+@register(methods=())
+def cartesian_prod(*tensors) -> Tensor:
+    """Every combination of one element of each 1-D tensor, as rows (``itertools.product``;
+    one tensor is returned as it is)."""
+    ts = _sequence(list(tensors), "cartesian_prod")
+    if any(t.ndim != 1 for t in ts):
+        raise ValueError(message("cartesian_prod", "1-D tensors", "shapes",
+                                 [t.shape for t in ts]))
+    if len(ts) == 1:
+        return ts[0]
+    return stack([flatten(g) for g in meshgrid(*ts, indexing="ij")], 1)
+
+
+@register(methods=())
+def combinations(input, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-``r`` combinations of the elements of a 1-D tensor, as rows (as
+    ``itertools.combinations``, or ``combinations_with_replacement``)."""
+    import itertools
+
+    x = as_tensor(input)
+    if x.ndim != 1:
+        raise ValueError(message("combinations", "a 1-D tensor", "input.shape", x.shape))
+    r = check_int(r, "r", "combinations", minimum=0)
+    make = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    rows = list(make(range(x.shape[0]), r)) if r else []  # positions only, never the elements
+    xp = backend.array_module(x._data)
+    return getitem(x, xp.asarray(rows, dtype=backend.int64).reshape(-1, r) if rows else
+                   xp.zeros((0, r) if r else (0,), backend.int64))
+
+
+@register(methods=())
+def block_diag(*tensors) -> Tensor:
+    """The tensors (0-d, 1-D as a row, 2-D) as the blocks of a block-diagonal matrix, zeros
+    elsewhere, in their promoted dtype."""
+    ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in map(as_tensor, tensors)]
+    if not ts:
+        return Tensor._wrap(backend.array_module().zeros((1, 0), backend.get_default_dtype()))
+    if any(t.ndim != 2 for t in ts):
+        raise ValueError(message("block_diag", "tensors of at most 2 dimensions", "shapes",
+                                 [t.shape for t in ts]))
+    dtype = backend.array_module(ts[0]._data).result_type(*(t._data for t in ts))
+    width, left, rows = sum(t.shape[1] for t in ts), 0, []
+    for t in ts:
+        rows.append(pad(cast(t, dtype), ((0, 0), (left, width - left - t.shape[1]))))
+        left += t.shape[1]
+    return concatenate(rows, 0)
+
+
+@register
+def kron(input, other) -> Tensor:
+    """The Kronecker product: every element of ``input`` times all of ``other``, in blocks
+    (the smaller ndim padded with 1s in front)."""
+    a, b = as_tensor(input), as_tensor(other)
+    n = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (n - a.ndim) + a.shape, (1,) * (n - b.ndim) + b.shape
+    prod = reshape(a, [v for s in sa for v in (s, 1)]) * reshape(b, [v for s in sb for v in
+                                                                       (1, s)])
+    return reshape(prod, tuple(i * j for i, j in zip(sa, sb)))
+
+
+@register(methods=())
+def vander(x, N=None, increasing: bool = False) -> Tensor:  # noqa: N803 - PyTorch's name
+    """The Vandermonde matrix of a 1-D tensor: columns ``x^(N-1), ..., x, 1`` (``increasing``:
+    ``1, x, ..., x^(N-1)``), ``N`` = len(x) by default; made by a running product (exact
+    gradients at 0)."""
+    v = as_tensor(x)
+    if v.ndim != 1:
+        raise ValueError(message("vander", "a 1-D tensor", "x.shape", v.shape))
+    N = v.shape[0] if N is None else check_int(N, "N", "vander", minimum=0)  # noqa: N806
+    if v.dtype.kind in "biu":  # integers and bools as int64, as PyTorch
+        v = cast(v, backend.int64)
+    col = reshape(v, (-1, 1))
+    if N == 0:
+        return Tensor._wrap(backend.array_module(v._data).zeros((v.shape[0], 0), v.dtype))
+    ones = Tensor._wrap(backend.array_module(v._data).ones((v.shape[0], 1), v.dtype))
+    out = cumprod(concatenate([ones] + [col] * (N - 1), 1), 1)
+    return out if increasing else flip(out, (1,))
+
+
+def _filled(draw, name: str):
+    """The operation behind an in-place random fill: new draws like the input (cut from the
+    graph; the input's values are not used)."""
+    def op(input, *args, **kwargs):  # noqa: A002
+        return Tensor._wrap(draw(as_tensor(input), *args, **kwargs))
+
+    op.__name__, op.__doc__ = name, draw.__doc__
+    return op
+
+
+bernoulli_ = _in_place("bernoulli_", _filled(
+    lambda x, p=0.5, *, generator=None: creation.bernoulli_draws(x, p, generator), "bernoulli"))
+random_ = _in_place("random_", _filled(creation.random_draws, "random"))
+exponential_ = _in_place("exponential_", _filled(creation.exponential_draws, "exponential"))
+geometric_ = _in_place("geometric_", _filled(creation.geometric_draws, "geometric"))

@@ -609,3 +609,153 @@ def _comparison(op: str):
 
 for _op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
     register(_comparison(_op), methods=(_op,), public=False)
+
+
+# --- PyTorch's other moves and joins, composed of the operations above (autograd's gradients) --
+@register(methods=("select",), public=False)  # nerve.select is bound in nerve/__init__.py: the
+def select(input, dim: int, index: int) -> Tensor:  # name would hide the module nerve.ops.select
+    """The slice at ``index`` along ``dim``, without that dimension (a view, as ``torch.select``;
+    a negative ``index`` counts from the end)."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise ValueError(message("select", "a tensor of at least 1 dimension", "input.shape", ()))
+    (axis,) = normalize_axis(dim, x.ndim, "select")
+    n = x.shape[axis]
+    index = check_int(int(index) if isinstance(index, Tensor) else index, "index", "select")
+    if not -n <= index < n:
+        raise IndexError(message("select", f"index in [{-n}, {n}) (the size of dim {dim})",
+                                 "index", index))
+    return getitem(x, (slice(None),) * axis + (index % n,))
+
+
+@register
+def unbind(input, dim: int = 0) -> tuple:
+    """The slices along ``dim``, each without that dimension, as a tuple (views)."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise ValueError(message("unbind", "a tensor of at least 1 dimension", "input.shape", ()))
+    (axis,) = normalize_axis(dim, x.ndim, "unbind")
+    return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
+
+
+@register
+def movedim(input, source, destination) -> Tensor:
+    """The dimensions ``source`` (an int or a sequence) moved to the places ``destination``, the
+    others keeping their order (as ``torch.movedim``)."""
+    x = as_tensor(input)
+    src, dst = ([s] if is_int(s) else list(s) for s in (source, destination))
+    if len(src) != len(dst):
+        raise ValueError(message("movedim", "as many destinations as sources", "(source, "
+                                 "destination)", (source, destination)))
+    src = [normalize_axis(s, x.ndim, "movedim")[0] for s in src]
+    dst = [normalize_axis(d, x.ndim, "movedim")[0] for d in dst]
+    if len(set(src)) < len(src) or len(set(dst)) < len(dst):
+        raise ValueError(message("movedim", "no repeated dim", "(source, destination)",
+                                 (source, destination)))
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    at = dict(zip(dst, src))
+    return permute(x, tuple(at[i] if i in at else next(rest) for i in range(x.ndim)))
+
+
+@register
+def moveaxis(input, source, destination) -> Tensor:
+    """NumPy's name for :func:`movedim`."""
+    return movedim(input, source, destination)
+
+
+@register
+def swapaxes(input, axis0: int, axis1: int) -> Tensor:
+    """NumPy's name for :func:`transpose` (two dimensions swapped)."""
+    return transpose(input, axis0, axis1)
+
+
+@register
+def swapdims(input, dim0: int, dim1: int) -> Tensor:
+    """Another name for :func:`transpose` (two dimensions swapped)."""
+    return transpose(input, dim0, dim1)
+
+
+def _atleast(tensors: tuple, n: int):
+    """``atleast_<n>d`` of one tensor (itself returned) or of several or a list (a tuple)."""
+    one = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    many = tensors[0] if len(tensors) == 1 and not one else tensors
+    out = []
+    for t in map(as_tensor, many):  # the shapes of 0-d, 1-D and 2-D tensors, by n
+        new = {1: ((1,),), 2: ((1, 1), (1, -1)), 3: ((1, 1, 1), (1, -1, 1), t.shape + (1,))}
+        out.append(t if t.ndim >= n else reshape(t, new[n][t.ndim]))
+    return out[0] if one else tuple(out)
+
+
+@register(methods=())
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dimension (a 0-d one as shape (1,)): one tensor for one,
+    a tuple for several or for a list."""
+    return _atleast(tensors, 1)
+
+
+@register(methods=())
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dimensions: () -> (1, 1), (n,) -> (1, n)."""
+    return _atleast(tensors, 2)
+
+
+@register(methods=())
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dimensions: () -> (1, 1, 1), (n,) -> (1, n, 1),
+    (m, n) -> (m, n, 1)."""
+    return _atleast(tensors, 3)
+
+
+@register(methods=())
+def hstack(tensors) -> Tensor:
+    """Tensors joined column-wise: along dim 1, or dim 0 when all are 1-D (0-d ones as (1,))."""
+    ts = atleast_1d(tuple(_sequence(tensors, "hstack")))
+    return concatenate(ts, 0 if all(t.ndim == 1 for t in ts) else 1)
+
+
+@register(methods=())
+def vstack(tensors) -> Tensor:
+    """Tensors joined row-wise: along dim 0, after atleast_2d ((n,) as a row (1, n))."""
+    return concatenate(atleast_2d(tuple(_sequence(tensors, "vstack"))), 0)
+
+
+@register(methods=())
+def row_stack(tensors) -> Tensor:
+    """Another name for :func:`vstack`."""
+    return vstack(tensors)
+
+
+@register(methods=())
+def dstack(tensors) -> Tensor:
+    """Tensors joined depth-wise: along dim 2, after atleast_3d."""
+    return concatenate(atleast_3d(tuple(_sequence(tensors, "dstack"))), 2)
+
+
+@register(methods=())
+def column_stack(tensors) -> Tensor:
+    """Tensors as columns side by side: 0-d and 1-D ones as columns (n, 1), joined along dim 1."""
+    ts = _sequence(tensors, "column_stack")
+    return concatenate([reshape(t, (t.numel(), 1)) if t.ndim < 2 else t for t in ts], 1)
+
+
+@register
+def unflatten(input, dim: int, sizes) -> Tensor:
+    """Dimension ``dim`` split into ``sizes`` (a tuple whose product is its size; one -1 is
+    inferred), as ``torch.unflatten``."""
+    x = as_tensor(input)
+    if x.ndim == 0:
+        raise ValueError(message("unflatten", "a tensor of at least 1 dimension", "input.shape",
+                                 ()))
+    (axis,) = normalize_axis(dim, x.ndim, "unflatten")
+    sizes = tuple(sizes) if isinstance(sizes, (tuple, list)) else None
+    if not sizes or not all(is_int(s) for s in sizes) or sizes.count(-1) > 1 or any(
+            s < -1 for s in sizes):
+        raise TypeError(message("unflatten", "a non-empty tuple of ints (one -1 at most)",
+                                "sizes", sizes))
+    known = math.prod(s for s in sizes if s != -1)
+    n = x.shape[axis]
+    if (n != known) if -1 not in sizes else (known == 0 or n % known):
+        raise ValueError(message("unflatten", f"sizes whose product is {n} (the size of dim "
+                                 f"{dim})", "sizes", sizes))
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1:])
