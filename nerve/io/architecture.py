@@ -28,6 +28,7 @@ import numpy as np
 
 from nerve import nn
 from nerve.checks import check_positive_int
+from nerve.nn import transformer
 from nerve.nn.module import Module
 from nerve.ops.fused.window import as_tuple
 
@@ -57,7 +58,9 @@ _BY_CLASS: dict[type, LayerSpec] = {}
 
 
 def _check_arg_names(cls: type, names: tuple[str, ...]) -> None:
-    code = cls.__init__.__code__  # not inspect.signature: importing inspect costs ~30 ms
+    # not inspect.signature: importing inspect costs ~30 ms; a class that takes a layer object
+    # (TransformerEncoder) is built from plain arguments by its classmethod _from_architecture
+    code = getattr(cls, "_from_architecture", cls.__init__).__code__
     n_args = code.co_argcount + code.co_kwonlyargcount
     if code.co_flags & 0x08:  # CO_VARKEYWORDS: takes **kwargs, any name may be right
         return
@@ -229,7 +232,7 @@ def _construct(plan) -> Module:
         children = [_construct(child) for child in plan.children]
         return nn.Sequential(OrderedDict(zip(plan.names, children)))
     try:
-        return plan.spec.cls(**plan.kwargs)
+        return getattr(plan.spec.cls, "_from_architecture", plan.spec.cls)(**plan.kwargs)
     except (TypeError, ValueError, OverflowError, MemoryError) as e:
         raise ValueError(f"layer {plan.spec.name}: cannot build it from {plan.kwargs}: "
                          f"{e}") from None
@@ -347,6 +350,24 @@ register_layer(nn.LayerNorm, "normalized_shape", "eps", "elementwise_affine",
                state_shapes=_layer_norm_state,
                bias=lambda m: m.bias is not None or not m.elementwise_affine)
 register_layer(nn.Dropout2d, "p", state_shapes=no_state)
+for _layer in (nn.Dropout1d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout):
+    register_layer(_layer, "p", "inplace", state_shapes=no_state)
+for _layer in (nn.Hardswish, nn.Hardsigmoid):
+    register_layer(_layer, "inplace", state_shapes=no_state)
+register_layer(nn.Softmin, "dim", state_shapes=no_state)
+register_layer(nn.Softmax2d, state_shapes=no_state)
+register_layer(nn.GLU, "dim", state_shapes=no_state)
+register_layer(nn.Threshold, "threshold", "value", "inplace", state_shapes=no_state)
+register_layer(nn.Softshrink, "lambd", state_shapes=no_state)
+register_layer(nn.Hardshrink, "lambd", state_shapes=no_state)
+register_layer(nn.Tanhshrink, state_shapes=no_state)
+register_layer(nn.RReLU, "lower", "upper", "inplace", state_shapes=no_state)
+for _layer in (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ReflectionPad1d, nn.ReflectionPad2d,
+               nn.ReflectionPad3d, nn.ReplicationPad1d, nn.ReplicationPad2d,
+               nn.ReplicationPad3d, nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d):
+    register_layer(_layer, "padding", state_shapes=no_state)
+for _layer in (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d):
+    register_layer(_layer, "padding", "value", state_shapes=no_state)
 
 
 def _group_norm_state(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -421,6 +442,36 @@ register_layer(nn.AdaptiveAvgPool1d, "output_size", state_shapes=no_state)
 register_layer(nn.AdaptiveAvgPool2d, "output_size", state_shapes=no_state)
 
 
+def _conv_transpose_state(nd: int, who: str):
+    conv = _conv_state(nd, who)
+
+    def shapes(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        own = conv(args)  # checks the arguments; the weight is (in, out / groups, *kernel)
+        groups = args.get("groups", 1)
+        own["weight"] = (args["in_channels"], args["out_channels"] // groups,
+                         *own["weight"][2:])
+        return own
+
+    return shapes
+
+
+for _nd, _conv_t in ((1, nn.ConvTranspose1d), (2, nn.ConvTranspose2d)):
+    register_layer(_conv_t, *_CONV_ARGS, "output_padding",
+                   state_shapes=_conv_transpose_state(_nd, _conv_t.__name__),
+                   bias=lambda m: m.bias is not None)
+for _pool in (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d):
+    register_layer(_pool, "output_size", "return_indices", state_shapes=no_state)
+register_layer(nn.Upsample, "size", "scale_factor", "mode", "align_corners",
+               "recompute_scale_factor", state_shapes=no_state)
+for _up in (nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d):
+    register_layer(_up, "size", "scale_factor", state_shapes=no_state)
+register_layer(nn.PixelShuffle, "upscale_factor", state_shapes=no_state)
+register_layer(nn.PixelUnshuffle, "downscale_factor", state_shapes=no_state)
+register_layer(nn.Unfold, "kernel_size", "dilation", "padding", "stride", state_shapes=no_state)
+register_layer(nn.Fold, "output_size", "kernel_size", "dilation", "padding", "stride",
+               state_shapes=no_state)
+
+
 def _recurrent_state(gates: int, who: str, cell: bool = False):
     def shapes(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         n_in = check_positive_int(args.get("input_size"), "input_size", who)
@@ -457,3 +508,24 @@ register_layer(nn.LSTMCell, "input_size", "hidden_size", "bias",
 register_layer(nn.GRUCell, "input_size", "hidden_size", "bias",
                state_shapes=_recurrent_state(3, "GRUCell", True))
 register_layer(nn.LastTimeStep, "batch_first", state_shapes=no_state)
+
+
+def _transformer_args(*names: str) -> dict[str, Callable[[Module], Any]]:
+    """Computed arguments read from a module's ``_architecture()`` (which raises TypeError for
+    what a file cannot name: a callable activation, a custom norm)."""
+    return {n: (lambda m, n=n: m._architecture()[n]) for n in names}
+
+
+_MHA_ARGS = ("embed_dim", "num_heads", "dropout", "add_zero_attn", "kdim", "vdim", "batch_first")
+_LAYER_ARGS = ("d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
+               "batch_first", "norm_first", "bias")
+register_layer(nn.MultiheadAttention, *_MHA_ARGS, bias=lambda m: m.in_proj_bias is not None,
+               add_bias_kv=lambda m: m.bias_k is not None,
+               state_shapes=transformer.multihead_attention_state)
+register_layer(nn.TransformerEncoderLayer, state_shapes=transformer.encoder_layer_state,
+               **_transformer_args(*_LAYER_ARGS))
+register_layer(nn.TransformerDecoderLayer, state_shapes=transformer.decoder_layer_state,
+               **_transformer_args(*_LAYER_ARGS))
+register_layer(nn.TransformerEncoder, state_shapes=transformer.encoder_state,
+               **_transformer_args("num_layers", *_LAYER_ARGS, "norm", "norm_eps", "norm_bias",
+                                   "enable_nested_tensor", "mask_check"))

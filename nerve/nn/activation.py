@@ -1,6 +1,7 @@
 """Activation functions as modules: Step (the perceptron's), Sigmoid, ReLU, Softplus, Tanh,
 LeakyReLU, Softmax, LogSoftmax, and SiLU, Mish, ELU, CELU, SELU, Hardtanh, ReLU6, LogSigmoid,
-Softsign, and PReLU with its learnable slope (built
+Softsign, Hardswish, Hardsigmoid, Softmin, Softmax2d, GLU, Threshold, Softshrink, Hardshrink,
+Tanhshrink, RReLU (random slopes while training), and PReLU with its learnable slope (built
 from nerve's operations: their gradients and ONNX export come with them). Shape: any -> the
 same."""
 
@@ -281,6 +282,142 @@ class SELU(_Composite):
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = check_bool(inplace, "inplace", "SELU")
+
+
+class Hardswish(_Composite):
+    """x relu6(x + 3) / 6 (MobileNetV3's)."""
+
+    _function = staticmethod(F.hardswish)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace", "Hardswish")
+
+
+class Hardsigmoid(_Composite):
+    """relu6(x + 3) / 6."""
+
+    _function = staticmethod(F.hardsigmoid)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool(inplace, "inplace", "Hardsigmoid")
+
+
+class Tanhshrink(_Composite):
+    """x - tanh(x)."""
+
+    _function = staticmethod(F.tanhshrink)
+
+
+class Softmin(Softmax):
+    """softmax(-x) along dim: the smallest values get the largest probabilities."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmin(x, self.dim)
+
+
+class Softmax2d(Module):
+    """softmax over the channels at each position: dim -3 of a (N, C, H, W) or (C, H, W)
+    input. Shape: the same."""
+
+    _takes_tensor = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(message("Softmax2d", "an input of shape (N, C, H, W) or (C, H, W)",
+                                     "input.shape", tuple(x.shape)))
+        return F.softmax(x, -3)
+
+
+class GLU(Module):
+    """The gated linear unit: a sigmoid(b) for the two halves a, b of the input along ``dim``.
+    Shape: (*, 2n, *) -> (*, n, *)."""
+
+    _takes_tensor = True
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = check_int(dim, "dim", "GLU")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Threshold(Module):
+    """x where x > threshold, else ``value``."""
+
+    _takes_tensor = True
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        check_number(threshold, "threshold", "Threshold")
+        check_number(value, "value", "Threshold")
+        self.threshold, self.value = threshold, value  # as given, as PyTorch's repr shows them
+        self.inplace = check_bool(inplace, "inplace", "Threshold")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.threshold(x, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (
+            ", inplace=True" if self.inplace else "")
+
+
+class _Shrink(Module):
+    _takes_tensor = True
+    _function = None
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        low = 0.0 if type(self) is Softshrink else None
+        check_number(lambd, "lambd", type(self).__name__, low)
+        self.lambd = lambd  # as given, as PyTorch's repr shows it
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self)._function(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Softshrink(_Shrink):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (lambd >= 0)."""
+
+    _function = staticmethod(F.softshrink)
+
+
+class Hardshrink(_Shrink):
+    """x outside [-lambd, lambd], 0 on it."""
+
+    _function = staticmethod(F.hardshrink)
+
+
+class RReLU(Module):
+    """x where x > 0, else a x, with a drawn from U(lower, upper) for each element while
+    training (nerve's generator) and a = (lower + upper) / 2 in eval (Xu et al.)."""
+
+    _takes_tensor = True
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        check_number(lower, "lower", "RReLU")
+        check_number(upper, "upper", "RReLU")
+        if lower > upper:
+            raise ValueError(message("RReLU", f"upper >= lower={lower} (the slopes' bounds)",
+                                     "upper", upper))
+        self.lower, self.upper = lower, upper
+        self.inplace = check_bool(inplace, "inplace", "RReLU")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + (
+            ", inplace=True" if self.inplace else "")
 
 
 def prelu(input, weight) -> Tensor:  # noqa: A002 - PyTorch's names

@@ -37,7 +37,23 @@ from nerve.ops.fused import (  # noqa: F401 - re-exported as nerve.nn.functional
     max_pool1d,
     max_pool2d,
 )
+from nerve.ops.fused.conv import (  # noqa: F401 - re-exported as nerve.nn.functional.*
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,
+    unfold,
+)
+from nerve.ops.fused.losses import ClampMinPassFunction
 from nerve.ops.fused.norm import BatchNormFunction, LayerNormFunction
+from nerve.ops.fused.pool import (  # noqa: F401 - re-exported as nerve.nn.functional.*
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+)
+from nerve.ops.fused.resample import (  # noqa: F401 - re-exported as nerve.nn.functional.*
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+)
 from nerve.ops.inplace import apply_inplace
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -142,6 +158,131 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 def selu(x) -> Tensor:
     """scale elu(x, alpha) with Klambauer et al.'s constants (self-normalising)."""
     return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
+# --- hard, shrinking, thresholded and gated activations (PyTorch's, with its gradients at the
+# kinks: each is a ``where`` of branches chosen on the values, so that a kink takes the branch
+# whose gradient PyTorch gives there; a NaN input gives NaN, as PyTorch's)
+def hardswish(input, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
+    """x relu6(x + 3) / 6 (Howard et al.'s MobileNetV3): y = 0 for x <= -3, x (x + 3) / 6
+    between, x for x >= 3;  dy/dx = 0, x / 3 + 1/2, 1 (so 0 at -3 and 1 at 3, as PyTorch's).
+    ``inplace=True`` writes the result into ``input``."""
+    x = _float_input(input, "hardswish")
+    if check_bool(inplace, "inplace", "hardswish"):
+        return apply_inplace(x, hardswish)
+    a = x._data
+    with backend.errstate(invalid="ignore"):  # inf * 0 on a branch that where drops
+        return ops.where(a <= -3, x * 0.0, ops.where(a < 3, x * (x + 3.0) / 6.0, x))
+
+
+def hardsigmoid(input, inplace: bool = False) -> Tensor:  # noqa: A002
+    """relu6(x + 3) / 6: y = 0 for x <= -3, (x + 3) / 6 between, 1 for x >= 3;  dy/dx = 1/6
+    strictly between -3 and 3, 0 elsewhere (also at +-3, as PyTorch's). ``inplace=True``
+    writes the result into ``input``."""
+    x = _float_input(input, "hardsigmoid")
+    if check_bool(inplace, "inplace", "hardsigmoid"):
+        return apply_inplace(x, hardsigmoid)
+    a = x._data
+    return ops.where(a <= -3, 0.0, ops.where(a >= 3, 1.0, (x + 3.0) / 6.0))
+
+
+def softmin(input, dim: int | None = None, dtype=None) -> Tensor:  # noqa: A002
+    """softmax(-x) along ``dim`` (the implicit dim of softmax without it); ``dtype`` casts the
+    input first, as PyTorch's."""
+    x = _float_input(input, "softmin")
+    return ops.softmax(-(x if dtype is None else x.to(dtype)), dim)
+
+
+def glu(input, dim: int = -1) -> Tensor:  # noqa: A002
+    """The gated linear unit (Dauphin et al.): a sigmoid(b), for a and b the first and second
+    halves of ``input`` along ``dim`` (whose size must be even, and halves)."""
+    who = "glu"
+    x = _float_input(input, who)
+    dim = check_int(dim, "dim", who)
+    if x.ndim == 0:
+        raise ValueError(message(who, "an input of at least 1 dimension (a scalar has no half)",
+                                 "input.shape", ()))
+    if not -x.ndim <= dim < x.ndim:
+        raise IndexError(message(who, f"dim in [{-x.ndim}, {x.ndim - 1}] for an input of shape "
+                                 f"{tuple(x.shape)}", "dim", dim))
+    axis = dim % x.ndim
+    n = x.shape[axis]
+    if n % 2:
+        raise ValueError(message(who, f"an even size along dim={dim} (it is halved)",
+                                 f"input.shape[{dim}]", n))
+    head = (slice(None),) * axis
+    return x[head + (slice(0, n // 2),)] * ops.sigmoid(x[head + (slice(n // 2, n),)])
+
+
+def threshold(input, threshold: float, value: float,  # noqa: A002 - PyTorch's names
+              inplace: bool = False) -> Tensor:
+    """y = x where x > threshold, else ``value``;  dy/dx = 1 where x > threshold, else 0 (also
+    at x = threshold, as PyTorch's). ``inplace=True`` writes the result into ``input``."""
+    who = "threshold"
+    limit = check_number(threshold, "threshold", who)
+    value = check_number(value, "value", who)
+    x = _float_input(input, who)
+    if check_bool(inplace, "inplace", who):
+        return apply_inplace(x, _thresholded, limit, value)
+    return ops.where(x._data <= limit, value, x)
+
+
+def _thresholded(x, limit, value):
+    return threshold(x, limit, value)
+
+
+_thresholded.__name__ = "threshold"  # its in-place errors say threshold_
+
+
+def softshrink(input, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """y = x - lambd for x > lambd, x + lambd for x < -lambd, 0 between (lambd >= 0);  dy/dx = 1
+    outside [-lambd, lambd], 0 on it (also at +-lambd, as PyTorch's)."""
+    who = "softshrink"
+    lambd = check_number(lambd, "lambd", who, 0.0)
+    x = _float_input(input, who)
+    a = x._data
+    with backend.errstate(invalid="ignore"):  # inf * 0 on a branch that where drops
+        return ops.where(a > lambd, x - lambd, ops.where(a < -lambd, x + lambd, x * 0.0))
+
+
+def hardshrink(input, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """y = x outside [-lambd, lambd], 0 on it;  dy/dx = 1 outside, 0 on it (also at +-lambd, as
+    PyTorch's; a negative lambd keeps every x, as PyTorch's)."""
+    who = "hardshrink"
+    lambd = check_number(lambd, "lambd", who)
+    x = _float_input(input, who)
+    a = x._data
+    return ops.where((a >= -lambd) & (a <= lambd), 0.0, x)
+
+
+def tanhshrink(input) -> Tensor:  # noqa: A002
+    """y = x - tanh(x);  dy/dx = tanh(x)^2."""
+    x = _float_input(input, "tanhshrink")
+    return x - ops.tanh(x)
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3,  # noqa: A002
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """The randomised leaky ReLU (Xu et al.): y = x where x > 0, else a x;  dy/dx = 1, else a.
+    While training each element draws its own slope a from U(lower, upper) (nerve's generator:
+    ``nerve.manual_seed``), in eval a = (lower + upper) / 2 (PyTorch's rule; ``training=False``
+    is the default, as PyTorch's). ``inplace=True`` writes the result into ``input``."""
+    who = "rrelu"
+    lower = check_number(lower, "lower", who)
+    upper = check_number(upper, "upper", who)
+    if lower > upper:
+        raise ValueError(message(who, f"upper >= lower={lower} (the slopes' bounds)", "upper",
+                                 upper))
+    training = check_bool(training, "training", who)
+    x = _float_input(input, who)
+    if check_bool(inplace, "inplace", who):
+        return apply_inplace(x, rrelu, lower, upper, training)
+    if not training:
+        return ops.leaky_relu(x, (lower + upper) / 2)
+    a = x._data
+    xp = backend.array_module(a)
+    slopes = backend.rng(backend.device_of(a)).uniform(lower, upper, a.shape)
+    return x * xp.where(a <= 0, xp.asarray(slopes).astype(a.dtype), xp.ones((), a.dtype))
 
 
 def _check_reduction(reduction: str, who: str) -> None:
@@ -301,7 +442,9 @@ def _check_class_target(logits: Tensor, target, who: str, ignore_index: int | No
     if ignore_index is not None and ignore_index != -100:  # PyTorch refuses it too
         raise ValueError(message(who, "ignore_index left at -100 with probabilities as target "
                                  "(it applies to class indices)", "ignore_index", ignore_index))
-    return t.astype(logits.dtype, copy=False)
+    if isinstance(target, Tensor):  # a Tensor's dtype promotes with the logits', as PyTorch's
+        return t.astype(backend.array_module(t).result_type(t.dtype, logits.dtype), copy=False)
+    return t.astype(logits.dtype, copy=False)  # an array: the logits' dtype (nerve's rule)
 
 
 def _any_ignored(t, ignore_index: int, n_cls: int) -> bool:
@@ -516,6 +659,378 @@ def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False) 
     return _reduce(per, reduction)
 
 
+# --- margin, embedding and likelihood losses (PyTorch's; ``reduction`` by keyword: PyTorch's
+# deprecated size_average and reduce, which come before it, are not taken) -------------------
+def _label_target(target, like: Tensor, who: str, name: str = "target") -> Tensor:
+    """A target that takes part in the arithmetic: a Tensor as it is (its dtype promotes with
+    the input's and it gets its gradient, as PyTorch's), anything else (an array, numbers) a
+    Tensor of the input's dtype (nerve's rule for arrays beside tensors)."""
+    if isinstance(target, Tensor):
+        if target.dtype.kind not in "biuf":
+            raise TypeError(message(who, f"numbers as {name}", f"{name}.dtype", target.dtype))
+        return target
+    return Tensor._wrap(numeric_array(target, name, who).astype(like.dtype))
+
+
+def _label_array(target, like: Tensor, who: str):
+    """A target that only selects (compared with 1 and -1, or a sign given no gradient, as in
+    PyTorch's kernels): its array, in the input's dtype."""
+    return numeric_array(target, "target", who).astype(like.dtype, copy=False)
+
+
+def _broadcast_shapes(who: str, **shapes) -> tuple:
+    """The common shape of the named shapes; a ValueError names them all when there is none."""
+    try:
+        return backend.broadcast_shapes(*(tuple(s) for s in shapes.values()))
+    except ValueError:
+        raise ValueError(message(who, f"{', '.join(shapes)} of shapes that broadcast together",
+                                 "shapes", tuple(tuple(s) for s in shapes.values()))) from None
+
+
+def _same_ndim(who: str, **tensors) -> None:
+    """PyTorch's check of the ranking and triplet losses: every input has as many dimensions."""
+    dims = {name: len(t.shape) for name, t in tensors.items()}
+    if len(set(dims.values())) > 1:
+        raise ValueError(message(who, f"{', '.join(dims)} of the same number of dimensions",
+                                 "ndims", tuple(dims.values())))
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0, *,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, -y (x1 - x2) + margin) per element, as PyTorch's: y = 1 asks x1 to rank above x2
+    by ``margin``, y = -1 below. The three inputs have as many dimensions and broadcast
+    together; the gradient at the hinge (loss exactly 0) is the slope's, as PyTorch's clamp
+    gives, and the target gets its gradient -(x1 - x2) where the loss is positive."""
+    who = "margin_ranking_loss"
+    _check_reduction(reduction, who)
+    margin = check_number(margin, "margin", who)
+    x1, x2 = _float_input(input1, who), _float_input(input2, who)
+    y = _label_target(target, x1, who)
+    _same_ndim(who, input1=x1, input2=x2, target=y)
+    _broadcast_shapes(who, input1=x1.shape, input2=x2.shape, target=y.shape)
+    return _reduce(ops.clamp(-y * (x1 - x2) + margin, min=0.0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, *,  # noqa: A002
+                         reduction: str = "mean") -> Tensor:
+    """x where y == 1, max(0, margin - x) where y == -1 (x a distance, y = 1 for similar pairs),
+    as PyTorch's: a target that is neither adds both terms. The target broadcasts with the input
+    and gets no gradient (it only selects), as in PyTorch."""
+    who = "hinge_embedding_loss"
+    _check_reduction(reduction, who)
+    margin = check_number(margin, "margin", who)
+    x = _float_input(input, who)
+    y = _label_array(target, x, who)
+    _broadcast_shapes(who, input=x.shape, target=y.shape)
+    per = ops.where(y != 1, ops.clamp(margin - x, min=0.0), 0.0) + ops.where(y != -1, x, 0.0)
+    return _reduce(per, reduction)
+
+
+def soft_margin_loss(input, target, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """ln(1 + e^(-y x)) per element (a two-class logistic loss for y = 1 or -1), as PyTorch's,
+    computed stably for any y x; in the input's dtype. The target broadcasts with the input; one
+    that requires grad is refused, as PyTorch refuses it (the loss gives it no gradient)."""
+    who = "soft_margin_loss"
+    _check_reduction(reduction, who)
+    x = _float_input(input, who)
+    _no_target_grad(target, who)
+    y = _label_array(target, x, who)
+    _broadcast_shapes(who, input=x.shape, target=y.shape)
+    return _reduce(ops.softplus(x * -y), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, *,  # noqa: A002
+                                reduction: str = "mean") -> Tensor:
+    """The binary cross-entropy of sigmoid(x) for each class, averaged over the classes (the
+    last dimension), as PyTorch's:
+
+      l = -(1/C) sum_c w_c (y_c ln sigmoid(x_c) + (1 - y_c) ln sigmoid(-x_c))
+
+    then the reduction over the rest (the batch). ``weight`` (w, one per class or any shape that
+    broadcasts) multiplies each term. The target and a weight given as Tensors take part as in
+    PyTorch: their dtypes promote with the input's and they get their gradients."""
+    who = "multilabel_soft_margin_loss"
+    _check_reduction(reduction, who)
+    x = _float_input(input, who)
+    if x.ndim == 0:
+        raise ValueError(message(who, "an input of shape (C,) or (N, C)", "input.shape",
+                                 x.shape))
+    y = _label_target(target, x, who)
+    w = None if weight is None else _label_target(weight, x, who, "weight")
+    _broadcast_shapes(who, input=x.shape, target=y.shape, **({} if w is None else
+                                                           {"weight": w.shape}))
+    per = -(y * logsigmoid(x) + (1 - y) * logsigmoid(-x))
+    if w is not None:
+        per = per * w
+    return _reduce(per.sum(-1) / x.shape[-1], reduction)
+
+
+def _margin_input(input, who: str) -> Tensor:
+    """The input of the multi-class margin losses: (C,) or (N, C) (0-d: one class), C > 0."""
+    x = _float_input(input, who)
+    if x.ndim > 2 or (x.ndim and not x.shape[-1]):
+        raise ValueError(message(who, "an input of shape (C,) or (N, C) with C > 0",
+                                 "input.shape", x.shape))
+    return x
+
+
+def _index_target(target, who: str):
+    _no_target_grad(target, who)
+    t = as_array(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(message(who, "class indices (integers) as target", "target.dtype",
+                                t.dtype))
+    return t
+
+
+def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0,  # noqa: A002
+                      weight=None, *, reduction: str = "mean") -> Tensor:
+    """The multi-class hinge loss of class scores x (N, C) at class indices y (N,), as
+    PyTorch's:
+
+      l = (1/C) sum_{j != y} w_y max(0, margin - x_y + x_j)^p,   p = 1 or 2
+
+    ``weight`` (w, one per class; 1 without it) weighs each sample by its class and gets no
+    gradient (one that requires grad is refused, as PyTorch refuses it). A term exactly at the
+    hinge (margin - x_y + x_j == 0) adds no gradient, as in PyTorch. A 1-D input is one sample
+    (its target of shape () or (1,), the unreduced loss of that shape)."""
+    who = "multi_margin_loss"
+    _check_reduction(reduction, who)
+    if isinstance(p, (bool,)) or p not in (1, 2):
+        raise ValueError(message(who, "p = 1 or 2", "p", p))
+    margin = check_number(margin, "margin", who)
+    x = _margin_input(input, who)
+    t = _index_target(target, who)
+    n_cls = x.shape[-1] if x.ndim else 1
+    if x.ndim == 2:
+        if t.shape != (x.shape[0],):
+            raise ValueError(message(who, f"a target of shape ({x.shape[0]},) for an input of "
+                                     f"shape {x.shape}", "target.shape", t.shape))
+        out_shape = t.shape
+    else:
+        if t.ndim > 1 or t.size != 1:
+            raise ValueError(message(who, f"a target of shape () or (1,) for an input of shape "
+                                     f"{x.shape}", "target.shape", t.shape))
+        out_shape = t.shape
+    x2, t1 = x.reshape(-1, n_cls), t.reshape(-1)
+    if t1.size and not (0 <= t1.min() and t1.max() < n_cls):
+        bad = t1[(t1 < 0) | (t1 >= n_cls)][0]
+        raise ValueError(message(who, f"class indices in [0, {n_cls - 1}]", "target", int(bad)))
+    w = None
+    if weight is not None:
+        if isinstance(weight, Tensor) and weight.requires_grad:
+            raise ValueError(message(who, "a weight that does not require grad (the loss gives "
+                                     "it no gradient, as PyTorch's: pass weight.detach())",
+                                     "weight.requires_grad", True))
+        w = _class_weight(weight, n_cls, x.dtype, who)
+    xp = backend.array_module(t1)
+    rows = xp.arange(len(t1))
+    h = ops.relu(margin - x2[rows, t1].reshape(-1, 1) + x2)
+    if p == 2:
+        h = h * h
+    if w is not None:
+        h = h * w[t1].reshape(-1, 1)
+    others = xp.arange(n_cls) != t1.reshape(-1, 1)
+    per = ops.where(others, h, 0.0).sum(1) / n_cls
+    return _reduce(per.reshape(out_shape), reduction)
+
+
+def multilabel_margin_loss(input, target, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """The multi-label hinge loss of class scores x (N, C), as PyTorch's: the target (N, C)
+    lists each sample's classes, padded with -1 after the last (what follows the first -1 is
+    not read, but must still lie in [-1, C)), and
+
+      l = (1/C) sum_{j in targets} sum_{i not a target} max(0, 1 - (x_j - x_i))
+
+    (a class listed twice counts twice). A term exactly at the hinge adds no gradient, as in
+    PyTorch. A 1-D input (C,) is one sample, its loss of shape ()."""
+    who = "multilabel_margin_loss"
+    _check_reduction(reduction, who)
+    x = _margin_input(input, who)
+    t = _index_target(target, who)
+    if t.shape != x.shape:
+        raise ValueError(message(who, f"a target of the input's shape {x.shape}",
+                                 "target.shape", t.shape))
+    n_cls = x.shape[-1] if x.ndim else 1
+    if t.size and not (-1 <= t.min() and t.max() < n_cls):
+        bad = t[(t < -1) | (t >= n_cls)][0]
+        raise ValueError(message(who, f"class indices in [0, {n_cls - 1}], or -1 after the "
+                                 "last", "target", int(bad)))
+    x2, t2 = x.reshape(-1, n_cls), t.reshape(-1, n_cls)
+    xp = backend.array_module(t2)
+    listed = xp.cumsum(t2 == -1, axis=1) == 0  # the classes before the first -1
+    k = int(listed.sum(1).max()) if t2.size else 0  # the longest list
+    listed, safe = listed[:, :k], xp.where(listed, t2, 0)[:, :k]
+    rows = xp.arange(len(t2)).reshape(-1, 1)
+    is_target = xp.zeros(t2.shape, bool)
+    is_target[xp.broadcast_to(rows, safe.shape)[listed], safe[listed]] = True
+    n = len(t2)
+    z = ops.relu((1 - x2[rows, safe]).reshape(n, k, 1) + x2.reshape(n, 1, n_cls))
+    counted = listed.reshape(n, k, 1) & ~is_target.reshape(n, 1, n_cls)
+    per = ops.where(counted, z, 0.0).sum((1, 2)) / n_cls
+    return _reduce(per.reshape(x.shape[:-1] if x.ndim else ()), reduction)
+
+
+_COSINE_EPS = 9.999999960041972e-13  # PyTorch's 1e-12, a float32 constant in its kernel
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, *,
+                          reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1, 0 for any other
+    y, as PyTorch's, with its cosine: sum(x1 x2) / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)) (a
+    zero vector has cosine 0, and gets PyTorch's large but finite gradient). Inputs (N, D) with
+    a target (N,), or (D,) with a target of shape (); x1 and x2 broadcast together. The target
+    gets no gradient (it only selects)."""
+    who = "cosine_embedding_loss"
+    _check_reduction(reduction, who)
+    margin = check_number(margin, "margin", who)
+    x1, x2 = _float_input(input1, who), _float_input(input2, who)
+    y = _label_array(target, x1, who)
+    if y.ndim > 1:
+        raise ValueError(message(who, "a target of shape (N,) or () (one label per pair)",
+                                 "target.shape", y.shape))
+    if x1.ndim != y.ndim + 1 or x2.ndim != y.ndim + 1:
+        raise ValueError(message(who, f"inputs of {y.ndim + 1} dimensions for a target of shape "
+                                 f"{y.shape}", "input shapes", (x1.shape, x2.shape)))
+    dim = y.ndim  # the last dimension
+    _broadcast_shapes(who, input1=x1.shape, input2=x2.shape)
+    cos = (x1 * x2).sum(dim) / ops.sqrt(((x1 * x1).sum(dim) + _COSINE_EPS) *
+                                        ((x2 * x2).sum(dim) + _COSINE_EPS))
+    _broadcast_shapes(who, cosine=cos.shape, target=y.shape)
+    per = ops.where(y == 1, 1 - cos, 0.0) + ops.where(y == -1, ops.clamp(cos - margin, min=0.0),
+                                                      0.0)
+    return _reduce(per, reduction)
+
+
+def _positive_margin(margin, who: str) -> float:
+    return check_number(margin, "margin", who, 0.0, low_open=True)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0,
+                        eps: float = 1e-6, swap: bool = False, *,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)) with d the pairwise distance ``||x1 - x2 + eps||_p``
+    along the last dimension, as PyTorch's: the anchor is pulled towards the positive and pushed
+    from the negative by ``margin`` (> 0). ``swap=True`` takes d(a, n) as min(d(a, n), d(p, n))
+    (Balntas et al.'s distance swap; a tie splits the gradient). The three inputs have as many
+    dimensions and broadcast together."""
+    who = "triplet_margin_loss"
+    _check_reduction(reduction, who)
+    margin = _positive_margin(margin, who)
+    p, eps = check_number(p, "p", who), check_number(eps, "eps", who)
+    swap = check_bool(swap, "swap", who)
+    a, pos, neg = (_float_input(t, who) for t in (anchor, positive, negative))
+    _same_ndim(who, anchor=a, positive=pos, negative=neg)
+    d_pos = pairwise_distance(a, pos, p, eps)
+    d_neg = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    return _reduce(ops.clamp(margin + d_pos - d_neg, min=0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """``triplet_margin_loss`` with any distance: max(0, margin + d(a, p) - d(a, n)) for
+    ``distance_function`` d(x1, x2) -> Tensor (None: ``pairwise_distance``), as PyTorch's;
+    ``swap=True`` takes d(a, n) as min(d(a, n), d(p, n))."""
+    who = "triplet_margin_with_distance_loss"
+    _check_reduction(reduction, who)
+    margin = _positive_margin(margin, who)
+    swap = check_bool(swap, "swap", who)
+    if distance_function is None:
+        distance_function = pairwise_distance
+    elif not callable(distance_function):
+        raise TypeError(message(who, "a function (x1, x2) -> distances or None as "
+                                "distance_function", "distance_function",
+                                ShortRepr(distance_function)))
+    a, pos, neg = (_float_input(t, who) for t in (anchor, positive, negative))
+    _same_ndim(who, anchor=a, positive=pos, negative=neg)
+    d_pos = distance_function(a, pos)
+    d_neg = distance_function(a, neg)
+    if swap:
+        d_neg = ops.minimum(d_neg, distance_function(pos, neg))
+    return _reduce(ops.clamp(margin + d_pos - d_neg, min=0.0), reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, *,  # noqa: A002
+                     eps: float = 1e-8, reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of a target count t under a Poisson distribution, as
+    PyTorch's: e^x - t x for a log-rate x (``log_input=True``), or x - t ln(x + eps) for a rate
+    x. ``full=True`` adds Stirling's approximation of ln(t!), t ln t - t + ln(2 pi t) / 2, where
+    t > 1 (0 elsewhere, as PyTorch; a target that requires grad then gets PyTorch's NaN
+    gradient where t == 0). The target broadcasts with the input, and a Tensor target gets its
+    gradient and promotes the dtype, as in PyTorch. ``eps`` is PyTorch's (after its deprecated
+    size_average), so given by keyword here."""
+    who = "poisson_nll_loss"
+    _check_reduction(reduction, who)
+    log_input = check_bool(log_input, "log_input", who)
+    full = check_bool(full, "full", who)
+    eps = check_number(eps, "eps", who)
+    x = _float_input(input, who)
+    t = _label_target(target, x, who)
+    _broadcast_shapes(who, input=x.shape, target=t.shape)
+    per = ops.exp(x) - t * x if log_input else x - t * ops.log(x + eps)
+    if full:
+        with backend.errstate(divide="ignore", invalid="ignore"):  # ln of t <= 0: masked
+            stirling = t * ops.log(t) - t + 0.5 * ops.log(2 * math.pi * t)
+        per = per + ops.where(as_array(t) <= 1, 0.0, stirling)
+    return _reduce(per, reduction)
+
+
+def _gaussian_var(var, x: Tensor, who: str) -> Tensor:
+    """The variances as PyTorch's gaussian_nll_loss reads them: a number for every element, the
+    input's shape, that shape without its last dimension (one variance per row), or one
+    dimension of size 1 where the input's is larger; none negative."""
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(message(who, "a variance >= 0", "var", var))
+        return Tensor._wrap(backend.array_module(x._data).full(x.shape, var, dtype=x.dtype))
+    v = _label_target(var, x, who, "var")
+    if v.dtype.kind not in "f":
+        raise TypeError(message(who, "floating-point variances", "var.dtype", v.dtype))
+    if (as_array(v) < 0).any():
+        raise ValueError(message(who, "variances >= 0", "var (the smallest)",
+                                 float(as_array(v).min())))
+    shape, vshape = tuple(x.shape), tuple(v.shape)
+    if vshape == shape:
+        return v
+    if vshape == shape[:-1]:
+        return v.unsqueeze(-1)
+    if len(vshape) == len(shape) and sum(b for a, b in zip(shape, vshape) if a != b) == 1:
+        return v
+    raise ValueError(message(who, f"var of the input's shape {shape}, of {shape[:-1]}, or with "
+                             "one dimension of size 1 where the input's is larger",
+                             "var.shape", vshape))
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,  # noqa: A002
+                      reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of a target under a Gaussian of mean ``input`` and variance
+    ``var``, as PyTorch's:
+
+      l = (ln max(var, eps) + (input - target)^2 / max(var, eps)) / 2   (+ ln(2 pi) / 2, full)
+
+    ``var`` is a number, a Tensor of the input's shape, of that shape without its last
+    dimension, or with one dimension of size 1 where the input's is larger (see PyTorch). The
+    clamp at ``eps`` passes the gradient on unchanged, as PyTorch's (which clamps a copy under
+    no_grad): a variance below eps gets the gradient of the loss at eps. The target broadcasts;
+    Tensors get their gradients and promote the dtype, as in PyTorch."""
+    who = "gaussian_nll_loss"
+    full = check_bool(full, "full", who)
+    eps = check_number(eps, "eps", who)
+    x = _float_input(input, who)
+    t = _label_target(target, x, who)
+    v = _gaussian_var(var, x, who)
+    _check_reduction(reduction, who)
+    v = ClampMinPassFunction.apply(v, min=eps)
+    _broadcast_shapes(who, input=x.shape, target=t.shape, var=v.shape)
+    per = 0.5 * (ops.log(v) + (x - t) ** 2 / v)
+    if full:
+        per = per + 0.5 * math.log(2 * math.pi)
+    return _reduce(per, reduction)
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) while training;
     ``inplace=True`` writes the result into ``x`` (PyTorch's flag)."""
@@ -703,6 +1218,85 @@ def _dropout2d(input, p: float, training: bool, who: str) -> Tensor:
     return x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
 
 
+def dropout1d(input, p: float = 0.5, training: bool = True,  # noqa: A002 - PyTorch's names
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels while training: each (sample, channel) of ``input`` (N, C, L), or
+    each channel of an unbatched (C, L), with probability p, scaling the rest by 1/(1-p);
+    identity otherwise. ``inplace=True`` writes the result into ``input``."""
+    return _random_drop(input, p, training, inplace, dropout1d, (2, 3), "(N, C, L) or (C, L)")
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True,  # noqa: A002
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels while training: each (sample, channel) of ``input`` (N, C, D, H, W),
+    or each channel of an unbatched (C, D, H, W), with probability p, scaling the rest by
+    1/(1-p); identity otherwise. ``inplace=True`` writes the result into ``input``."""
+    return _random_drop(input, p, training, inplace, dropout3d, (4, 5),
+                        "(N, C, D, H, W) or (C, D, H, W)")
+
+
+# SELU's value for x -> -inf, negated (scale * alpha): alpha dropout sets dropped units to it
+_ALPHA_DROPOUT = 1.7580993408473766
+
+
+def alpha_dropout(input, p: float = 0.5, training: bool = False,  # noqa: A002
+                  inplace: bool = False) -> Tensor:
+    """Dropout that keeps SELU's self-normalisation (Klambauer et al.): while training each
+    element is set with probability p to SELU's saturation -a' (a' = 1.7581), then all are
+    scaled and shifted so that inputs of mean 0 and variance 1 keep them, as PyTorch computes:
+
+      a = 1 / sqrt((a'^2 p + 1) (1 - p)),   y = a x + a' a p  where kept,  -a' a (1 - p) where
+      dropped;  dy/dx = a where kept, 0 where dropped.
+
+    Identity otherwise (``training=False`` is the default, as PyTorch's); p = 1 gives x * 0.
+    ``inplace=True`` writes the result into ``input``."""
+    return _random_drop(input, p, training, inplace, alpha_dropout, feature=False, alpha=True)
+
+
+def feature_alpha_dropout(input, p: float = 0.5, training: bool = False,  # noqa: A002
+                          inplace: bool = False) -> Tensor:
+    """``alpha_dropout`` of whole channels: each (sample, channel) of ``input`` (N, C, ...)
+    is dropped (set to -a') or kept as a whole; a 2-D input (N, C) drops single elements, as
+    PyTorch's. Identity otherwise (``training=False`` is the default, as PyTorch's)."""
+    return _random_drop(input, p, training, inplace, feature_alpha_dropout, alpha=True)
+
+
+def _random_drop(input, p, training, inplace, fn, ndims=None, shapes: str = "",
+                 feature: bool = True, alpha: bool = False) -> Tensor:
+    """The dropouts above: ``fn`` (the public function) names them and redoes the work in
+    place; ``ndims`` the accepted input dimensions (the first one unbatched); ``feature``:
+    one draw per channel; ``alpha``: the affine correction of alpha dropout (else 1/(1-p))."""
+    who = fn.__name__
+    check_probability(p, "p", who)
+    training = check_bool(training, "training", who)
+    inplace = check_bool(inplace, "inplace", who)
+    x = _float_input(input, who)
+    if ndims is not None and x.ndim not in ndims:
+        raise ValueError(message(who, f"an input of shape {shapes} (channel-wise dropout; "
+                                 "dropout zeroes single elements)", "input.shape", x.shape))
+    if feature and x.ndim < 2:
+        raise ValueError(message(who, "an input of at least 2 dimensions (N, C, ...): it drops "
+                                 "whole channels", "input.shape", x.shape))
+    if not training or p == 0 or x._data.size == 0:
+        return x
+    if inplace:
+        return apply_inplace(x, fn, p, training)
+    if p == 1:  # everything dropped (x * 0, as PyTorch: NaN stays NaN)
+        return x * 0.0
+    shape = x.shape
+    if feature:
+        batched = 1 if ndims is not None and x.ndim == ndims[0] else 2
+        shape = x.shape[:batched] + (1,) * (x.ndim - batched)
+    gen = backend.rng(backend.device_of(x._data))
+    keep = (gen.random(shape, dtype=backend.float32) >= p).astype(x.dtype)
+    if not alpha:
+        keep *= 1.0 / (1.0 - p)
+        return x * keep
+    a = 1.0 / math.sqrt((_ALPHA_DROPOUT ** 2 * p + 1) * (1 - p))
+    shift = (keep - 1) * (_ALPHA_DROPOUT * a) + _ALPHA_DROPOUT * a * p  # PyTorch's b
+    return x * (keep * a) + shift
+
+
 # --- distances and padding -------------------------------------------------------------------
 def _broadcast_pair(x1, x2, who: str) -> tuple[Tensor, Tensor]:
     """``x1`` and ``x2`` as Tensors of their common broadcast shape (an error names both)."""
@@ -869,3 +1463,4 @@ def _pad_index(mode: str, n: int, before: int, after: int, axis: int, who: str, 
 # last so that the modules they live in find every function here.
 from nerve.nn.activation import prelu  # noqa: E402, F401 - re-exported
 from nerve.nn.normalization import group_norm, instance_norm  # noqa: E402, F401 - re-exported
+from nerve.nn.transformer import scaled_dot_product_attention  # noqa: E402, F401

@@ -1,4 +1,6 @@
-"""Basic layers: Linear, Flatten, Dropout, Dropout2d, Identity, Embedding."""
+"""Basic layers: Linear, Flatten, Dropout (and Dropout1d/2d/3d, AlphaDropout,
+FeatureAlphaDropout), Identity, Embedding, and the padding layers (ZeroPad, ConstantPad,
+ReflectionPad, ReplicationPad, CircularPad, each 1d/2d/3d)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,14 @@ import math
 from nerve import backend
 from nerve.autograd import Tensor, no_grad
 from nerve.checks import (
+    ShortRepr,
     as_array,
     check_bool,
     check_int,
+    check_number,
     check_positive_int,
     check_probability,
+    is_int,
     message,
 )
 from nerve.nn import functional as F
@@ -202,6 +207,220 @@ class Dropout2d(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class _DropoutNd(Module):
+    """A dropout layer of PyTorch's arguments (p, inplace) over its function in nn.functional."""
+
+    _takes_tensor = True
+    _function = None
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        self.p = check_probability(p, "p", type(self).__name__)
+        self.inplace = check_bool(inplace, "inplace", type(self).__name__)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self)._function(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels while training: each (sample, channel) of (N, C, L), or each
+    channel of (C, L), with probability p, scaling the rest by 1/(1-p); identity in eval.
+
+    Shape: (N, C, L) or (C, L) -> the same
+    """
+
+    _function = staticmethod(F.dropout1d)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels while training: each (sample, channel) of (N, C, D, H, W), or each
+    channel of (C, D, H, W), with probability p, scaling the rest by 1/(1-p); identity in eval.
+
+    Shape: (N, C, D, H, W) or (C, D, H, W) -> the same
+    """
+
+    _function = staticmethod(F.dropout3d)
+
+
+class AlphaDropout(_DropoutNd):
+    """Alpha dropout for SELU networks while training (see ``F.alpha_dropout``: the mean and
+    variance of its input are kept); identity in eval. ``inplace=True`` writes into the
+    input (PyTorch's module takes the flag and does not).
+
+    Shape: any -> the same
+    """
+
+    _function = staticmethod(F.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels (each (sample, channel) of (N, C, ...)) while training;
+    identity in eval. ``inplace=True`` writes into the input (PyTorch's module takes the flag
+    and does not).
+
+    Shape: (N, C, ...) -> the same
+    """
+
+    _function = staticmethod(F.feature_alpha_dropout)
+
+
+# --- padding ---------------------------------------------------------------------------------
+_SIDES = ("left", "right", "top", "bottom", "front", "back")
+
+
+def _padding_of(padding, n: int, who: str) -> tuple[int, ...]:
+    """``padding`` (one int for every side, or n ints) as a tuple of n ints."""
+    if is_int(padding):
+        return (int(padding),) * n
+    expected = f"an int or a tuple of {n} ints ({', '.join(_SIDES[:n])})"
+    if not isinstance(padding, (tuple, list)) or not all(is_int(v) for v in padding):
+        raise TypeError(message(who, expected, "padding", ShortRepr(padding)))
+    if len(padding) != n:  # PyTorch would pad fewer dimensions than the layer's name says
+        raise ValueError(message(who, expected, "padding", tuple(padding)))
+    return tuple(int(v) for v in padding)
+
+
+class _PadNd(Module):
+    """Pad the last 1, 2 or 3 dimensions with ``F.pad`` of the class's mode: ``padding`` is
+    an int (every side) or (left, right[, top, bottom[, front, back]]); a negative width
+    crops, where F.pad allows it."""
+
+    _takes_tensor = True
+    _mode = "constant"
+    _dims = 1
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = _padding_of(padding, 2 * self._dims, type(self).__name__)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pad(x, self.padding, self._mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding, value: float):
+        super().__init__(padding)
+        check_number(value, "value", type(self).__name__)
+        self.value = value  # as given, as PyTorch's repr shows it
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pad(x, self.padding, "constant", self.value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    """Pad the last dimension with ``value``. Shape: (*, W) -> (*, W + left + right)."""
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """Pad the last 2 dimensions with ``value``. Shape: (*, H, W) -> (*, H + top + bottom,
+    W + left + right)."""
+
+    _dims = 2
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pad the last 3 dimensions with ``value``. Shape: (*, D, H, W) -> (*, D + front + back,
+    H + top + bottom, W + left + right)."""
+
+    _dims = 3
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Pad the last dimension with zeros. Shape: (*, W) -> (*, W + left + right)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Pad the last 2 dimensions with zeros (see ConstantPad2d)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pad the last 3 dimensions with zeros (see ConstantPad3d)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_PadNd):
+    """Mirror about the edges without repeating them (each width < the size).
+    Shape: (N, C, W) or (C, W) -> (.., W + left + right)."""
+
+    _mode = "reflect"
+
+
+class ReflectionPad2d(_PadNd):
+    """Mirror the last 2 dimensions about their edges. Shape: (N, C, H, W) or (C, H, W)."""
+
+    _mode, _dims = "reflect", 2
+
+
+class ReflectionPad3d(_PadNd):
+    """Mirror the last 3 dimensions about their edges. Shape: (N, C, D, H, W) or
+    (C, D, H, W)."""
+
+    _mode, _dims = "reflect", 3
+
+
+class ReplicationPad1d(_PadNd):
+    """Repeat the edge values. Shape: (N, C, W) or (C, W) -> (.., W + left + right)."""
+
+    _mode = "replicate"
+
+
+class ReplicationPad2d(_PadNd):
+    """Repeat the edge values of the last 2 dimensions. Shape: (N, C, H, W) or (C, H, W)."""
+
+    _mode, _dims = "replicate", 2
+
+
+class ReplicationPad3d(_PadNd):
+    """Repeat the edge values of the last 3 dimensions. Shape: (N, C, D, H, W) or
+    (C, D, H, W)."""
+
+    _mode, _dims = "replicate", 3
+
+
+class CircularPad1d(_PadNd):
+    """Wrap around (each width <= the size; no negative widths). Shape: (N, C, W) or (C, W)."""
+
+    _mode = "circular"
+
+
+class CircularPad2d(_PadNd):
+    """Wrap the last 2 dimensions around. Shape: (N, C, H, W) or (C, H, W)."""
+
+    _mode, _dims = "circular", 2
+
+
+class CircularPad3d(_PadNd):
+    """Wrap the last 3 dimensions around. Shape: (N, C, D, H, W) or (C, D, H, W)."""
+
+    _mode, _dims = "circular", 3
 
 
 class Identity(Module):

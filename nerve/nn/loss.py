@@ -1,13 +1,20 @@
 """Loss modules: MSELoss, SSRLoss (the seed's sum of squared residuals), CrossEntropyLoss,
 NLLLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, L1Loss, SmoothL1Loss, HuberLoss. Each is
-``loss(input, target) -> Tensor``. Also the distances that losses are built from,
-CosineSimilarity and PairwiseDistance (``module(x1, x2) -> Tensor``)."""
+``loss(input, target) -> Tensor``. The margin, embedding and likelihood losses: SoftMarginLoss,
+HingeEmbeddingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, MultiLabelMarginLoss,
+PoissonNLLLoss (``loss(input, target)``), MarginRankingLoss and CosineEmbeddingLoss
+(``loss(input1, input2, target)``), TripletMarginLoss and TripletMarginWithDistanceLoss
+(``loss(anchor, positive, negative)``), GaussianNLLLoss (``loss(input, target, var)``); their
+``reduction`` is given by keyword (PyTorch's deprecated size_average and reduce, which come
+before it, are not taken). Also the distances that losses are built from, CosineSimilarity and
+PairwiseDistance (``module(x1, x2) -> Tensor``)."""
 
 from __future__ import annotations
 
 from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import (
+    ShortRepr,
     check_bool,
     check_choice,
     check_int,
@@ -257,3 +264,203 @@ class PairwiseDistance(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"
+
+
+# --- margin, embedding and likelihood losses -------------------------------------------------
+class _OptionsLoss(_Loss):
+    """A loss whose options (``_options``, in PyTorch's order) show in its repr before the
+    reduction; ``reduction`` is keyword-only (see the module's docstring)."""
+
+    _options: tuple = ()
+
+    def extra_repr(self) -> str:
+        return ", ".join([f"{k}={getattr(self, k)!r}" for k in self._options] +
+                         [super().extra_repr()])
+
+
+class MarginRankingLoss(_OptionsLoss):
+    """max(0, -y (x1 - x2) + margin): y = 1 asks x1 to rank above x2 by ``margin``, y = -1
+    below; see ``F.margin_ranking_loss``."""
+
+    _options = ("margin",)
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = check_number(margin, "margin", "MarginRankingLoss")
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, self.margin,
+                                     reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_OptionsLoss):
+    """x where y == 1, max(0, margin - x) where y == -1, for distances x of similar (1) and
+    dissimilar (-1) pairs; see ``F.hinge_embedding_loss``."""
+
+    _options = ("margin",)
+
+    def __init__(self, margin: float = 1.0, *, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = check_number(margin, "margin", "HingeEmbeddingLoss")
+
+    def forward(self, input, target):
+        return F.hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
+
+
+class SoftMarginLoss(_OptionsLoss):
+    """ln(1 + e^(-y x)) for labels y = 1 or -1; see ``F.soft_margin_loss``."""
+
+    def __init__(self, *, reduction: str = "mean"):
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_OptionsLoss):
+    """The binary cross-entropy of sigmoid(x) per class, averaged over the classes (the last
+    dimension). ``weight`` (one per class, or any shape that broadcasts to the input's) is a
+    buffer in ``state_dict``, as PyTorch's; see ``F.multilabel_soft_margin_loss``."""
+
+    def __init__(self, weight=None, *, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", _weight_buffer(weight, "weight",
+                                                      "MultiLabelSoftMarginLoss"))
+
+    def forward(self, input, target):
+        return F.multilabel_soft_margin_loss(input, target, self.weight,
+                                             reduction=self.reduction)
+
+
+class MultiMarginLoss(_OptionsLoss):
+    """The multi-class hinge loss (1/C) sum_{j != y} w_y max(0, margin - x_y + x_j)^p of class
+    scores (N, C) at class indices (N,); ``weight`` (one per class) is a buffer in
+    ``state_dict``, as PyTorch's; see ``F.multi_margin_loss``."""
+
+    _options = ("p", "margin")
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, *,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        who = "MultiMarginLoss"
+        if isinstance(p, bool) or p not in (1, 2):
+            raise ValueError(message(who, "p = 1 or 2", "p", p))
+        self.p = p
+        self.margin = check_number(margin, "margin", who)
+        if weight is not None:
+            w = numeric_array(weight, "weight", who)
+            if w.ndim != 1 or not w.size:
+                raise ValueError(message(who, "a 1-D tensor of class weights (one per class)",
+                                         "weight.shape", w.shape))
+        self.register_buffer("weight", _weight_buffer(weight, "weight", who))
+
+    def forward(self, input, target):
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
+                                   reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_OptionsLoss):
+    """The multi-label hinge loss of class scores (N, C) at targets (N, C) that list each
+    sample's classes, padded with -1; see ``F.multilabel_margin_loss``."""
+
+    def __init__(self, *, reduction: str = "mean"):
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_OptionsLoss):
+    """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1; see
+    ``F.cosine_embedding_loss``."""
+
+    _options = ("margin",)
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = check_number(margin, "margin", "CosineEmbeddingLoss")
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, self.margin,
+                                       reduction=self.reduction)
+
+
+class TripletMarginLoss(_OptionsLoss):
+    """max(0, margin + d(a, p) - d(a, n)) with the pairwise p-norm distance d; see
+    ``F.triplet_margin_loss``."""
+
+    _options = ("margin", "p", "eps", "swap")
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, *, reduction: str = "mean"):
+        super().__init__(reduction)
+        who = "TripletMarginLoss"
+        self.margin = check_number(margin, "margin", who, 0.0, low_open=True)
+        self.p = check_number(p, "p", who)
+        self.eps = check_number(eps, "eps", who)
+        self.swap = check_bool(swap, "swap", who)
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                     self.eps, self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_OptionsLoss):
+    """max(0, margin + d(a, p) - d(a, n)) for any ``distance_function`` d (None: the pairwise
+    Euclidean distance); see ``F.triplet_margin_with_distance_loss``."""
+
+    _options = ("margin", "swap")
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        who = "TripletMarginWithDistanceLoss"
+        if distance_function is not None and not callable(distance_function):
+            raise TypeError(message(who, "a function (x1, x2) -> distances or None as "
+                                    "distance_function", "distance_function",
+                                    ShortRepr(distance_function)))
+        self.distance_function = distance_function
+        self.margin = check_number(margin, "margin", who, 0.0, low_open=True)
+        self.swap = check_bool(swap, "swap", who)
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class PoissonNLLLoss(_OptionsLoss):
+    """The Poisson negative log-likelihood e^x - t x of a log-rate x (or x - t ln(x + eps) of a
+    rate, ``log_input=False``), with Stirling's term where t > 1 when ``full``; ``eps`` (after
+    PyTorch's deprecated size_average) by keyword. See ``F.poisson_nll_loss``."""
+
+    _options = ("log_input", "full", "eps")
+
+    def __init__(self, log_input: bool = True, full: bool = False, *, eps: float = 1e-8,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        who = "PoissonNLLLoss"
+        self.log_input = check_bool(log_input, "log_input", who)
+        self.full = check_bool(full, "full", who)
+        self.eps = check_number(eps, "eps", who)
+
+    def forward(self, log_input, target):
+        return F.poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class GaussianNLLLoss(_OptionsLoss):
+    """The Gaussian negative log-likelihood (ln v + (input - target)^2 / v) / 2 for variances
+    v = max(var, eps) (the clamp passes the gradient on, as PyTorch's); ``loss(input, target,
+    var)``. See ``F.gaussian_nll_loss``."""
+
+    _options = ("full", "eps")
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        who = "GaussianNLLLoss"
+        self.full = check_bool(full, "full", who)
+        self.eps = check_number(eps, "eps", who)
+
+    def forward(self, input, target, var):
+        return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)

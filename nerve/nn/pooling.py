@@ -1,4 +1,5 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, with PyTorch's arguments."""
+"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, with
+PyTorch's arguments."""
 
 from __future__ import annotations
 
@@ -165,5 +166,41 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPool):
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPool):
     """Average each channel down to ``output_size`` values: (N, C, L) -> (N, C, output_size)."""
+
+    _nd = 1
+
+
+class _AdaptiveMaxPool(Module):
+    _nd = 2
+    _takes_tensor = True
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        who = type(self).__name__
+        pool.adaptive_out((1, 1) + (1,) * self._nd, output_size, who, self._nd)  # checks it
+        self.output_size = output_size
+        self.return_indices = check_bool(return_indices, "return_indices", who)
+
+    def forward(self, x: Tensor):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        return pool._adaptive_max_pool(self._nd, x, self.output_size, self.return_indices,
+                                       f"{type(self).__name__}({self.extra_repr()})")
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    """The maximum of each channel over ``output_size`` bins (an int, a pair; None keeps that
+    size) whatever the input's size: (N, C, H, W) -> (N, C, *output_size). Bins overlap where
+    the sizes do not divide, as in PyTorch; the gradient goes to each bin's first maximum.
+    ``return_indices=True`` also returns each maximum's flat index h W + w in its plane."""
+
+    _nd = 2
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """The maximum of each channel over ``output_size`` bins: (N, C, L) -> (N, C,
+    output_size)."""
 
     _nd = 1

@@ -188,9 +188,10 @@ def as_strided(xp, array, shape, strides):
     return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
 
 
-def _weight_grads(ctx, xp, gh, cols, w_shape, groups, one_d):
+def _weight_grads(ctx, xp, gh, cols, w_shape, groups, one_d, bias=True):
     """dW = cols^T G per group; db is the row of the same product that the ones column of the
-    patches gives. Written into the optimizer's gradient arrays where it has them."""
+    patches gives (``bias``: the patches have that column). Written into the optimizer's
+    gradient arrays where it has them."""
     o, cg, kh, kw = w_shape
     og, k = o // groups, kh * kw * cg
     # cols^T G, (K [+ 1], og): 1.8x faster in OpenBLAS than G^T cols for these shapes
@@ -205,7 +206,7 @@ def _weight_grads(ctx, xp, gh, cols, w_shape, groups, one_d):
             gw[gi * og:(gi + 1) * og] = r[:k].reshape(kh, kw, cg, og).transpose(3, 2, 0, 1)
         if one_d:
             gw = gw[:, :, 0, :]
-    if len(needs) > 2 and needs[2]:
+    if bias and len(needs) > 2 and needs[2]:
         home = ctx.grad_home(2)
         gb = home if home is not None and home.dtype == gh.dtype else xp.empty(o, gh.dtype)
         for gi, r in enumerate(rows):
@@ -229,6 +230,134 @@ def _input_grad(xp, gh, w, x_shape, xpad_shape, opts, out):
             dx[:, rows, columns, gi * cg:(gi + 1) * cg] += part.reshape(n, out[0], out[1], cg)
     scratch.give(part)
     return dx[:, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
+
+
+class ConvTransposeFunction(Function):
+    """y = W^T * x + b (the convolution's input gradient, a "deconvolution"): each input value
+    spreads over a kernel-sized patch of the output, y[n, c, s i + d p - pad, s j + d q - pad]
+    += sum over o of x[n, o, i, j] w[o, c, p, q], then + b[c];
+    dx = conv(g, w) (the convolution's forward), dW = cols(g)^T X, db = sum of g over the pixels
+
+    The weight is (in, out / groups, kh, kw), PyTorch's layout, which is the layout of the
+    convolution whose input gradient this is. ``stride``, ``dilation``, ``output_padding`` are
+    pairs, ``padding`` (top, bottom, left, right); a 3-D input and weight are a 1-D one.
+    """
+
+    def forward(ctx, x, weight, bias=None, *, stride, padding, dilation, groups,
+                output_padding):
+        one_d = x.ndim == 3
+        if one_d:
+            x, weight = x[:, :, None, :], weight[:, :, None, :]
+        y = _transposed(x, weight, bias, stride, padding, dilation, groups, output_padding)
+        needs = getattr(ctx, "needs_input_grad", None)
+        if needs:
+            ctx.save_for_backward(x if needs[1] else None, weight)
+        return y[:, :, 0, :] if one_d else y
+
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        opts, needs = ctx.options, ctx.needs_input_grad
+        one_d = g.ndim == 3
+        if one_d:
+            g = g[:, :, None, :]
+        xp = backend.array_module(g)
+        g = g.astype(w.dtype, copy=False)
+        top, bottom, left, right = opts["padding"]
+        (oph, opw), groups = opts["output_padding"], opts["groups"]
+        # the convolution of g whose windows land exactly on x's pixels: the output_padding
+        # rows and columns (beyond every window) are dropped, from the padding or from g
+        cut_h, cut_w = max(oph - bottom, 0), max(opw - right, 0)
+        gc = g[:, :, :g.shape[2] - cut_h, :g.shape[3] - cut_w]
+        pads = (top, max(bottom - oph, 0), left, max(right - opw, 0))
+        gx = gw = gb = None
+        if needs[0] or needs[1]:
+            out, cols, _ = _forward(gc, w, None, opts["stride"], pads, opts["dilation"], groups,
+                                    keep=needs[1])
+            if needs[0]:
+                gx = out[:, :, 0, :] if one_d else out
+            if needs[1]:
+                n, c, h, wd = x.shape
+                xh = xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * wd, c)
+                gw = _weight_grads(ctx, xp, xh, cols, w.shape, groups, one_d, bias=False)[0]
+                for part in cols:
+                    _give(part)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def _transposed(x, weight, bias, stride, padding, dilation, groups, output_padding):
+    """The transposed convolution of (N, in, H, W) arrays: :func:`_input_grad` of the
+    convolution, with x as its output gradient; an (N, out, Ho, Wo) view of channels-last
+    memory."""
+    xp = backend.array_module(x)
+    n, c, h, w = x.shape
+    _, cg, kh, kw = weight.shape
+    top, bottom, left, right = padding
+    hp = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + output_padding[0]
+    wp = (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + output_padding[1]
+    xh = xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
+    opts = {"stride": stride, "dilation": dilation, "groups": groups, "padding": padding}
+    y = _input_grad(xp, xh, weight, (n, cg * groups, hp - top - bottom, wp - left - right),
+                    (n, hp, wp, cg * groups), opts, (h, w))
+    if bias is not None:
+        y += bias[:, None, None]
+    return y
+
+
+class UnfoldFunction(Function):
+    """y = the patches of x: y[n, (c, p, q), (i, j)] = x[n, c, s i + d p - pad, s j + d q - pad]
+    (0 in the padding): im2col in PyTorch's layout, channel, then kernel row, then kernel column;
+    dx = fold(g): each patch value's gradient added back where it was read"""
+
+    def forward(ctx, x, *, kernel, stride, padding, dilation, blocks, size):
+        return _unfold(x, kernel, stride, padding, dilation, blocks)
+
+    def backward(ctx, g):
+        o = ctx.options
+        return (_fold(g, o["kernel"], o["stride"], o["padding"], o["dilation"], o["blocks"],
+                      o["size"]),)
+
+
+class FoldFunction(Function):
+    """y = col2im(x): the sum, at each pixel, of the patch values that cover it (Unfold's
+    adjoint);  dx = unfold(g)"""
+
+    def forward(ctx, x, *, kernel, stride, padding, dilation, blocks, size):
+        return _fold(x, kernel, stride, padding, dilation, blocks, size)
+
+    def backward(ctx, g):
+        o = ctx.options
+        return (_unfold(g, o["kernel"], o["stride"], o["padding"], o["dilation"], o["blocks"]),)
+
+
+def _unfold(x, kernel, stride, padding, dilation, blocks):
+    """(N, C, H, W) -> (N, C kh kw, L): one strided slice copy per kernel tap."""
+    xp = backend.array_module(x)
+    n, c, h, w = x.shape
+    (ph, pw), (kh, kw) = padding, kernel
+    if ph or pw:
+        xpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), x.dtype)
+        xpad[:, :, ph:ph + h, pw:pw + w] = x
+    else:
+        xpad = x
+    y = xp.empty((n, c, kh * kw, *blocks), x.dtype)
+    for t, (rows, columns) in enumerate(taps(kernel, stride, dilation, blocks)):
+        y[:, :, t] = xpad[:, :, rows, columns]
+    return y.reshape(n, c * kh * kw, blocks[0] * blocks[1])
+
+
+def _fold(cols, kernel, stride, padding, dilation, blocks, size):
+    """(N, C kh kw, L) -> (N, C, H, W): each tap's values added into the slice it covers."""
+    xp = backend.array_module(cols)
+    (ph, pw), (kh, kw), (h, w) = padding, kernel, size
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
+    patches = cols.reshape(n, c, kh * kw, *blocks)
+    y = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), cols.dtype)
+    for t, (rows, columns) in enumerate(taps(kernel, stride, dilation, blocks)):
+        y[:, :, rows, columns] += patches[:, :, t]
+    return y[:, :, ph:ph + h, pw:pw + w]
 
 
 # --- the public functions: arguments checked, then one node ---------------------------------
@@ -277,15 +406,23 @@ def conv_args(x_shape, w_shape, stride, padding, dilation, groups, who: str, nd:
     return stride, pads[0] + pads[1], dilation, groups
 
 
-def _conv(nd, input, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
+def _check_tensors(who, input, weight=None, bias=None) -> None:
+    """Refuse a non-Tensor, a non-float tensor, or mixed dtypes (PyTorch refuses them)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(message(who, "a Tensor", "input", type(input).__name__))
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(message(who, "a Tensor", name, type(t).__name__))
         if t is not None and t.dtype.kind != "f":
             raise TypeError(message(who, f"a floating-point {name}", f"{name}.dtype", t.dtype))
-    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+    if weight is not None and (input.dtype != weight.dtype or
+                               (bias is not None and bias.dtype != weight.dtype)):
         raise TypeError(message(who, f"input, weight and bias of one dtype (weight is "
                                 f"{weight.dtype})", "input.dtype", input.dtype))
+
+
+def _conv(nd, input, weight, bias, stride, padding, dilation, groups, who) -> Tensor:
+    _check_tensors(who, input, weight, bias)
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(message(who, f"a bias of shape ({weight.shape[0]},)", "bias.shape",
                                  bias.shape))
@@ -306,3 +443,152 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution of (N, C, L) by (out, C / groups, k); arguments as :func:`conv2d`."""
     return _conv(1, input, weight, bias, stride, padding, dilation, groups, "conv1d")
+
+
+def conv_transpose_args(x_shape, w_shape, stride, padding, output_padding, groups, dilation,
+                        who: str, nd: int):
+    """Check a transposed convolution's shapes and arguments; return (stride, padding as (top,
+    bottom, left, right), dilation, groups, output_padding) for the 2-D computation (a 1-D one
+    as height 1). Each output size is (n - 1) s - 2 p + d (k - 1) + output_padding + 1."""
+    check_batched(x_shape, nd, who)
+    if len(w_shape) != nd + 2:
+        raise ValueError(message(who, f"a {nd + 2}-D weight (in_channels, out_channels / "
+                                 "groups, *kernel_size)", "weight.shape", tuple(w_shape)))
+    stride = as_tuple(stride, nd, "stride", who, 1)
+    padding = as_tuple(padding, nd, "padding", who, 0)
+    output_padding = as_tuple(output_padding, nd, "output_padding", who, 0)
+    dilation = as_tuple(dilation, nd, "dilation", who, 1)
+    groups = check_positive_int(groups, "groups", who)
+    check_output_padding(output_padding, stride, dilation, who)
+    if w_shape[0] % groups:
+        raise ValueError(message(who, f"in_channels (weight.shape[0]) divisible by groups="
+                                 f"{groups}", "weight.shape", tuple(w_shape)))
+    if x_shape[1] != w_shape[0]:
+        raise ValueError(message(who, f"input of shape (N, {w_shape[0]}, ...) for weight of "
+                                 f"shape {tuple(w_shape)} (in_channels first)", "input.shape",
+                                 tuple(x_shape)))
+    sizes = transposed_size(x_shape[2:], w_shape[2:], stride, padding, output_padding,
+                            dilation)
+    if any(m < 1 for m in sizes):
+        raise ValueError(message(who, f"an output of at least one pixel (kernel_size "
+                                 f"{tuple(w_shape[2:])}, stride {stride}, padding {padding}, "
+                                 f"dilation {dilation} give {sizes})", "input.shape",
+                                 tuple(x_shape)))
+    if nd == 1:
+        return (1, stride[0]), (0, 0, padding[0], padding[0]), (1, dilation[0]), groups, \
+            (0, output_padding[0])
+    return stride, (padding[0], padding[0], padding[1], padding[1]), dilation, groups, \
+        output_padding
+
+
+def transposed_size(sizes, kernel, stride, padding, output_padding, dilation) -> tuple:
+    """The output sizes of a transposed convolution of an input of these spatial sizes."""
+    return tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, k, s, p, op, d in
+                 zip(sizes, kernel, stride, padding, output_padding, dilation))
+
+
+def check_output_padding(output_padding, stride, dilation, who: str) -> None:
+    """PyTorch's rule: each output_padding smaller than its stride or its dilation (the extra
+    rows must lie within one step of the last window)."""
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(message(who, f"output_padding smaller than either stride {stride} or "
+                                 f"dilation {dilation} (PyTorch's rule)", "output_padding",
+                                 output_padding))
+
+
+def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    who) -> Tensor:
+    _check_tensors(who, input, weight, bias)
+    s, p, d, g, op = conv_transpose_args(input.shape, weight.shape, stride, padding,
+                                         output_padding, groups, dilation, who, nd)
+    if bias is not None and bias.shape != (weight.shape[1] * g,):
+        raise ValueError(message(who, f"a bias of shape ({weight.shape[1] * g},) "
+                                 "(out_channels)", "bias.shape", bias.shape))
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return ConvTransposeFunction.apply(*args, stride=s, padding=p, dilation=d, groups=g,
+                                       output_padding=op)
+
+
+@register(methods=())
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1) -> Tensor:
+    """2-D transposed convolution of (N, in, H, W) by (in, out / groups, kh, kw): the gradient
+    of :func:`conv2d` with respect to its input, used to upsample (N, out, Ho, Wo), with
+    Ho = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1 (PyTorch's
+    argument order: groups before dilation)."""
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, "conv_transpose2d")
+
+
+@register(methods=())
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1) -> Tensor:
+    """1-D transposed convolution of (N, in, L) by (in, out / groups, k); arguments as
+    :func:`conv_transpose2d`."""
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, "conv_transpose1d")
+
+
+def fold_args(kernel_size, dilation, padding, stride, who: str):
+    """Fold's and Unfold's arguments as pairs: kernel, dilation, padding, stride."""
+    return (as_tuple(kernel_size, 2, "kernel_size", who, 1),
+            as_tuple(dilation, 2, "dilation", who, 1), as_tuple(padding, 2, "padding", who, 0),
+            as_tuple(stride, 2, "stride", who, 1))
+
+
+def _blocks(size, kernel, dilation, padding, stride, who: str, what, value) -> tuple:
+    blocks = tuple(out_size(n, k, s, d, p, p) for n, k, s, d, p in
+                   zip(size, kernel, stride, dilation, padding))
+    if any(b < 1 for b in blocks):
+        raise ValueError(message(who, f"at least one sliding block along each dimension "
+                                 f"(kernel_size {kernel}, dilation {dilation}, padding "
+                                 f"{padding}, stride {stride} give {blocks})", what, value))
+    return blocks
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """The sliding blocks of (N, C, H, W) (or (C, H, W)) as columns: (N, C kh kw, L), L the
+    number of blocks, each column one block, channel by channel, row by row (im2col)."""
+    return unfold_as("unfold", input, kernel_size, dilation, padding, stride)
+
+
+def unfold_as(who: str, input, kernel_size, dilation, padding, stride) -> Tensor:
+    """:func:`unfold`, its errors naming ``who`` (a layer names itself)."""
+    _check_tensors(who, input)
+    if input.ndim not in (3, 4):
+        raise ValueError(message(who, "a 3-D (C, H, W) or 4-D (N, C, H, W) input",
+                                 "input.shape", input.shape))
+    k, d, p, s = fold_args(kernel_size, dilation, padding, stride, who)
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    blocks = _blocks(x.shape[2:], k, d, p, s, who, "input.shape", input.shape)
+    y = UnfoldFunction.apply(x, kernel=k, stride=s, padding=p, dilation=d, blocks=blocks,
+                             size=tuple(x.shape[2:]))
+    return y if input.ndim == 4 else y.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Unfold's adjoint: columns (N, C kh kw, L) (or (C kh kw, L)) summed back into an image
+    (N, C, *output_size), each pixel the sum of the block values that cover it (col2im)."""
+    return fold_as("fold", input, output_size, kernel_size, dilation, padding, stride)
+
+
+def fold_as(who: str, input, output_size, kernel_size, dilation, padding, stride) -> Tensor:
+    """:func:`fold`, its errors naming ``who`` (a layer names itself)."""
+    _check_tensors(who, input)
+    if input.ndim not in (2, 3):
+        raise ValueError(message(who, "a 2-D (C kh kw, L) or 3-D (N, C kh kw, L) input",
+                                 "input.shape", input.shape))
+    size = as_tuple(output_size, 2, "output_size", who, 1)
+    k, d, p, s = fold_args(kernel_size, dilation, padding, stride, who)
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    if x.shape[1] % (k[0] * k[1]):
+        raise ValueError(message(who, f"input.shape[-2] divisible by the kernel's size "
+                                 f"{k[0]} * {k[1]}", "input.shape", input.shape))
+    blocks = _blocks(size, k, d, p, s, who, "output_size", output_size)
+    if x.shape[2] != blocks[0] * blocks[1]:
+        raise ValueError(message(who, f"input.shape[-1] == {blocks[0]} * {blocks[1]}, the "
+                                 f"number of sliding blocks in output_size {size}",
+                                 "input.shape", input.shape))
+    y = FoldFunction.apply(x, kernel=k, stride=s, padding=p, dilation=d, blocks=blocks,
+                           size=size)
+    return y if input.ndim == 3 else y.squeeze(0)

@@ -44,7 +44,9 @@ class CrossEntropyFunction(Function):
     """y = -sum(t log softmax(x)) per sample, from logits x (N, C, ...) in one node via
     log-sum-exp;  dy/dx = softmax(x) sum(t) - t, scaled by the reduction
 
-    Targets are class indices (N, ...) or probabilities shaped like the logits.
+    Targets are class indices (N, ...) or probabilities shaped like the logits; probabilities
+    of a wider dtype (float64 for float32 logits) give the loss in their dtype, as PyTorch's
+    (log softmax in the logits' dtype, the products and sums in the target's).
     """
 
     def forward(ctx, logits, target, *, reduction="mean"):
@@ -85,4 +87,18 @@ class CrossEntropyFunction(Function):
         if len(ctx.shape) > 2:
             moved = (ctx.shape[0],) + ctx.shape[2:] + (ctx.shape[1],)
             grad = xp.moveaxis(grad.reshape(moved), -1, 1)
-        return grad, None
+        return grad.astype(logp.dtype, copy=False), None  # a wider target's dtype: the logits'
+
+
+class ClampMinPassFunction(Function):
+    """y = max(x, min);  dy/dx = 1 (the clamp passes the gradient on unchanged)
+
+    PyTorch's gaussian_nll_loss clamps a copy of its variances in place under no_grad, so that
+    the loss sees the clamped value while each variance gets the gradient as if unclamped; this
+    is that clamp, exact in value (no x + (max(x, min) - x) rounding)."""
+
+    def forward(ctx, x, *, min):  # noqa: A002 - the clamp's name for its bound
+        return backend.array_module(x).maximum(x, min).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        return g

@@ -496,3 +496,97 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
 def adaptive_avg_pool1d(input, output_size) -> Tensor:
     """Average (N, C, L) down to (N, C, output_size) over PyTorch's adaptive bins."""
     return _adaptive_avg_pool(1, input, output_size, "adaptive_avg_pool1d")
+
+
+class AdaptiveMaxPoolFunction(Function):
+    """y = the maximum of each of PyTorch's adaptive bins (bin i of n values into m:
+    floor(i n / m) to ceil((i + 1) n / m));  dx = g added at each bin's first maximum
+
+    ``index`` (N, C, *out) holds each bin's maximum as a flat index into its input plane
+    (h W + w), as PyTorch's ``return_indices`` gives it; the forward reads the values there.
+    """
+
+    def forward(ctx, x, *, index, in_hw=None):
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, math.prod(x.shape[2:]))
+        return backend.array_module(x).take_along_axis(
+            flat, index.reshape(n, c, math.prod(index.shape[2:])), axis=2).reshape(index.shape)
+
+    def backward(ctx, g):
+        xp = backend.array_module(g)
+        index = ctx.options["index"]
+        h, w = ctx.options["in_hw"]
+        n, c = g.shape[:2]
+        plane = h * w
+        # bins overlap where n / m is no integer: two may share a maximum, whose gradients add
+        where = (index.reshape(n * c, math.prod(index.shape[2:])) +
+                 (xp.arange(n * c) * plane)[:, None]).ravel()
+        dx = xp.bincount(where, weights=g.reshape(-1), minlength=n * c * plane)
+        shape = (n, c, w) if g.ndim == 3 else (n, c, h, w)
+        return (dx.astype(g.dtype, copy=False).reshape(shape),)
+
+
+def _bin_edges(n: int, m: int):
+    """PyTorch's adaptive bins of n values into m: [floor(i n / m), ceil((i + 1) n / m))."""
+    return [((i * n) // m, -((-(i + 1) * n) // m)) for i in range(m)]
+
+
+def _max_along(xp, x, axis: int, n: int, m: int):
+    """Each bin's maximum along ``axis`` and the position (along that axis) of its first
+    maximum, PyTorch's order: a later value wins if greater, or if it is NaN (the last NaN).
+    A loop over the longest bin's taps; a shorter bin repeats its last value (no change)."""
+    edges = _bin_edges(n, m)
+    longest = max(hi - lo for lo, hi in edges)
+    lo = xp.asarray([e[0] for e in edges])
+    hi = xp.asarray([e[1] for e in edges]) - 1
+    best = xp.take(x, lo, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = m
+    arg = xp.broadcast_to(lo.reshape(shape), best.shape).copy()
+    for t in range(1, longest):
+        at = xp.minimum(lo + t, hi)
+        v = xp.take(x, at, axis=axis)
+        better = (v > best) | (v != v)
+        best = xp.where(better, v, best)
+        arg = xp.where(better, at.reshape(shape), arg)
+    return best, arg
+
+
+def adaptive_max_index(xp, x, out):
+    """The flat index (h W + w) of each adaptive bin's first maximum of (N, C, H, W) or (N, C,
+    L): separable, the columns' maxima first, then the rows' (row-major order, as PyTorch)."""
+    if x.ndim == 3:
+        return _max_along(xp, x, 2, x.shape[2], out[1])[1]
+    h, w = x.shape[2:]
+    best, col = _max_along(xp, x, 3, w, out[1])
+    row = _max_along(xp, best, 2, h, out[0])[1]
+    return row * w + xp.take_along_axis(col, row, axis=2)
+
+
+def _adaptive_max_pool(nd, input, output_size, return_indices, who):
+    _check_input(input, who)
+    check_bool(return_indices, "return_indices", who)
+    out = adaptive_out(input.shape, output_size, who, nd)
+    if any(n == 0 for n in input.shape[1:]):
+        raise ValueError(message(who, "non-empty channels and spatial dimensions",
+                                 "input.shape", input.shape))
+    xp = backend.array_module(input._data)
+    index = adaptive_max_index(xp, input._data, out)
+    y = AdaptiveMaxPoolFunction.apply(input, index=index, in_hw=_hw(input.shape))
+    if return_indices:
+        return y, Tensor._wrap(index.astype(backend.int64, copy=False))
+    return y
+
+
+@register(methods=())
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """The maximum of (N, C, H, W) over PyTorch's adaptive bins, down to (N, C, *output_size)
+    (None keeps that size); the gradient goes to each bin's first maximum. With
+    ``return_indices``, also each maximum's flat index h W + w in its plane."""
+    return _adaptive_max_pool(2, input, output_size, return_indices, "adaptive_max_pool2d")
+
+
+@register(methods=())
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """The maximum of (N, C, L) over PyTorch's adaptive bins, down to (N, C, output_size)."""
+    return _adaptive_max_pool(1, input, output_size, return_indices, "adaptive_max_pool1d")
