@@ -57,6 +57,11 @@ def check_positive_int(value, name: str, who: str = "") -> int:
     return check_int(value, name, who, minimum=1)
 
 
+def is_real(value) -> bool:
+    """True for a real number (int, float, NumPy's scalars), not for a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_number(value, name: str, who: str = "", low: float | None = None,
                  high: float | None = None, *, low_open: bool = False,
                  high_open: bool = False) -> float:

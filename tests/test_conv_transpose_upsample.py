@@ -290,6 +290,39 @@ def test_interpolate_scale_factor_rule_differs_from_size():
             same(y, TF.interpolate(theirs(x, False), scale_factor=scale, mode=mode))
 
 
+@pytest.mark.parametrize("shape, kw", [
+    ((2, 3, 5, 5), dict(scale_factor=2.1, mode="nearest")),  # 4-D: 5 -> 10 reads d >> 1
+    ((1, 2, 4, 4), dict(scale_factor=(1.2, 2.0), mode="nearest")),  # 4 -> 4 is the identity
+    ((1, 2, 4, 4), dict(scale_factor=(1.2, 2.0), mode="bilinear")),
+    ((1, 2, 4, 6), dict(scale_factor=1.2, mode="bilinear")),  # 4 -> 4, 6 -> 7
+    ((1, 2, 4), dict(scale_factor=1.2, mode="linear")),
+    ((1, 2, 4, 4), dict(scale_factor=(1.1, 1.7), mode="bilinear", align_corners=True)),
+    ((2, 1, 5), dict(scale_factor=2.1, mode="nearest")),  # 3-D: the scale (0 0 0 1 1 ...)
+    ((1, 1, 3, 3), dict(scale_factor=1.25, mode="bicubic")),  # the scale
+])
+def test_interpolate_where_pytorch_takes_the_sizes_despite_a_scale(shape, kw):
+    """PyTorch's CPU kernels ignore a scale factor for an axis that keeps its size (linear,
+    bilinear; nearest on 4-D inputs) or doubles it (nearest, 4-D): values differed by up to 6
+    (a review's sweep of 1,412 cases). Gradients too, where PyTorch's own are consistent."""
+    x = distinct(shape)
+    same(F.interpolate(ours(x, False), **kw), TF.interpolate(theirs(x, False), **kw))
+    if kw["mode"] != "bicubic" and shape[2:] != (5,):  # PyTorch's backward is not the adjoint
+        compare(lambda t: F.interpolate(t, **kw), lambda t: TF.interpolate(t, **kw), [x])
+    assert nerve.gradcheck(lambda t: F.interpolate(t, **kw),
+                           [nerve.tensor(data(shape), dtype=nerve.float64)])
+
+
+def test_interpolate_takes_numpy_scalars_as_pytorch():
+    x = data((1, 1, 3, 3))
+    for f in (np.int64(2), np.float32(1.5)):
+        same(F.interpolate(ours(x, False), scale_factor=f),
+             TF.interpolate(theirs(x, False), scale_factor=float(f)))
+        assert nn.Upsample(scale_factor=f)(ours(x, False)).shape == \
+            TF.interpolate(theirs(x, False), scale_factor=float(f)).shape
+    with pytest.raises(ValueError, match="scale_factor"):
+        F.interpolate(ours(x, False), scale_factor=True)
+
+
 def test_interpolate_non_contiguous_empty_and_values():
     x = data((2, 3, 4, 6))
     compare(lambda t: F.interpolate(t.transpose(2, 3), scale_factor=(1.5, 2), mode="bilinear"),

@@ -6,7 +6,14 @@ from __future__ import annotations
 import math
 
 from nerve.autograd import Tensor
-from nerve.checks import check_bool, check_choice, check_positive_int, is_int, message
+from nerve.checks import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    is_int,
+    is_real,
+    message,
+)
 from nerve.nn.module import Module
 from nerve.ops.fused import resample
 
@@ -39,7 +46,7 @@ class Upsample(Module):
         else:
             factors = scale_factor if isinstance(scale_factor, (tuple, list)) else \
                 (scale_factor,)
-            if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and
+            if not all(is_real(f) and
                        math.isfinite(f) and f > 0 for f in factors):
                 raise ValueError(message(who, "scale_factor a positive number or a tuple of "
                                          "them", "scale_factor", scale_factor))

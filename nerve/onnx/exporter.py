@@ -427,6 +427,9 @@ def _why_refused(call) -> str:
         fn = call.options.get("fn")
         return (f"the custom operation {getattr(fn, '__name__', fn)} (a nerve.autograd."
                 "Function) has no ONNX form; write its forward with nerve's operations")
+    if kind.__module__.startswith("nerve."):
+        return (f"{kind.__module__}.{kind.__name__} has no ONNX converter yet (nerve.onnx's "
+                "docstring lists the operations and layers it exports)")
     return (f"{kind.__module__}.{kind.__name__} has no ONNX converter (only nerve's own "
             "operations and layers are exported)")
 

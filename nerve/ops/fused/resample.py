@@ -10,7 +10,8 @@ gradient back where it was read. The positions and weights follow PyTorch's sour
 exactly (``area_pixel_compute_source_index``): with ``align_corners`` the corners of input and
 output coincide, src = d (n_in - 1) / (n_out - 1); without, pixel centres do,
 src = (d + 0.5) / scale - 0.5, where scale is the user's ``scale_factor`` when one was given
-(and not recomputed), else n_out / n_in. Nearest indices are rounded to float32 before the
+(and not recomputed), else n_out / n_in (also where PyTorch's kernels take the sizes despite a
+scale factor: :func:`_sizes_decide`). Nearest indices are rounded to float32 before the
 floor whatever the input, as PyTorch's floorf does. "area" is adaptive average pooling, as in
 PyTorch.
 """
@@ -21,7 +22,14 @@ import math
 
 from nerve import backend
 from nerve.autograd import Tensor
-from nerve.checks import check_bool, check_choice, check_positive_int, is_int, message
+from nerve.checks import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    is_int,
+    is_real,
+    message,
+)
 from nerve.function import Function
 from nerve.ops.fused import pool
 
@@ -97,13 +105,24 @@ def _runs(xp, index):
     return groups
 
 
+def _sizes_decide(mode: str, dims: int, n_in: int, n_out: int) -> bool:
+    """True where PyTorch's CPU kernels ignore a given scale factor for one axis and take
+    n_in / n_out: linear and bilinear where the axis keeps its size, and nearest on a 4-D input
+    where it keeps or doubles it (``nearest_idx``: the identity, or d >> 1). Not for a 3-D
+    input's nearest, nearest-exact or bicubic: those keep the user's scale (2.1 on 5 values
+    reads 0 0 0 1 1 ... there, 0 0 1 1 ... on a 4-D input)."""
+    if mode in ("linear", "bilinear"):
+        return n_out == n_in
+    return mode == "nearest" and dims == 2 and n_out in (n_in, 2 * n_in)
+
+
 def _taps(xp, mode: str, n_in: int, n_out: int, scale, align_corners: bool, dtype):
     """The (index, weight, runs) taps of one axis, by PyTorch's rules (see the module's text);
     ``scale`` the user's scale factor or None."""
     d = xp.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
-        # PyTorch: the scale in the input's precision (the user's, even where the sizes are
-        # equal or double: 2.1 on 5 values), the source index rounded to float32 (floorf)
+        # PyTorch: the scale in the input's precision (the user's where one is given, but see
+        # _sizes_decide), the source index rounded to float32 (floorf)
         t = dtype.type
         s = t(1.0 / scale) if scale is not None and scale > 0 else t(n_in) / t(n_out)
         if mode == "nearest":  # floorf(d * scale)
@@ -173,7 +192,7 @@ def _output_sizes(shape, size, scale_factor, recompute, who: str):
         return tuple(int(n) for n in sizes), (None,) * dims
     factors = (scale_factor,) * dims if not isinstance(scale_factor, (tuple, list)) else \
         scale_factor
-    if len(factors) != dims or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
+    if len(factors) != dims or not all(is_real(f)
                                        and math.isfinite(f) and f > 0 for f in factors):
         raise ValueError(message(who, f"scale_factor a positive number or {dims} of them (one "
                                  f"per spatial dimension of the input {tuple(shape)})",
@@ -241,7 +260,8 @@ def resample(input, size, scale_factor, mode, align_corners, recompute_scale_fac
     plan = []
     for k in reversed(range(dims)):  # the last axis first, as PyTorch's kernel
         n_in, n_out = input.shape[2 + k], sizes[k]
-        taps = _taps(xp, mode, n_in, n_out, scales[k], align_corners, input.dtype)
+        scale = None if _sizes_decide(mode, dims, n_in, n_out) else scales[k]
+        taps = _taps(xp, mode, n_in, n_out, scale, align_corners, input.dtype)
         plan.append((2 + k, n_in, tuple(taps)))
     return InterpolateFunction.apply(input, plan=tuple(plan))
 
