@@ -516,8 +516,10 @@ def test_module_reprs_and_weight_buffers():
     assert repr(nn.TripletMarginLoss(swap=True, reduction="sum")) == (
         "TripletMarginLoss(margin=1.0, p=2.0, eps=1e-06, swap=True, reduction='sum')")
     assert repr(nn.SoftMarginLoss()) == "SoftMarginLoss(reduction='mean')"
-    w = nn.MultiMarginLoss(weight=np.arange(1, 4.0)).weight
-    assert w.dtype == nerve.float64 and not w.requires_grad
+    w = nn.MultiMarginLoss(weight=np.arange(1, 4.0)).weight  # an array: the default float
+    assert w.dtype == nerve.float32 and not w.requires_grad
+    w = nn.MultiMarginLoss(weight=nerve.arange(1, 4.0, dtype=nerve.float64)).weight
+    assert w.dtype == nerve.float64
     assert nn.MultiLabelSoftMarginLoss().weight is None
 
 
@@ -617,3 +619,70 @@ def test_bad_arguments_are_refused():
         nn.PoissonNLLLoss(full=1)
     with pytest.raises(TypeError, match="floating-point"):
         F.soft_margin_loss(nerve.tensor([1, 2]), np.ones(2))
+
+
+# --- in fit: the metrics "auto" picks, the losses fit cannot call (from the review) -----------
+def test_fit_auto_metrics_with_the_new_losses():
+    """metrics="auto" guessed accuracy from the integer targets of multi-label, margin and
+    likelihood losses and crashed in the first epoch; the multi-class margin loss is a
+    classifier (argmax of its scores)."""
+    from nerve.train import metrics
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 4)).astype(np.float32)
+    cases = [
+        (nn.MultiLabelMarginLoss(), np.tile([0, 2, -1], (32, 1)), ()),
+        (nn.MultiLabelSoftMarginLoss(), (rng.random((32, 3)) < 0.5).astype(np.int64), ()),
+        (nn.PoissonNLLLoss(), rng.integers(0, 5, (32, 3)), ()),
+        (nn.SoftMarginLoss(), np.where(rng.random((32, 3)) < 0.5, 1, -1), ()),
+        (nn.HingeEmbeddingLoss(), np.where(rng.random((32, 3)) < 0.5, 1, -1), ()),
+        (nn.MultiMarginLoss(), rng.integers(0, 3, 32), ("accuracy",)),
+    ]
+    for loss, y, expected in cases:
+        assert metrics.default_metrics(loss, y) == expected, loss
+        nerve.manual_seed(0)
+        model = nn.Linear(4, 3)
+        history = nerve.fit(model, x, y, loss=loss, epochs=2, batch_size=8, verbose=0)
+        assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all(), loss
+        assert ("accuracy" in history.history) == ("accuracy" in expected), loss
+    assert metrics.default_metrics(F.poisson_nll_loss, rng.integers(0, 5, 4)) == ()
+
+
+@pytest.mark.parametrize("loss", [nn.MarginRankingLoss(), nn.CosineEmbeddingLoss(),
+                                  nn.TripletMarginLoss(), nn.TripletMarginWithDistanceLoss(),
+                                  nn.GaussianNLLLoss()], ids=lambda m: type(m).__name__)
+def test_fit_refuses_a_loss_of_more_than_two_inputs_before_training(loss):
+    x = np.zeros((8, 4), np.float32)
+    with pytest.raises(ValueError, match=f"fit calls loss.output, target., and "
+                       f"{type(loss).__name__} takes more inputs"):
+        nerve.fit(nn.Linear(4, 3), x, np.zeros((8, 3), np.float32), loss=loss, epochs=1,
+                  verbose=0)
+    with pytest.raises(ValueError, match="takes more inputs"):
+        nerve.fit(nn.Linear(4, 3), x, np.zeros((8, 3), np.float32), loss=type(loss),
+                  epochs=1, verbose=0)
+
+
+def test_a_numpy_or_list_weight_keeps_a_float32_loss_float32():
+    """A float64 NumPy weight made MultiLabelSoftMarginLoss's float32 loss float64 (the
+    functional form and BCE's stayed float32); a float64 Tensor weight promotes, as PyTorch's."""
+    x = nerve.tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    y = nerve.tensor((np.arange(12).reshape(4, 3) % 2).astype(np.float32))
+    for w in (np.array([1.0, 2.0, 0.5]), [1.0, 2.0, 0.5]):
+        loss = nn.MultiLabelSoftMarginLoss(weight=w)(x, y)
+        assert loss.dtype == np.float32
+        ref = TF.multilabel_soft_margin_loss(torch.tensor(x.detach().numpy()),
+                                             torch.tensor(y.numpy()),
+                                             weight=torch.tensor(w, dtype=torch.float32))
+        np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-6)
+    w64 = nerve.tensor([1.0, 2.0, 0.5], dtype=nerve.float64)
+    assert nn.MultiLabelSoftMarginLoss(weight=w64)(x, y).dtype == np.float64
+
+
+def test_feature_alpha_dropout_passes_a_1d_input_in_eval_as_pytorch():
+    x = nerve.tensor([1.0, -2.0, 3.0])
+    assert F.feature_alpha_dropout(x, 0.5).tolist() == [1.0, -2.0, 3.0]  # training=False
+    assert F.feature_alpha_dropout(x, 0.0, training=True).tolist() == [1.0, -2.0, 3.0]
+    layer = nn.FeatureAlphaDropout(0.5).eval()
+    assert layer(x).tolist() == [1.0, -2.0, 3.0]
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        F.feature_alpha_dropout(x, 0.5, training=True)

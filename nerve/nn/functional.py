@@ -1274,11 +1274,11 @@ def _random_drop(input, p, training, inplace, fn, ndims=None, shapes: str = "",
     if ndims is not None and x.ndim not in ndims:
         raise ValueError(message(who, f"an input of shape {shapes} (channel-wise dropout; "
                                  "dropout zeroes single elements)", "input.shape", x.shape))
+    if not training or p == 0 or x._data.size == 0:
+        return x  # as PyTorch, before the feature check: a 1-D input passes in eval
     if feature and x.ndim < 2:
         raise ValueError(message(who, "an input of at least 2 dimensions (N, C, ...): it drops "
                                  "whole channels", "input.shape", x.shape))
-    if not training or p == 0 or x._data.size == 0:
-        return x
     if inplace:
         return apply_inplace(x, fn, p, training)
     if p == 1:  # everything dropped (x * 0, as PyTorch: NaN stays NaN)

@@ -123,16 +123,18 @@ def _array(t: Tensor | None):
 
 
 def _weight_buffer(value, name: str, who: str) -> Tensor | None:
-    """A BCE weight (any shape that broadcasts to the input's, checked at each call) as a
-    Tensor for ``register_buffer``: a float keeps its dtype, ints and bools become the default
-    float (as ``_WeightedLoss``'s class weights)."""
+    """A BCE or multi-label weight (any shape that broadcasts to the input's, checked at each
+    call) as a Tensor for ``register_buffer``: a floating Tensor keeps its dtype; an array, a
+    list or an integer Tensor becomes the default float, as ``nerve.tensor`` makes it (a float64
+    NumPy weight made a float32 loss float64)."""
     if value is None:
         return None
     w = numeric_array(value, name, who)
     if not w.size:
         raise ValueError(message(who, f"a non-empty {name} (it broadcasts to the input's shape)",
                                  f"{name}.shape", w.shape))
-    return Tensor(w, dtype=w.dtype if w.dtype.kind == "f" else backend.get_default_dtype())
+    keep = isinstance(value, Tensor) and w.dtype.kind == "f"
+    return Tensor(w, dtype=w.dtype if keep else backend.get_default_dtype())
 
 
 class BCELoss(_Loss):

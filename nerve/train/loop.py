@@ -75,10 +75,21 @@ def get_loss(spec, who: str = "get_loss"):
                                      "a function (output, target) -> loss", "loss", spec))
         return LOSSES[spec]()
     if isinstance(spec, type) and issubclass(spec, Module):
-        return spec()
+        spec = spec()
+    if isinstance(spec, _MULTI_INPUT_LOSSES):
+        raise ValueError(message(who, "a loss of (output, target): fit calls loss(output, "
+                                 f"target), and {type(spec).__name__} takes more inputs (write "
+                                 "the loop, or pass a function of (output, target))", "loss",
+                                 spec))
     if callable(spec):
         return spec
     raise TypeError(message(who, "a loss name, a loss Module or a function", "loss", spec))
+
+
+# losses whose forward takes more than (output, target): fit cannot call them
+_MULTI_INPUT_LOSSES = (losses.MarginRankingLoss, losses.CosineEmbeddingLoss,
+                       losses.TripletMarginLoss, losses.TripletMarginWithDistanceLoss,
+                       losses.GaussianNLLLoss)
 
 
 def get_optimizer(spec, model: Module, lr: float | None = None, who: str = "get_optimizer"):

@@ -21,13 +21,13 @@ from nerve.nn.activation import LogSoftmax, Sigmoid, Softmax
 from nerve.nn.container import Sequential
 
 CLASSIFICATION_LOSSES = (losses.CrossEntropyLoss, losses.NLLLoss, losses.BCELoss,
-                         losses.BCEWithLogitsLoss)
+                         losses.BCEWithLogitsLoss, losses.MultiMarginLoss)
 REGRESSION_LOSSES = (losses.MSELoss, losses.L1Loss, losses.SSRLoss, losses.SmoothL1Loss,
                      losses.HuberLoss)
 BINARY_LOSSES = (losses.BCELoss, losses.BCEWithLogitsLoss)
 _BINARY_FUNCTIONS = (F.binary_cross_entropy, F.binary_cross_entropy_with_logits)
 _CLASSIFICATION_FUNCTIONS = (F.cross_entropy, F.nll_loss, F.binary_cross_entropy,
-                             F.binary_cross_entropy_with_logits)
+                             F.binary_cross_entropy_with_logits, F.multi_margin_loss)
 _REGRESSION_FUNCTIONS = (F.mse_loss, F.l1_loss, F.ssr_loss, F.smooth_l1_loss, F.huber_loss)
 
 LOGITS, PROBABILITIES, LOG_PROBABILITIES = "logits", "probabilities", "log_probabilities"
@@ -35,25 +35,30 @@ OUTPUT_KINDS = (LOGITS, PROBABILITIES, LOG_PROBABILITIES)
 # where one output decides class 1: a logit above 0, a probability above 0.5
 THRESHOLDS = {LOGITS: 0.0, PROBABILITIES: 0.5, LOG_PROBABILITIES: math.log(0.5)}
 _LOSS_OUTPUTS = (
-    ((losses.CrossEntropyLoss, losses.BCEWithLogitsLoss), LOGITS),
+    ((losses.CrossEntropyLoss, losses.BCEWithLogitsLoss, losses.MultiMarginLoss), LOGITS),
     ((losses.BCELoss,), PROBABILITIES),
     ((losses.NLLLoss,), LOG_PROBABILITIES),
     (REGRESSION_LOSSES, PROBABILITIES),  # the outputs are trained to equal the 0/1 targets
 )
 _FUNCTION_OUTPUTS = {F.cross_entropy: LOGITS, F.binary_cross_entropy_with_logits: LOGITS,
+                     F.multi_margin_loss: LOGITS,
                      F.binary_cross_entropy: PROBABILITIES, F.nll_loss: LOG_PROBABILITIES,
                      **dict.fromkeys(_REGRESSION_FUNCTIONS, PROBABILITIES)}
 
 
 def default_metrics(loss_fn=None, targets=None) -> tuple[str, ...]:
     """The metrics that ``metrics="auto"`` stands for: accuracy for a classification loss
-    (cross-entropy, NLL, binary cross-entropy, as a Module or its function), none for a
-    regression loss (MSE, L1, SSR, smooth L1, Huber); for no loss or a function of the user's,
+    (cross-entropy, NLL, binary cross-entropy, multi-class margin, as a Module or its
+    function), none for nerve's other losses (regression, multi-label, margins, likelihoods:
+    their integer targets are no class indices); for no loss or a function of the user's,
     accuracy when the targets are class indices (integers), else none."""
     if isinstance(loss_fn, CLASSIFICATION_LOSSES) or loss_fn in _CLASSIFICATION_FUNCTIONS:
         return ("accuracy",)
     if isinstance(loss_fn, REGRESSION_LOSSES) or loss_fn in _REGRESSION_FUNCTIONS:
         return ()
+    if isinstance(loss_fn, (losses._Loss, losses.SSRLoss)) or \
+            getattr(loss_fn, "__module__", None) == F.__name__:
+        return ()  # nerve's other losses (multi-label, margins, likelihoods): no accuracy
     if targets is not None and as_array(targets).dtype.kind in "biu":
         return ("accuracy",)
     return ()
