@@ -633,3 +633,22 @@ def test_tiny_sequence_task_trains():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < 0.25 * losses[0], losses[::10]
+
+
+def test_attention_over_an_empty_source_as_pytorch():
+    """An empty key sequence with need_weights=True (the default) crashed in softmax over an
+    empty axis (NumPy's max refuses it); PyTorch returns zeros and (N, L, 0) weights."""
+    x = nerve.zeros(2, 0, requires_grad=True)
+    y, z = nerve.softmax(x, 1), nerve.log_softmax(x, 1)
+    (y.sum() + z.sum()).backward()
+    assert y.shape == z.shape == x.grad.shape == (2, 0)
+    nerve.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2)
+    tm = torch.nn.MultiheadAttention(4, 2)
+    tm.load_state_dict({k: torch.tensor(v.copy()) for k, v in m.state_dict().items()})
+    q = np.random.default_rng(0).standard_normal((3, 1, 4)).astype(np.float32)
+    k = np.zeros((0, 1, 4), np.float32)
+    out, w = m(nerve.tensor(q), nerve.tensor(k), nerve.tensor(k))
+    ref, rw = tm(torch.tensor(q), torch.tensor(k), torch.tensor(k))
+    assert w.shape == tuple(rw.shape) == (1, 3, 0)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-6)

@@ -644,6 +644,15 @@ def _check_dim(axis, ndim, op):
     return axis
 
 
+def _over_nothing(ctx, x) -> bool:
+    """True (and the empty result saved) for a softmax over an empty axis: empty, as
+    PyTorch's (NumPy's max refuses an empty axis)."""
+    if x.ndim and x.shape[ctx.axis] == 0:
+        ctx.save_for_backward(x)
+        return True
+    return False
+
+
 class SoftmaxFunction(Function):
     """y = e^(x - max) / sum(e^(x - max)) along axis;  dx = y (g - sum(g y)) for the gradient g
 
@@ -652,6 +661,8 @@ class SoftmaxFunction(Function):
 
     def forward(ctx, x, *, axis=-1):
         ctx.axis = _check_dim(axis, x.ndim, "softmax")
+        if _over_nothing(ctx, x):
+            return x.copy()
         e = backend.array_module(x).exp(x - x.max(axis=ctx.axis, keepdims=True))
         e /= e.sum(axis=ctx.axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -685,6 +696,8 @@ class LogSoftmaxFunction(Function):
 
     def forward(ctx, x, *, axis=-1):
         ctx.axis = _check_dim(axis, x.ndim, "log_softmax")
+        if _over_nothing(ctx, x):
+            return x.copy()
         xp = backend.array_module(x)
         shifted = x - x.max(axis=ctx.axis, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=ctx.axis, keepdims=True))
