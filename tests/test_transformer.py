@@ -652,3 +652,53 @@ def test_attention_over_an_empty_source_as_pytorch():
     ref, rw = tm(torch.tensor(q), torch.tensor(k), torch.tensor(k))
     assert w.shape == tuple(rw.shape) == (1, 3, 0)
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-6)
+
+
+def test_attention_mask_checks_as_pytorch():
+    """From the review: a mask with more leading dimensions than the scores enlarged the
+    output (PyTorch raises); a float64 mask was cast to a float32 query's dtype (PyTorch
+    raises); a head dimension of 0 gave NaN (PyTorch: the mean of value)."""
+    F = nn.functional
+    q, k, v = nerve.randn(3, 4), nerve.randn(5, 4), nerve.randn(5, 2)
+    with pytest.raises(ValueError, match="broadcastable to the scores"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=nerve.ones(2, 3, 5, dtype=nerve.bool))
+    with pytest.raises(TypeError, match="query's dtype float32"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=nerve.zeros(3, 5, dtype=nerve.float64))
+    tq, tk, tv = (torch.tensor(t.numpy()) for t in (q, k, v))
+    for m in (torch.ones(2, 3, 5, dtype=torch.bool), torch.zeros(3, 5, dtype=torch.float64)):
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=m)
+    q0, k0 = nerve.zeros(2, 3, 0), nerve.zeros(2, 4, 0)
+    v0 = nerve.randn(2, 4, 5)
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        torch.zeros(2, 3, 0), torch.zeros(2, 4, 0), torch.tensor(v0.numpy()))
+    np.testing.assert_allclose(F.scaled_dot_product_attention(q0, k0, v0).numpy(), ref.numpy(),
+                               rtol=1e-6)
+
+
+def test_saving_refuses_what_the_architecture_cannot_describe(tmp_path):
+    """A layer whose dropouts or norms were changed after construction was saved as its
+    constructor's arguments: the file loaded another model (eval outputs differed)."""
+    layer = nn.TransformerEncoderLayer(8, 2, 16)
+    layer.norm2.eps = 1e-3
+    with pytest.raises(TypeError, match="norms .eps"):
+        nerve.save(layer, tmp_path / "a.safetensors")
+    layer = nn.TransformerEncoderLayer(8, 2, 16)
+    layer.dropout1.p = 0.5
+    with pytest.raises(TypeError, match="dropouts"):
+        nerve.save(nn.TransformerEncoder(layer, 2), tmp_path / "b.safetensors")
+    nerve.save(nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2),
+               tmp_path / "c.safetensors")  # unchanged: saved and loaded
+    assert len(nerve.load(tmp_path / "c.safetensors").layers) == 2
+
+
+def test_a_saved_encoder_cannot_ask_for_a_billion_layers():
+    from nerve.nn.transformer import MAX_SAVED_LAYERS, encoder_state
+
+    args = dict(num_layers=10**9, d_model=8, nhead=2, dim_feedforward=16)
+    with pytest.raises(ValueError, match=f"num_layers at most {MAX_SAVED_LAYERS}"):
+        encoder_state(args)
+    with pytest.raises(ValueError, match="num_layers at most"):
+        nn.TransformerEncoder._from_architecture(**args)
+    assert len(encoder_state(dict(args, num_layers=2))) == 2 * len(encoder_state(
+        dict(args, num_layers=1)))

@@ -118,27 +118,35 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     if is_causal and attn_mask is not None:
         raise ValueError(f"{who}: give attn_mask or is_causal=True, not both (as PyTorch). "
                          f"Received: attn_mask of shape {tuple(attn_mask.shape)}, is_causal=True")
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else math.inf
+    if scale is None:  # E = 0: every score is 0 (PyTorch gives the mean of value, not NaN)
+        scale = 1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else 1.0
     else:
         scale = check_number(scale, "scale", who)
     if enable_gqa:
         k, v = _grouped(q, k, v, who)
     L, S = q.shape[-2], k.shape[-2]
     scores = (q @ k.transpose(-2, -1)) * scale
+    if isinstance(attn_mask, Tensor) and attn_mask.dtype.kind == "f" and \
+            attn_mask.dtype != q.dtype:
+        raise TypeError(message(who, f"a bool attn_mask or a float one of the query's dtype "
+                                f"{q.dtype} (as PyTorch)", "attn_mask.dtype",
+                                str(attn_mask.dtype)))
     float_mask, bool_mask = _mask_tensor(attn_mask, "attn_mask", who, q.dtype)
     if is_causal:
         xp = backend.array_module(q._data)
         bool_mask = xp.tril(xp.ones((L, S), dtype=bool))
     masked = bool_mask is not None or float_mask is not None
+    unmasked = scores.shape
     try:
         if bool_mask is not None:
             scores = scores.masked_fill(~bool_mask, _NEG_INF)
         if float_mask is not None:
             scores = scores + float_mask
+        if scores.shape != unmasked:
+            raise ValueError("it would enlarge them")
     except ValueError as e:
         raise ValueError(f"{who}: expected attn_mask broadcastable to the scores (..., L={L}, "
-                         f"S={S}) {scores.shape}. Received: attn_mask of shape "
+                         f"S={S}) {unmasked}. Received: attn_mask of shape "
                          f"{tuple(attn_mask.shape)} ({e})") from None
     if S == 0:  # no keys: nothing to attend to, zeros as PyTorch
         return scores[..., :0] @ v
@@ -469,8 +477,18 @@ class _TransformerLayer(Module):
         return last_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
     def _architecture(self) -> dict:
-        """The constructor arguments that rebuild this layer (for nerve.save)."""
+        """The constructor arguments that rebuild this layer (for nerve.save); refused where
+        a submodule was changed after construction so that they no longer describe it (a
+        dropout's p, a norm's eps: the file would load another model)."""
         attn = self.self_attn
+        attns = [m for m in (attn, getattr(self, "multihead_attn", None)) if m is not None]
+        ps = {m.p for m in self.modules() if isinstance(m, Dropout)} | {a.dropout for a in attns}
+        eps = {m.eps for m in self.modules() if isinstance(m, LayerNorm)}
+        if len(ps) > 1 or len(eps) > 1:
+            raise TypeError(f"{type(self).__name__}: its dropouts (p {sorted(ps)}) or norms (eps "
+                            f"{sorted(eps)}) differ, which its constructor's arguments cannot "
+                            "describe; save the weights with nerve.save(model.state_dict(), "
+                            "path) and rebuild the model in code")
         return {"d_model": attn.embed_dim, "nhead": attn.num_heads,
                 "dim_feedforward": self.linear1.out_features, "dropout": self.dropout.p,
                 "activation": activation_name(self), "layer_norm_eps": self.norm1.eps,
@@ -598,6 +616,7 @@ class TransformerEncoder(Module):
                            norm_first=False, bias=True, norm=None, norm_eps=1e-5,
                            norm_bias=True, enable_nested_tensor=True, mask_check=True):
         """Build the encoder that ``_architecture`` describes (nerve.load)."""
+        num_layers = _saved_num_layers(num_layers, "TransformerEncoder")
         layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
                                         layer_norm_eps, batch_first, norm_first, bias)
         if norm not in (None, "LayerNorm"):
@@ -773,10 +792,23 @@ def decoder_layer_state(args: dict) -> dict[str, tuple[int, ...]]:
     return _layer_state(args, "TransformerDecoderLayer", ("self_attn", "multihead_attn"), 3)
 
 
+# The most layers a saved encoder may describe: a file of 2 KB asking for 10^9 layers made
+# nerve.load build their shapes (and then the layers) for minutes before any check.
+MAX_SAVED_LAYERS = 10_000
+
+
+def _saved_num_layers(n, who: str) -> int:
+    n = check_positive_int(n, "num_layers", who)
+    if n > MAX_SAVED_LAYERS:
+        raise ValueError(message(who, f"num_layers at most {MAX_SAVED_LAYERS} in a saved "
+                                 "architecture", "num_layers", n))
+    return n
+
+
 def encoder_state(args: dict) -> dict[str, tuple[int, ...]]:
     """The state_dict shapes of TransformerEncoder._from_architecture(**args)."""
     who = "TransformerEncoder"
-    n = check_positive_int(args.get("num_layers"), "num_layers", who)
+    n = _saved_num_layers(args.get("num_layers"), who)
     layer = encoder_layer_state(args)
     shapes = {f"layers.{i}.{k}": v for i in range(n) for k, v in layer.items()}
     if args.get("norm") is not None:
