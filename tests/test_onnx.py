@@ -213,6 +213,12 @@ LAYERS = {
     "Conv2d": (nn.Conv2d(2, 4, 3, stride=(2, 1), padding=1), randn(2, 7, 6)),
     "Conv2d-groups": (nn.Conv2d(4, 6, (3, 2), groups=2, dilation=(1, 2)), randn(4, 6, 7)),
     "Conv2d-same": (nn.Conv2d(2, 3, 4, padding="same"), randn(2, 6, 6)),
+    "ConvTranspose1d": (nn.ConvTranspose1d(3, 2, 3, stride=2, padding=1, output_padding=1),
+                        randn(3, 5)),
+    "ConvTranspose2d": (nn.ConvTranspose2d(2, 4, 3, stride=(2, 1), padding=1), randn(2, 4, 5)),
+    "ConvTranspose2d-groups": (nn.ConvTranspose2d(4, 6, (3, 2), stride=2, groups=2,
+                                                  dilation=(1, 2), output_padding=(1, 0),
+                                                  bias=False), randn(4, 3, 4)),
     "MaxPool1d": (nn.MaxPool1d(2), randn(3, 9)),
     "MaxPool2d": (nn.MaxPool2d(3, stride=2, padding=1), randn(2, 7, 8)),
     "MaxPool2d-ceil": (nn.MaxPool2d(2, ceil_mode=True), randn(2, 5, 7)),
@@ -737,3 +743,11 @@ def test_a_zero_dimensional_index_computed_from_the_input_stays_in_the_graph(tmp
 
     proto = roundtrip(Lambda(pick), randn(3, 4, 5), tmp_path, batches=(1, 3, 5, 7))
     assert "ArgMax" in [n.op_type for n in proto.graph.node]
+
+
+def test_transformer_encoder(tmp_path):
+    """A Transformer encoder (attention, layer norms, the feed-forward network) exports from
+    nerve's operations alone and runs in ONNX Runtime at other batch sizes."""
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    model = nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Linear(8, 3))
+    roundtrip(model, randn(5, 8), tmp_path, trace_batch=2, batches=(1, 4))

@@ -24,6 +24,7 @@ from nerve.ops.fused import (
     BCEFunction,
     BCEWithLogitsFunction,
     ConvFunction,
+    ConvTransposeFunction,
     CrossEntropyFunction,
     LayerNormFunction,
     LinearFunction,
@@ -322,6 +323,18 @@ def _conv(c: Ctx):
     ins = [x, w] + ([b] if b is not None else [])
     return [c.one("Conv", ins, strides=strides, pads=pads, dilations=dilations,
                   group=int(o["groups"]), kernel_shape=list(w.shape[2:]))]
+
+
+@converts(ConvTransposeFunction)
+def _conv_transpose(c: Ctx):
+    x, w, b = c.arg(0), c.arg(1), c.arg(2)
+    o = c.options
+    pads, (strides, dilations, extra) = _spatial(x, o["padding"], o["stride"], o["dilation"],
+                                                 o["output_padding"])
+    ins = [x, w] + ([b] if b is not None else [])
+    return [c.one("ConvTranspose", ins, strides=strides, pads=pads, dilations=dilations,
+                  group=int(o["groups"]), kernel_shape=list(w.shape[2:]),
+                  output_padding=extra)]
 
 
 @converts(MaxPoolFunction)

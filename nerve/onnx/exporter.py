@@ -47,10 +47,12 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
     LSTM's ``(output, (h_n, c_n))``, are flattened in order). ``path`` None writes no file.
     The file is written atomically and passes ``onnx.checker.check_model(full_check=True)``.
 
-    Layers: Linear, Conv1d/2d, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, BatchNorm1d/2d
-    (running statistics), LayerNorm (opset >= 17), Dropout (identity), Flatten, Embedding,
-    RNN/LSTM/GRU (any layers, directions, batch_first), the activations and Softmax /
-    LogSoftmax. Raises :class:`OnnxExportError` (a ValueError) naming the operation or layer
+    Layers: Linear, Conv1d/2d, ConvTranspose1d/2d, MaxPool1d/2d, AvgPool1d/2d,
+    AdaptiveAvgPool1d/2d, BatchNorm1d/2d (running statistics), LayerNorm (opset >= 17), Dropout
+    (identity), Flatten, Embedding, RNN/LSTM/GRU (any layers, directions, batch_first), the
+    activations and Softmax / LogSoftmax, and what is written with nerve's operations
+    (MultiheadAttention, the Transformer encoder, PixelShuffle, the pads). Not yet:
+    Upsample / interpolate, AdaptiveMaxPool, Unfold / Fold. Raises :class:`OnnxExportError` (a ValueError) naming the operation or layer
     and the module where one cannot be exported: a loss, in-place assignment, a boolean mask
     index, a PackedSequence, a custom ``nerve.Function``, a value computed outside nerve's
     operations that depends on the input.

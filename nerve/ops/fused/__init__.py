@@ -6,7 +6,7 @@ convolution), ``pool`` (max, average, adaptive average), ``norm`` (batch and lay
 and call these.
 """
 
-from nerve.ops.fused.conv import ConvFunction, conv1d, conv2d
+from nerve.ops.fused.conv import ConvFunction, ConvTransposeFunction, conv1d, conv2d
 from nerve.ops.fused.linear import LinearFunction, linear
 from nerve.ops.fused.losses import BCEFunction, BCEWithLogitsFunction, CrossEntropyFunction
 from nerve.ops.fused.norm import BatchNormFunction, LayerNormFunction
@@ -23,7 +23,8 @@ from nerve.ops.fused.pool import (
 )
 from nerve.ops.fused.recurrent import RecurrentFunction
 
-__all__ = ["LinearFunction", "linear", "ConvFunction", "conv1d", "conv2d", "MaxPoolFunction",
+__all__ = ["LinearFunction", "linear", "ConvFunction", "ConvTransposeFunction", "conv1d",
+           "conv2d", "MaxPoolFunction",
            "AvgPoolFunction", "AdaptiveAvgPoolFunction", "max_pool1d", "max_pool2d",
            "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "CrossEntropyFunction", "BCEFunction", "BCEWithLogitsFunction", "BatchNormFunction",
