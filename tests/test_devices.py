@@ -12,6 +12,7 @@ host array on the way); ``benchmarks/gpu_check.py`` adds timings beside PyTorch 
 from __future__ import annotations
 
 import builtins
+import copy
 import importlib.util
 import subprocess
 import sys
@@ -525,3 +526,64 @@ def test_diagonal_operations_run_on_the_gpu(gpu, op):
         results.append((y.detach().cpu().numpy(), x.grad.cpu().numpy()))
     for cpu, on_gpu in zip(*results):
         np.testing.assert_allclose(on_gpu, cpu, rtol=1e-12)
+
+
+F = nn.functional
+_LATER_OPS = {  # operations and layers added after the device tests were written
+    "repeat_interleave": ([(2, 3)], lambda x: x.repeat_interleave(2, dim=1)),
+    "hstack_diff": ([(2, 3), (2, 3)], lambda a, b: nerve.diff(nerve.hstack([a, b]))),
+    "kron_block_diag": ([(2, 2), (1, 3)], lambda a, b: nerve.kron(nerve.block_diag(a, b), a)),
+    "logaddexp_fmax": ([(3,), (3,)], lambda a, b: nerve.logaddexp(a, b) + nerve.fmax(a, b)),
+    "cummax_logcumsumexp": ([(2, 4)], lambda x: nerve.cummax(x, 1).values
+                            + nerve.logcumsumexp(x, 1)),
+    "cdist_quantile_cov": ([(3, 2), (4, 2)], lambda a, b: nerve.cdist(a, b).sum()
+                           + nerve.quantile(a, 0.3) + nerve.cov(b.T).sum()),
+    "linalg": ([(3, 3)], lambda x: nerve.linalg.inv(x + 3 * nerve.eye(3, dtype=x.dtype,
+                                                                      device=x.device)).sum()
+               + nerve.linalg.det(x) + nerve.linalg.svdvals(x).sum()),
+    "attention": ([(2, 3, 4), (2, 5, 4), (2, 5, 2)],
+                  lambda q, k, v: F.scaled_dot_product_attention(q, k, v)),
+    "conv_transpose2d": ([(1, 2, 4, 4), (2, 3, 3, 3)],
+                         lambda x, w: F.conv_transpose2d(x, w, stride=2)),
+    "interpolate": ([(1, 2, 3, 3)], lambda x: F.interpolate(x, scale_factor=2, mode="bilinear")
+                    .sum() + F.interpolate(x, size=(5, 4)).sum()),
+    "unfold_fold_pool": ([(1, 2, 4, 4)], lambda x: F.fold(F.unfold(x, 2), (4, 4), 2).sum()
+                         + F.adaptive_max_pool2d(x, 3).sum()),
+    "activations_pad": ([(1, 2, 4, 4)], lambda x: F.hardswish(F.pad(x, (1, 1, 1, 1),
+                                                                    mode="reflect")).sum()
+                        + F.glu(x).sum() + F.softshrink(x).sum()),
+    "losses": ([(4, 3), (4, 3), (4, 3)], lambda a, p, n: F.triplet_margin_loss(a, p, n)
+               + F.poisson_nll_loss(a, p.abs()) + F.gaussian_nll_loss(a, p, n.abs() + 0.1)),
+}
+
+
+@pytest.mark.parametrize("op", list(_LATER_OPS))
+def test_later_operations_run_on_the_gpu(gpu, op):
+    """Their array code takes its module from the inputs: the same values and gradients on
+    the device as on the CPU."""
+    shapes, fn = _LATER_OPS[op]
+    arrays = [np.random.default_rng(i).normal(size=s) for i, s in enumerate(shapes)]
+    results = []
+    for device in ("cpu", "cuda"):
+        xs = [nerve.tensor(a, dtype=nerve.float64, device=device, requires_grad=True)
+              for a in arrays]
+        y = fn(*xs)
+        (y * y).sum().backward()
+        results.append([y.detach().cpu().numpy()] + [x.grad.cpu().numpy() for x in xs])
+    for cpu, on_gpu in zip(*results):
+        np.testing.assert_allclose(on_gpu, cpu, rtol=1e-10, atol=1e-12)
+
+
+def test_transformer_layers_train_on_the_gpu(gpu):
+    nerve.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0)
+    x = np.random.default_rng(0).normal(size=(5, 2, 8)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        model = copy.deepcopy(layer).to(device)
+        out = model(nerve.tensor(x, device=device))
+        out.square().mean().backward()
+        results.append([out.detach().cpu().numpy()] + [p.grad.cpu().numpy()
+                                                         for p in model.parameters()])
+    for cpu, on_gpu in zip(*results):
+        np.testing.assert_allclose(on_gpu, cpu, rtol=1e-4, atol=gpu.atol * 10)
