@@ -446,6 +446,13 @@ def random_draws(x: Tensor, *args, generator=None, **kwargs):
     check_int(high, "to", "random_")
     if low >= high:
         raise ValueError(message("random_", "from < to", "(from, to)", (low, high)))
+    xp = backend.array_module(x._data)  # from and to - 1 in the dtype's range, as PyTorch
+    info = xp.finfo(dt) if dt.kind == "f" else None if dt.kind == "b" else xp.iinfo(dt)
+    least, most = (0, 1) if info is None else (int(info.min), int(info.max))
+    for name, v in (("from", low), ("to - 1", high - 1)):
+        if not least <= v <= most:
+            raise ValueError(message("random_", f"{name} in the range of {dt.name}, [{least}, "
+                                     f"{most}]", "(from, to)", (low, high)))
     with _lend(generator, "random_"):
         values = backend.rng(backend.device_of(x._data)).integers(low, high, x.shape)
     return values.astype(dt)

@@ -61,10 +61,11 @@ FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 # 5,101, budget 5,110. scatter and scatter_, median, nanmedian, kthvalue: 5,250, budget 5,260.
 # Products refuse two dtypes as PyTorch's (one check for all), mv, inner, addmm: 5,269, budget
 # 5,280. PyTorch's remaining tensor functions (random draws, shape, indexing, math: 61, most of
-# them composites of existing operations; a dozen new Functions): 6,293, budget 6,300.
+# them composites of existing operations; a dozen new Functions): 6,293, budget 6,300. Their
+# review's fixes (PyTorch's promotion in cat and stack, histc's bins, ...): 6,344, budget 6,350.
 CORE = ["autograd.py", "function.py", *sorted(
     str(p.relative_to(PACKAGE)) for p in (PACKAGE / "ops").glob("*.py"))]
-CORE_LINE_BUDGET = 6300
+CORE_LINE_BUDGET = 6350
 
 # Files whose array work must go through the array module (NumPy only for dtypes and types).
 DEVICE_NEUTRAL = ["autograd.py", "function.py", "creation.py", "gradcheck.py", "checks.py",

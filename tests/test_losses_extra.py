@@ -516,10 +516,8 @@ def test_module_reprs_and_weight_buffers():
     assert repr(nn.TripletMarginLoss(swap=True, reduction="sum")) == (
         "TripletMarginLoss(margin=1.0, p=2.0, eps=1e-06, swap=True, reduction='sum')")
     assert repr(nn.SoftMarginLoss()) == "SoftMarginLoss(reduction='mean')"
-    w = nn.MultiMarginLoss(weight=np.arange(1, 4.0)).weight  # an array: the default float
-    assert w.dtype == nerve.float32 and not w.requires_grad
-    w = nn.MultiMarginLoss(weight=nerve.arange(1, 4.0, dtype=nerve.float64)).weight
-    assert w.dtype == nerve.float64
+    w = nn.MultiMarginLoss(weight=np.arange(1, 4.0)).weight
+    assert w.dtype == nerve.float64 and not w.requires_grad
     assert nn.MultiLabelSoftMarginLoss().weight is None
 
 
@@ -664,7 +662,8 @@ def test_fit_refuses_a_loss_of_more_than_two_inputs_before_training(loss):
 
 def test_a_numpy_or_list_weight_keeps_a_float32_loss_float32():
     """A float64 NumPy weight made MultiLabelSoftMarginLoss's float32 loss float64 (the
-    functional form and BCE's stayed float32); a float64 Tensor weight promotes, as PyTorch's."""
+    functional form and BCE's stayed float32): the module uses its weight in the input's dtype,
+    as the BCE modules do (a float64 model keeps the float64 weight exactly)."""
     x = nerve.tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
     y = nerve.tensor((np.arange(12).reshape(4, 3) % 2).astype(np.float32))
     for w in (np.array([1.0, 2.0, 0.5]), [1.0, 2.0, 0.5]):
@@ -674,8 +673,14 @@ def test_a_numpy_or_list_weight_keeps_a_float32_loss_float32():
                                              torch.tensor(y.numpy()),
                                              weight=torch.tensor(w, dtype=torch.float32))
         np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-6)
-    w64 = nerve.tensor([1.0, 2.0, 0.5], dtype=nerve.float64)
-    assert nn.MultiLabelSoftMarginLoss(weight=w64)(x, y).dtype == np.float64
+    x64 = x.detach().to(nerve.float64)
+    loss = nn.MultiLabelSoftMarginLoss(weight=np.array([1.0, 2.0, 1 / 3]))(x64, y.double())
+    ref = TF.multilabel_soft_margin_loss(torch.tensor(x64.numpy()),
+                                         torch.tensor(y.numpy()).double(),
+                                         weight=torch.tensor([1.0, 2.0, 1 / 3],
+                                                             dtype=torch.float64))
+    assert loss.dtype == np.float64
+    np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-14)
 
 
 def test_feature_alpha_dropout_passes_a_1d_input_in_eval_as_pytorch():

@@ -36,13 +36,17 @@ SVDOld.__doc__ = "What nerve.svd (PyTorch's old torch.svd) returns: (U, S, V), A
 _LAPACK_ERRORS = (np.linalg.LinAlgError,)  # CuPy raises NumPy's class too
 
 
-def matrices(A, who: str, name: str = "A", square: bool = False) -> Tensor:
+def matrices(A, who: str, name: str = "A", square: bool = False,
+             integers: bool = False) -> Tensor:
     """``A`` as a Tensor of float32 or float64 matrices (``(*, m, n)``); square if asked.
-    PyTorch's linalg takes no integer input (no silent promotion)."""
+    PyTorch's linalg takes no integer input (no silent promotion), but for the products
+    (``integers``: matrix_power with n >= 0), which take integer matrices too."""
     A = as_tensor(A)
-    if A.dtype.kind != "f" or A.dtype.itemsize < 4:
-        raise TypeError(message(who, "a float32 or float64 tensor (PyTorch's linalg takes no "
-                                "integer or float16 input)", f"{name}.dtype", A.dtype))
+    if not (A.dtype.kind == "f" and A.dtype.itemsize >= 4 or integers and A.dtype.kind in "iu"):
+        kinds = "a float32, float64 or integer tensor (PyTorch's linalg takes no float16 " \
+            "input)" if integers else "a float32 or float64 tensor (PyTorch's linalg takes no " \
+            "integer or float16 input)"
+        raise TypeError(message(who, kinds, f"{name}.dtype", A.dtype))
     if A.ndim < 2:
         raise ValueError(message(who, f"{name} of at least 2 dimensions (*, m, n)",
                                  f"{name}.shape", tuple(A.shape)))

@@ -31,7 +31,8 @@ INF = float("inf")
 # --- pinv ---------------------------------------------------------------------------------
 def _tolerances(atol, rtol, a, who: str):
     """PyTorch's (atol, rtol) of pinv and matrix_rank as arrays over the batch: rtol defaults
-    to eps * max(m, n) when atol is not given (or 0), else to 0."""
+    to 0 where atol > 0, else (atol not given, or 0, also element-wise in a tensor atol) to
+    eps * max(m, n)."""
     xp = backend.array_module(a)
 
     def value(v, name):
@@ -42,11 +43,11 @@ def _tolerances(atol, rtol, a, who: str):
             return v._data.astype(a.dtype)
         return xp.asarray(check_number(v, name, who, 0.0), dtype=a.dtype)
 
-    atol_given = atol is not None and not (not isinstance(atol, Tensor) and atol == 0)
-    if rtol is None:
-        rtol = 0.0 if atol_given else eps(a.dtype) * max(a.shape[-2:], default=1)
-    atol = 0.0 if atol is None else atol
-    return value(atol, "atol"), value(rtol, "rtol")
+    atol = value(0.0 if atol is None else atol, "atol")
+    if rtol is None:  # where(atol > 0, 0, eps * max(m, n)), as PyTorch's
+        default = eps(a.dtype) * max(a.shape[-2:], default=1)
+        return atol, xp.where(atol > 0, 0, default).astype(a.dtype)
+    return atol, value(rtol, "rtol")
 
 
 def _kept(values, magnitude, atol, rtol):
@@ -176,14 +177,18 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
-        s = svdvals(A.movedim((d0, d1), (-2, -1)))
-        out = s.sum(-1) if ord == "nuc" else amax(s, -1) if ord == 2 else amin(s, -1)
+        s = svdvals(A.movedim((d0, d1), (-2, -1)))  # an empty matrix: 2 gives 0, as PyTorch
+        out = s.sum(-1) if ord == "nuc" or (ord == 2 and s.shape[-1] == 0) else \
+            amax(s, -1) if ord == 2 else amin(s, -1)
         return out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1)) if keepdim else out
     if isinstance(ord, (int, float)) and not isinstance(ord, bool) and ord in (1, -1, INF, -INF):
         if ord in (INF, -INF):
             d0, d1 = d1, d0  # the row sums (over the columns)
         sums = A.abs().sum(d0, keepdim=True)
-        out = amax(sums, d1, keepdim=True) if ord > 0 else amin(sums, d1, keepdim=True)
+        if ord > 0 and A.shape[d1] == 0:  # the largest of no sums: 0, as PyTorch (-1: refused)
+            out = sums.sum(d1, keepdim=True)
+        else:
+            out = amax(sums, d1, keepdim=True) if ord > 0 else amin(sums, d1, keepdim=True)
         return out if keepdim else out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
     raise ValueError(message(who, "ord 'fro', 'nuc', inf, -inf, 1, -1, 2 or -2 (order not "
                              "supported)", "ord", ord))
@@ -208,7 +213,7 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         return vector_norm(A, 2 if ord is None else ord, tuple(dims), keepdim, dtype=dtype)
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
-    if A.ndim == 2 or isinstance(ord, str):
+    if A.ndim == 2 or isinstance(ord, str) and A.ndim < 2:  # 3-D and "fro": refused below
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     if A.ndim == 1:
         return vector_norm(A, ord, None, keepdim, dtype=dtype)
@@ -223,12 +228,16 @@ def cond(A, p=None) -> Tensor:
     who = "linalg.cond"
     A = matrices(A, who)
     if p in (None, 2, -2) and not isinstance(p, bool):
+        if 0 in A.shape[-2:]:
+            return matrix_norm(A, "fro") * 0  # an empty matrix: 0, as PyTorch (in the graph)
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
         return big / small if p != -2 else small / big
     if p not in ("fro", "nuc", INF, -INF, 1, -1) or isinstance(p, bool):
         raise ValueError(message(who, "p None, 'fro', 'nuc', inf, -inf, 1, -1, 2 or -2", "p", p))
     A = matrices(A, who, square=True)
+    if A.shape[-1] == 0:
+        return matrix_norm(A, "fro") * 0
     xp = backend.array_module(A._data)
     singular = xp.asarray(xp.linalg.det(A._data) == 0)
     if not singular.any():
@@ -251,10 +260,11 @@ class IdentityPowerFunction(Function):
 def matrix_power(A, n: int) -> Tensor:
     """The ``n``-th power of each square matrix of ``A``, as ``torch.linalg.matrix_power``: by
     repeated squaring (matmuls, so the gradient comes from them); n = 0 gives the identity,
-    n < 0 the power of the inverse (a singular matrix raises)."""
+    n < 0 the power of the inverse (a singular matrix raises). Integer matrices are taken
+    for n >= 0 (in their dtype, as PyTorch)."""
     who = "linalg.matrix_power"
-    A = matrices(A, who, square=True)
     n = check_power(n, who)
+    A = matrices(A, who, square=True, integers=n >= 0)
     if n == 0:
         return IdentityPowerFunction.apply(A)
     if n < 0:

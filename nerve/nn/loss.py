@@ -123,18 +123,16 @@ def _array(t: Tensor | None):
 
 
 def _weight_buffer(value, name: str, who: str) -> Tensor | None:
-    """A BCE or multi-label weight (any shape that broadcasts to the input's, checked at each
-    call) as a Tensor for ``register_buffer``: a floating Tensor keeps its dtype; an array, a
-    list or an integer Tensor becomes the default float, as ``nerve.tensor`` makes it (a float64
-    NumPy weight made a float32 loss float64)."""
+    """A BCE weight (any shape that broadcasts to the input's, checked at each call) as a
+    Tensor for ``register_buffer``: a float keeps its dtype, ints and bools become the default
+    float (as ``_WeightedLoss``'s class weights)."""
     if value is None:
         return None
     w = numeric_array(value, name, who)
     if not w.size:
         raise ValueError(message(who, f"a non-empty {name} (it broadcasts to the input's shape)",
                                  f"{name}.shape", w.shape))
-    keep = isinstance(value, Tensor) and w.dtype.kind == "f"
-    return Tensor(w, dtype=w.dtype if keep else backend.get_default_dtype())
+    return Tensor(w, dtype=w.dtype if w.dtype.kind == "f" else backend.get_default_dtype())
 
 
 class BCELoss(_Loss):
@@ -322,7 +320,8 @@ class SoftMarginLoss(_OptionsLoss):
 class MultiLabelSoftMarginLoss(_OptionsLoss):
     """The binary cross-entropy of sigmoid(x) per class, averaged over the classes (the last
     dimension). ``weight`` (one per class, or any shape that broadcasts to the input's) is a
-    buffer in ``state_dict``, as PyTorch's; see ``F.multilabel_soft_margin_loss``."""
+    buffer in ``state_dict``, as PyTorch's, used in the input's dtype as the BCE modules'
+    weights; see ``F.multilabel_soft_margin_loss``."""
 
     def __init__(self, weight=None, *, reduction: str = "mean"):
         super().__init__(reduction)
@@ -330,8 +329,10 @@ class MultiLabelSoftMarginLoss(_OptionsLoss):
                                                       "MultiLabelSoftMarginLoss"))
 
     def forward(self, input, target):
-        return F.multilabel_soft_margin_loss(input, target, self.weight,
-                                             reduction=self.reduction)
+        weight = self.weight  # in the input's dtype, as the BCE modules' weights: a float64
+        if weight is not None and isinstance(input, Tensor) and weight.dtype != input.dtype:
+            weight = weight.to(input.dtype)  # NumPy weight made a float32 loss float64
+        return F.multilabel_soft_margin_loss(input, target, weight, reduction=self.reduction)
 
 
 class MultiMarginLoss(_OptionsLoss):

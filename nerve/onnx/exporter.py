@@ -52,10 +52,10 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
     (identity), Flatten, Embedding, RNN/LSTM/GRU (any layers, directions, batch_first), the
     activations and Softmax / LogSoftmax, and what is written with nerve's operations
     (MultiheadAttention, the Transformer encoder, PixelShuffle, the pads). Not yet:
-    Upsample / interpolate, AdaptiveMaxPool, Unfold / Fold. Raises :class:`OnnxExportError` (a ValueError) naming the operation or layer
-    and the module where one cannot be exported: a loss, in-place assignment, a boolean mask
-    index, a PackedSequence, a custom ``nerve.Function``, a value computed outside nerve's
-    operations that depends on the input.
+    Upsample / interpolate, AdaptiveMaxPool, Unfold / Fold. Raises :class:`OnnxExportError`
+    (a ValueError) naming the operation or layer and the module where one cannot be exported:
+    a loss, in-place assignment, a boolean mask index, a PackedSequence, a custom
+    ``nerve.Function``, a value computed outside nerve's operations that depends on the input.
     """
     if not isinstance(model, Module):
         raise TypeError(message(WHO, "a nerve.nn.Module as model", "model", ShortRepr(model)))

@@ -215,6 +215,18 @@ def promote(a, b, true_division: bool = False) -> tuple:
     return a, b
 
 
+def joined(arrays) -> tuple:
+    """Arrays to join into one (cat, stack) in one dtype by PyTorch's promotion: the highest
+    kind among them wins (bool < integer < floating) and only the dtypes of that kind are
+    promoted together (int64 with float32 is float32, where NumPy gives float64)."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) == 1:
+        return arrays
+    top = next(k for k in ("fc", "iu", "b") if any(d.kind in k for d in dtypes))
+    dtype = backend.array_module(arrays[0]).result_type(*(d for d in dtypes if d.kind in top))
+    return tuple(a.astype(dtype, copy=False) for a in arrays)
+
+
 def _cast(x, dtype):
     """A non-floating operand (a Tensor, an array or a Python number) in ``dtype``."""
     if isinstance(x, Tensor):

@@ -306,7 +306,8 @@ class MatMulFunction(Function):
 def matmul(input, other, *, out=None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Matrix product with NumPy's rules (1-D operands, batches, broadcast batch dims). Two
     tensors must have one dtype, as in PyTorch (a product does not promote: float32 @ float64
-    or float32 @ int64 is a TypeError); a NumPy array or a list is converted."""
+    or float32 @ int64 is a TypeError); a NumPy array is converted (to a floating tensor's
+    dtype, as nerve's binary operations take arrays; PyTorch takes none), a list is refused."""
     result = _product("matmul", input, other)
     return result if out is None else write_out(out, result, "matmul")
 
@@ -355,7 +356,9 @@ def bmm(input, mat2) -> Tensor:  # noqa: A002 - PyTorch's names
 @register
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
     """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape (as
-    ``torch.addmm``; beta=0 ignores input, NaN included)."""
+    ``torch.addmm``; beta=0 ignores input, NaN included). With integer matrices a float beta
+    or alpha is truncated towards 0, as PyTorch's (alpha=0.5 acts as 0; the result stays an
+    integer tensor)."""
     _check_ndim("addmm", 2, mat1, mat2)
     product = _product("addmm", mat1, mat2, "mat2")
     if isinstance(input, Tensor):
@@ -363,6 +366,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:  # noqa: A002 - PyTo
     if backend.broadcast_shapes(shape_of(input), product.shape) != product.shape:
         raise ValueError(f"addmm: expected input broadcastable to the product's shape "
                          f"{product.shape}. Received: shape {shape_of(input)}")
+    if product.dtype.kind in "biu":
+        beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
     if alpha != 1:
         product = product * alpha
     if beta == 0:

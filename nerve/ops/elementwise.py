@@ -928,19 +928,22 @@ arcsin, arccos, arctan, arctan2 = (_alias("arc" + f.__name__[1:], f) for f in
 # --- PyTorch's further element-wise functions ------------------------------------------------
 class LogaddexpFunction(Function):
     """y = ln(e^a + e^b) (base 2 with ``base2``: log2(2^a + 2^b)), without overflow;
-    dy/da = e^(a - y), dy/db = e^(b - y) (2^(a - y), 2^(b - y))"""
+    dy/da = 1 / (1 + e^(b - a)), dy/db = 1 / (1 + e^(a - b)) (base 2: 2^ for e^), PyTorch's
+    form: right where one input is infinite (e^(a - y) is NaN at a = y = inf)"""
 
     def forward(ctx, a, b, *, base2=False):
         xp = backend.array_module(a if hasattr(a, "dtype") else b)
         out = _broadcast("logaddexp", xp.logaddexp2 if base2 else xp.logaddexp, a, b)
-        ctx.save_for_backward(a, b, out)
+        ctx.save_for_backward(a, b)
         return out
 
     def backward(ctx, g):
-        a, b, out = ctx.saved_tensors
-        power = backend.array_module(g).exp2 if ctx.options["base2"] else \
-            backend.array_module(g).exp
-        return _reduced(ctx, (g * power(a - out), g * power(b - out)), (a, b))
+        a, b = ctx.saved_tensors
+        xp = backend.array_module(g)
+        power = xp.exp2 if ctx.options["base2"] else xp.exp
+        with backend.errstate(over="ignore", invalid="ignore"):  # 1 / (1 + inf) = 0; NaN at
+            ga, gb = g / (1 + power(b - a)), g / (1 + power(a - b))  # a = b = +-inf, as PyTorch
+        return _reduced(ctx, (ga, gb), (a, b))
 
 
 def _logaddexp(base2: bool):
@@ -994,7 +997,16 @@ class CopysignFunction(Function):
 copysign = binary(CopysignFunction, "copysign", "|input| with the sign of other, element-wise "
                   "(-0.0 counts as negative; ints give floats).", operator=False,
                   true_division=True)
-sgn = _alias("sgn", sign)
+
+
+@register
+def sgn(input) -> Tensor:  # noqa: A002
+    """-1, 0 or 1 by the sign of x, element-wise, and 0 at NaN as ``torch.sgn`` of real tensors
+    (nerve's :func:`sign` keeps NaN); gradient zero."""
+    x = as_tensor(input)
+    return where(isnan(x), 0, sign(x)) if x.dtype.kind == "f" else sign(x)
+
+
 signbit = _unary(ClassifyFunction, "signbit", "True where the sign bit of x is set (x < 0, "
                  "-0.0 and negative NaNs).", kind="signbit")
 

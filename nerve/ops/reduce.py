@@ -881,7 +881,8 @@ def searchsorted(sorted_sequence, values, *, out_int32: bool = False, right: boo
     if seq.ndim == 1:
         found = xp.searchsorted(seq, v, how)
     else:  # one search per row (a loop over rows, each searched at once)
-        rows, vs = seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1])
+        count = math.prod(seq.shape[:-1])  # not -1: a last dim of 0 leaves it undetermined
+        rows, vs = seq.reshape(count, seq.shape[-1]), v.reshape(count, v.shape[-1])
         found = xp.stack([xp.searchsorted(r, w, how) for r, w in zip(rows, vs)]).reshape(
             v.shape) if rows.shape[0] else xp.zeros(v.shape, backend.int64)
     return Tensor._wrap(xp.asarray(found).astype("int32" if out_int32 else backend.int64))
@@ -928,7 +929,8 @@ def bincount(input, weights=None, minlength: int = 0) -> Tensor:  # noqa: A002
 def histc(input, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     """The histogram of a floating tensor: ``bins`` equal bins over [min, max] (both 0: the
     data's range), the last one closed, elements outside ignored; counts in the input's
-    dtype. Not differentiable."""
+    dtype. Not differentiable. The bin of x is PyTorch's, int((x - min) * bins / (max - min))
+    in the input's dtype (edges from linspace would put some values on an edge elsewhere)."""
     from nerve.checks import check_positive_int
 
     x = as_tensor(input)
@@ -945,9 +947,9 @@ def histc(input, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     if not (lo < hi) or not xp.isfinite(xp.asarray([lo, hi])).all():
         raise ValueError(message("histc", "a finite range with min < max", "(min, max)",
                                  (lo, hi)))
+    lo, hi = xp.asarray(lo, x.dtype), xp.asarray(hi, x.dtype)
     data = data[(data >= lo) & (data <= hi)]
-    edges = xp.linspace(lo, hi, bins + 1).astype(x.dtype)
-    where = xp.minimum(xp.searchsorted(edges, data, "right") - 1, bins - 1)
+    where = xp.minimum(((data - lo) * bins / (hi - lo)).astype(backend.int64), bins - 1)
     return Tensor._wrap(xp.bincount(where, minlength=bins).astype(x.dtype))
 
 
@@ -972,6 +974,8 @@ def cdist(x1, x2, p: float = 2.0,
         raise TypeError(message("cdist", "two floating tensors of one dtype", "dtypes",
                                 (str(a.dtype), str(b.dtype))))
     d = a.unsqueeze(-2) - b.unsqueeze(-3)
+    if a.shape[-1] == 0:  # M = 0: every distance is 0 (p = inf too), as PyTorch's
+        return d.abs().sum(-1)
     if p != math.inf:
         return vector_norm(d, p, dim=-1)
     # p = inf: each of tied largest |d_i| gets the whole gradient sign(d_i), as PyTorch (the
@@ -1055,13 +1059,13 @@ def nanquantile(input, q, dim=None, keepdim: bool = False, *,  # noqa: A002
 @register
 def cov(input, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:  # noqa: A002
     """The covariance matrix of the variables in the rows of ``input`` (observations in the
-    columns; a 1-D input is one variable: a 0-d result), as ``torch.cov``: divided by
+    columns; one variable, a 1-D input or one row: a 0-d result), as ``torch.cov``: divided by
     ``sum(w) - correction`` (with ``aweights``: ``sum(w) - correction * sum(w * aweights) /
     sum(w)``), ``w = fweights * aweights``; clamped at 0 as PyTorch (giving inf or NaN)."""
     from nerve.checks import check_int
     from nerve.ops.arithmetic import matmul
 
-    x = src = as_tensor(input)
+    x = as_tensor(input)
     if x.ndim > 2:
         raise ValueError(message("cov", "a tensor of at most 2 dimensions", "input.shape",
                                  x.shape))
@@ -1079,7 +1083,7 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None) -> Tensor: 
             raise ValueError(message("cov", f"{name}: 1-D, {n} non-negative "
                                      f"{'integers' if kind == 'iu' else 'floats'}",
                                      f"{name} (shape, dtype)", (wt.shape, str(wt.dtype))))
-        wt = cast(wt, x.dtype)
+        wt = cast(wt, x.dtype) if kind == "iu" else wt  # float aweights promote, as PyTorch
         w = wt if w is None else w * wt
     if w is None:
         avg, factor = mean(x, 1, keepdim=True), n - correction
@@ -1093,12 +1097,12 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None) -> Tensor: 
         elif aweights is None:
             factor = w_sum - correction
         else:
-            factor = w_sum - correction * sum(w * cast(as_tensor(aweights), x.dtype)) / w_sum
+            factor = w_sum - correction * sum(w * as_tensor(aweights)) / w_sum
         from nerve.ops.elementwise import clamp_min
 
         centred = x - avg
         c = matmul(centred * w, centred.T) / clamp_min(factor, 0)
-    return c.reshape(()) if src.ndim < 2 else c
+    return c.squeeze()  # one variable: a 0-d result, as PyTorch's
 
 
 @register

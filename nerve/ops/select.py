@@ -671,8 +671,8 @@ def tile(input, dims) -> Tensor:
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
     """Each element (slice along ``dim``; without ``dim`` of the flattened input) repeated
     ``repeats`` times in place: ``[1, 2]`` -> ``[1, 1, 2, 2]``; ``repeats`` an int or a tensor
-    of one count per slice (or one for all). ``repeat_interleave(counts)`` alone gives the
-    indices ``0, 0, 1, 1, 1...`` of the counts. ``output_size``, if given, must be the total."""
+    of one count per slice (or one, 0-d or of shape (1,), for all). ``repeat_interleave(counts)``
+    alone gives the indices ``0, 0, 1, 1, 1...`` of the counts; ``output_size``: the total."""
     x = as_tensor(input)
     if repeats is None:  # torch.repeat_interleave(repeats)
         x, repeats = Tensor._wrap(backend.array_module(x._data).arange(x.numel())), x
@@ -682,10 +682,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     n = x.shape[axis] if x.ndim else 1
     xp = backend.array_module(x._data)
     r = xp.asarray(repeats._data if isinstance(repeats, Tensor) else repeats)
-    if r.dtype.kind not in "iu" or r.ndim > 1 or r.size not in (1, n) or (r.ndim and
-                                                                         r.size != n and n):
-        raise ValueError(message("repeat_interleave", f"an int or integer counts of shape () "
-                                 f"or ({n},) (the size of dim {dim})", "repeats", repeats))
+    if r.dtype.kind not in "iu" or r.ndim > 1 or r.size not in (1, n):
+        raise ValueError(message("repeat_interleave", f"an int or integer counts of shape (), "
+                                 f"(1,) or ({n},) (the size of dim {dim})", "repeats", repeats))
     if r.size and r.min() < 0:
         raise ValueError(message("repeat_interleave", "counts >= 0", "repeats", repeats))
     index = xp.repeat(xp.arange(n), r.reshape(-1) if r.size == n else int(r.reshape(-1)[0]))
@@ -856,7 +855,8 @@ def rot90(input, k: int = 1, dims=(0, 1)) -> Tensor:
 @register
 def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (``out[i] = x[i + 1] - x[i]``, repeated
-    ``n`` times), after ``prepend``/``append`` are joined on; bools give ``x[i + 1] != x[i]``."""
+    ``n`` times), after ``prepend``/``append`` are joined on; bools give ``x[i + 1] != x[i]``;
+    n = 0 gives a copy of the input (prepend and append unused, as PyTorch)."""
     x = as_tensor(input)
     n = check_int(n, "n", "diff", minimum=0)
     if x.ndim == 0:
@@ -866,6 +866,8 @@ def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     if any(p.ndim != x.ndim for p in parts):
         raise ValueError(message("diff", f"prepend and append of {x.ndim} dimensions (the "
                                  "input's)", "shapes", [p.shape for p in parts]))
+    if n == 0:
+        return x.clone()
     if parts:
         x = concatenate([*([as_tensor(prepend)] if prepend is not None else []), x,
                          *([as_tensor(append)] if append is not None else [])], axis)
@@ -879,11 +881,14 @@ def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
 @register(methods=())
 def cartesian_prod(*tensors) -> Tensor:
     """Every combination of one element of each 1-D tensor, as rows (``itertools.product``;
-    one tensor is returned as it is)."""
+    one tensor is returned as it is); the tensors must share one dtype, as PyTorch's."""
     ts = _sequence(list(tensors), "cartesian_prod")
     if any(t.ndim != 1 for t in ts):
         raise ValueError(message("cartesian_prod", "1-D tensors", "shapes",
                                  [t.shape for t in ts]))
+    if len({t.dtype for t in ts}) > 1:
+        raise TypeError(message("cartesian_prod", "tensors of one dtype (PyTorch does not "
+                                "promote here)", "dtypes", [str(t.dtype) for t in ts]))
     if len(ts) == 1:
         return ts[0]
     return stack([flatten(g) for g in meshgrid(*ts, indexing="ij")], 1)
@@ -917,12 +922,11 @@ def block_diag(*tensors) -> Tensor:
     if any(t.ndim != 2 for t in ts):
         raise ValueError(message("block_diag", "tensors of at most 2 dimensions", "shapes",
                                  [t.shape for t in ts]))
-    dtype = backend.array_module(ts[0]._data).result_type(*(t._data for t in ts))
     width, left, rows = sum(t.shape[1] for t in ts), 0, []
     for t in ts:
-        rows.append(pad(cast(t, dtype), ((0, 0), (left, width - left - t.shape[1]))))
+        rows.append(pad(t, ((0, 0), (left, width - left - t.shape[1]))))
         left += t.shape[1]
-    return concatenate(rows, 0)
+    return concatenate(rows, 0)  # promotes as PyTorch's cat: int64 with float32 is float32
 
 
 @register

@@ -12,7 +12,7 @@ from nerve import backend
 from nerve.autograd import Tensor
 from nerve.checks import as_tensor, check_int, message
 from nerve.function import Function, ViewFunction
-from nerve.ops._common import coerce, is_int, normalize_axis, pick_axis, register
+from nerve.ops._common import coerce, is_int, joined, normalize_axis, pick_axis, register
 
 
 def _shape_args(shape: tuple) -> tuple:
@@ -272,7 +272,7 @@ class ConcatenateFunction(Function):
             ends.append(total)
         ctx.splits = ends
         try:
-            return backend.array_module(arrays[0]).concatenate(arrays, axis=ctx.axis)
+            return backend.array_module(arrays[0]).concatenate(joined(arrays), axis=ctx.axis)
         except ValueError:
             raise ValueError(f"concatenate: shapes {[a.shape for a in arrays]} differ outside "
                              f"axis {axis}") from None
@@ -316,7 +316,7 @@ class StackFunction(Function):
         (ctx.axis,) = normalize_axis(axis, arrays[0].ndim + 1, "stack")
         if len({a.shape for a in arrays}) != 1:
             raise ValueError(f"stack: all shapes must be equal, got {[a.shape for a in arrays]}")
-        return backend.array_module(arrays[0]).stack(arrays, axis=ctx.axis)
+        return backend.array_module(arrays[0]).stack(joined(arrays), axis=ctx.axis)
 
     def backward(ctx, g):
         return tuple(backend.array_module(g).moveaxis(g, ctx.axis, 0))
