@@ -30,17 +30,18 @@ from nerve.optim.adam import _adam_kernel
 LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
 
 
-class FloorMLP:
-    """The MLP 784-256-128-10 with Adam, as flat NumPy buffers; ``state_dict`` in nerve's names.
+class _Floor:
+    """A network's parameters as views into one flat float32 buffer (their gradients into
+    another), Adam over the buffers as nerve's Adam, and an epoch of ``step`` calls on batches
+    gathered with ``np.take`` from one permutation. A subclass names its ``state_dict`` keys
+    (``NAMES``), may keep matrices transposed (``TRANSPOSED``), and writes ``step``."""
 
-    Weights are kept as ``(in, out)`` views (the products need no transpose), all six
-    parameters views into one float32 buffer, their gradients into another.
-    """
+    NAMES: list[str] = []
+    TRANSPOSED = False  # matrices kept as (in, out): the products need no transpose
 
     def __init__(self, state_dict: dict):
-        names = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
-        arrays = [np.asarray(state_dict[n], np.float32) for n in names]
-        arrays = [a.T if a.ndim == 2 else a for a in arrays]
+        arrays = [np.asarray(state_dict[n], np.float32) for n in self.NAMES]
+        arrays = [a.T if self.TRANSPOSED and a.ndim == 2 else a for a in arrays]
         sizes = [a.size for a in arrays]
         self.p, self.g = (np.zeros(sum(sizes), np.float32) for _ in range(2))
         self.m, self.v = np.zeros_like(self.p), np.zeros_like(self.p)
@@ -49,10 +50,42 @@ class FloorMLP:
         self.grads = [self.g[o:o + a.size].reshape(a.shape) for o, a in zip(offsets, arrays)]
         for view, a in zip(self.params, arrays):
             view[...] = a
-        self.names, self.t = names, 0
+        self.t = 0
 
     def state_dict(self) -> dict:
-        return {n: (p.T if p.ndim == 2 else p).copy() for n, p in zip(self.names, self.params)}
+        return {n: (p.T if self.TRANSPOSED and p.ndim == 2 else p).copy()
+                for n, p in zip(self.NAMES, self.params)}
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def epoch(self, x: np.ndarray, y: np.ndarray, rng) -> None:
+        perm = rng.permutation(len(x))
+        for i in range(0, len(x), BATCH):
+            idx = perm[i:i + BATCH]
+            self.step(np.take(x, idx, axis=0), np.take(y, idx))
+
+    def _adam(self) -> None:
+        """Adam over the flat buffers (p, g, m, v, t of ``self``), as nerve's Adam."""
+        self.t += 1
+        c1, c2 = 1 - BETA1**self.t, math.sqrt(1 - BETA2**self.t)
+        f = np.float32
+        scale, eps = f(c1 / (LR * c2)), f(EPS * c1 / LR)
+        if jit.usable(self.p, self.g, self.m, self.v):
+            _adam_kernel(self.p, self.g, self.m, self.v, f(1.0), False, f(0.0), f(1 - BETA1),
+                         f(BETA2), f(1 - BETA2), scale, eps)
+            return
+        self.m += (self.g - self.m) * f(1 - BETA1)  # Adam's NumPy passes, as nerve's
+        self.v *= f(BETA2)
+        self.v += self.g * self.g * f(1 - BETA2)
+        self.p -= self.m / (np.sqrt(self.v) * scale + eps)
+
+
+class FloorMLP(_Floor):
+    """The MLP 784-256-128-10 with Adam; weights kept as ``(in, out)`` views."""
+
+    NAMES = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+    TRANSPOSED = True
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> None:
         w1, b1, w2, b2, w3, b3 = self.params
@@ -82,52 +115,30 @@ class FloorMLP:
         d1.sum(axis=0, out=gb1)
         self._adam()
 
-    def _adam(self) -> None:
-        """Adam over the flat buffers (p, g, m, v, t of ``self``), as nerve's Adam."""
-        self.t += 1
-        c1, c2 = 1 - BETA1**self.t, math.sqrt(1 - BETA2**self.t)
-        f = np.float32
-        scale, eps = f(c1 / (LR * c2)), f(EPS * c1 / LR)
-        if jit.usable(self.p, self.g, self.m, self.v):
-            _adam_kernel(self.p, self.g, self.m, self.v, f(1.0), False, f(0.0), f(1 - BETA1),
-                         f(BETA2), f(1 - BETA2), scale, eps)
-            return
-        self.m += (self.g - self.m) * f(1 - BETA1)  # Adam's NumPy passes, as nerve's
-        self.v *= f(BETA2)
-        self.v += self.g * self.g * f(1 - BETA2)
-        self.p -= self.m / (np.sqrt(self.v) * scale + eps)
 
-
-def _floor_pair(**torch_adam) -> Pair:
-    x, y = _data()
-    nm, tm = _models()
-    floor = FloorMLP(nm.state_dict())
-    rng = np.random.default_rng(0)
-
-    def epoch():
-        perm = rng.permutation(len(x))
-        for i in range(0, len(x), BATCH):
-            idx = perm[i:i + BATCH]
-            floor.step(np.take(x, idx, axis=0), np.take(y, idx))
-
+def _floor_pair(floor_class, data, models, **torch_adam) -> Pair:
+    """The floor's epoch against PyTorch's, on the same data from the same weights."""
+    x, y = data()
+    nm, tm = models()
+    floor, rng = floor_class(nm.state_dict()), np.random.default_rng(0)
     topt = torch.optim.Adam(tm.parameters(), lr=LR, **torch_adam)
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    return Pair(epoch, lambda: _torch_epoch(tm, topt, X, Y))
+    return Pair(lambda: floor.epoch(x, y, rng), lambda: _torch_epoch(tm, topt, X, Y))
 
 
 @case("mlp_epoch_numpy_floor", "the MLP epoch hand-written in NumPy (no framework): the floor of "
       "any NumPy design, against PyTorch's default Adam")
 def mlp_epoch_numpy_floor() -> Pair:
-    return _floor_pair()
+    return _floor_pair(FloorMLP, _data, _models)
 
 
 @case("mlp_epoch_numpy_floor_fused", "the same floor against PyTorch's Adam(fused=True)")
 def mlp_epoch_numpy_floor_fused() -> Pair:
-    return _floor_pair(fused=True)
+    return _floor_pair(FloorMLP, _data, _models, fused=True)
 
 
 # --- the CNN ----------------------------------------------------------------------------------
-class FloorCNN:
+class FloorCNN(_Floor):
     """The MNIST CNN of issue 10 (Conv(1->16)-ReLU-MaxPool -> Conv(16->32)-ReLU-MaxPool ->
     Linear(1568, 128)-ReLU -> Linear(128, 10)) with Adam, written by hand: the issue's
     careful design (channels-last inside, im2col with the bias folded into the product, the
@@ -138,21 +149,6 @@ class FloorCNN:
 
     NAMES = ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight",
              "9.bias"]
-
-    def __init__(self, state_dict: dict):
-        arrays = [np.asarray(state_dict[n], np.float32) for n in self.NAMES]
-        sizes = [a.size for a in arrays]
-        self.p, self.g = (np.zeros(sum(sizes), np.float32) for _ in range(2))
-        self.m, self.v = np.zeros_like(self.p), np.zeros_like(self.p)
-        offsets = np.cumsum([0, *sizes])
-        self.params = [self.p[o:o + a.size].reshape(a.shape) for o, a in zip(offsets, arrays)]
-        self.grads = [self.g[o:o + a.size].reshape(a.shape) for o, a in zip(offsets, arrays)]
-        for view, a in zip(self.params, arrays):
-            view[...] = a
-        self.t = 0
-
-    def state_dict(self) -> dict:
-        return {n: p.copy() for n, p in zip(self.NAMES, self.params)}
 
     @staticmethod
     def _conv(xh, w, b):
@@ -231,29 +227,12 @@ class FloorCNN:
         gb1[...] = r1[-1]
         for cols in (cols1, cols2):  # the patches' memory, reused next step as nerve does
             conv._give(cols)
-        FloorMLP._adam(self)
-
-
-def _cnn_floor_pair() -> Pair:
-    from benchmarks.cases_cnn import images, models
-
-    x, y = images()
-    nm, tm = models()
-    floor = FloorCNN(nm.state_dict())
-    rng = np.random.default_rng(0)
-
-    def epoch():
-        perm = rng.permutation(len(x))
-        for i in range(0, len(x), BATCH):
-            idx = perm[i:i + BATCH]
-            floor.step(np.take(x, idx, axis=0), np.take(y, idx))
-
-    topt = torch.optim.Adam(tm.parameters(), lr=LR)
-    X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    return Pair(epoch, lambda: _torch_epoch(tm, topt, X, Y))
+        self._adam()
 
 
 @case("cnn_epoch_numpy_floor", "the CNN epoch hand-written in NumPy with nerve's kernels (no "
       "framework): the floor of nerve's design, against PyTorch's default Adam")
 def cnn_epoch_numpy_floor() -> Pair:
-    return _cnn_floor_pair()
+    from benchmarks.cases_cnn import images, models
+
+    return _floor_pair(FloorCNN, images, models)
