@@ -9,6 +9,7 @@ errors for bad input."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -594,3 +595,24 @@ def test_save_and_load_round_trip(tmp_path, shape, make):
         for key in ("padding", "value", "p", "inplace", "lower", "upper", "lambd", "dim",
                     "threshold"):
             assert getattr(a, key, None) == getattr(b, key, None), (type(a).__name__, key)
+
+
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_at_infinities_and_nan_as_pytorch(torch, name):
+    """From the review: hardswish's gradient was NaN at +-inf and NaN (0 * inf in the middle
+    branch's backward; PyTorch gives 0, 1 and 1), hardsigmoid's 1/6 at NaN (PyTorch 0)."""
+    values = [-math.inf, -3.0, -1.0, 0.5, 3.0, 4.0, math.inf, math.nan]
+    t = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    ref = getattr(torch.nn.functional, name)(t)
+    ref.sum().backward()
+    x = nerve.tensor(values, dtype=nerve.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from the dropped branches
+        y = getattr(F, name)(x)
+        y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-12,
+                               equal_nan=True)
+    # PyTorch's hardsigmoid multiplies by the float32 1/6 even in float64 (3e-8 off)
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), equal_nan=True,
+                               rtol=1e-7 if name == "hardsigmoid" else 1e-12)
+    assert not np.isnan(x.grad.numpy()).any()

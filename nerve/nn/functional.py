@@ -171,8 +171,11 @@ def hardswish(input, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's
     if check_bool(inplace, "inplace", "hardswish"):
         return apply_inplace(x, hardswish)
     a = x._data
-    with backend.errstate(invalid="ignore"):  # inf * 0 on a branch that where drops
-        return ops.where(a <= -3, x * 0.0, ops.where(a < 3, x * (x + 3.0) / 6.0, x))
+    inside = (a > -3) & (a < 3)
+    xs = ops.where(inside, x, 0.0)  # the middle branch on finite values only: no 0 * inf in
+    middle = xs * (xs + 3.0) / 6.0  # its backward at +-inf (PyTorch: 0 and 1) or NaN (1)
+    with backend.errstate(invalid="ignore"):  # -inf * 0: NaN, as PyTorch's value
+        return ops.where(a <= -3, x * 0.0, ops.where(inside, middle, x))
 
 
 def hardsigmoid(input, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -183,7 +186,10 @@ def hardsigmoid(input, inplace: bool = False) -> Tensor:  # noqa: A002
     if check_bool(inplace, "inplace", "hardsigmoid"):
         return apply_inplace(x, hardsigmoid)
     a = x._data
-    return ops.where(a <= -3, 0.0, ops.where(a >= 3, 1.0, (x + 3.0) / 6.0))
+    inside = (a > -3) & (a < 3)  # NaN: outside, so NaN's value with gradient 0 (as PyTorch)
+    with backend.errstate(invalid="ignore"):  # inf * 0 on a branch that where drops
+        return ops.where(inside, (x + 3.0) / 6.0,
+                         ops.where(a >= 3, 1.0, ops.where(a <= -3, 0.0, x * 0.0)))
 
 
 def softmin(input, dim: int | None = None, dtype=None) -> Tensor:  # noqa: A002
