@@ -751,3 +751,25 @@ def test_transformer_encoder(tmp_path):
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
     model = nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Linear(8, 3))
     roundtrip(model, randn(5, 8), tmp_path, trace_batch=2, batches=(1, 4))
+
+
+@pytest.mark.parametrize("layer", [nn.Hardswish(), nn.Hardsigmoid(), nn.Softshrink(),
+                                   nn.Hardshrink(0.3), nn.Threshold(0.1, 20.0), nn.Hardtanh(),
+                                   nn.ReLU6(), nn.ELU(), nn.CELU(), nn.SELU(), nn.LeakyReLU(),
+                                   nn.Softplus(beta=2, threshold=5), nn.Tanhshrink(),
+                                   nn.GELU(), nn.Mish(), nn.SiLU()],
+                         ids=lambda m: type(m).__name__)
+def test_activation_branches_follow_the_input_not_the_example(tmp_path, layer):
+    """Traced on values inside (-0.5, 0.5), run on values up to 10 in size: a branch mask made
+    outside nerve's operations was baked into the file from the example (Hardswish and
+    Hardsigmoid, exported so, were wrong by up to 10 and 1 on larger inputs)."""
+    model = nn.Sequential(layer).eval()
+    example = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 8)).astype(np.float32)
+    path = tmp_path / "act.onnx"
+    nerve.onnx.export(model, path, nerve.tensor(example))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    wide = np.array([[-10, -3, -2.9, -0.3, 0.0, 0.3, 3, 10]] * 3, np.float32)
+    got = session.run(None, {session.get_inputs()[0].name: wide})[0]
+    with nerve.no_grad():
+        expected = model(nerve.tensor(wide)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

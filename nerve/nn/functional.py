@@ -162,7 +162,10 @@ def selu(x) -> Tensor:
 
 # --- hard, shrinking, thresholded and gated activations (PyTorch's, with its gradients at the
 # kinks: each is a ``where`` of branches chosen on the values, so that a kink takes the branch
-# whose gradient PyTorch gives there; a NaN input gives NaN, as PyTorch's)
+# whose gradient PyTorch gives there; a NaN input gives NaN, as PyTorch's. The masks are
+# nerve's comparisons, not NumPy's on the arrays: an ONNX export computes them from its input
+# (a mask made in NumPy was baked into the file from the example input: Hardswish exported
+# with inputs inside (-3, 3) was wrong by up to 10 for larger ones)
 def hardswish(input, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
     """x relu6(x + 3) / 6 (Howard et al.'s MobileNetV3): y = 0 for x <= -3, x (x + 3) / 6
     between, x for x >= 3;  dy/dx = 0, x / 3 + 1/2, 1 (so 0 at -3 and 1 at 3, as PyTorch's).
@@ -170,12 +173,11 @@ def hardswish(input, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's
     x = _float_input(input, "hardswish")
     if check_bool(inplace, "inplace", "hardswish"):
         return apply_inplace(x, hardswish)
-    a = x._data
-    inside = (a > -3) & (a < 3)
+    inside = (x > -3) & (x < 3)  # masks by nerve's comparisons: ONNX computes them too
     xs = ops.where(inside, x, 0.0)  # the middle branch on finite values only: no 0 * inf in
     middle = xs * (xs + 3.0) / 6.0  # its backward at +-inf (PyTorch: 0 and 1) or NaN (1)
     with backend.errstate(invalid="ignore"):  # -inf * 0: NaN, as PyTorch's value
-        return ops.where(a <= -3, x * 0.0, ops.where(inside, middle, x))
+        return ops.where(x <= -3, x * 0.0, ops.where(inside, middle, x))
 
 
 def hardsigmoid(input, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -185,11 +187,10 @@ def hardsigmoid(input, inplace: bool = False) -> Tensor:  # noqa: A002
     x = _float_input(input, "hardsigmoid")
     if check_bool(inplace, "inplace", "hardsigmoid"):
         return apply_inplace(x, hardsigmoid)
-    a = x._data
-    inside = (a > -3) & (a < 3)  # NaN: outside, so NaN's value with gradient 0 (as PyTorch)
+    inside = (x > -3) & (x < 3)  # NaN: outside, so NaN's value with gradient 0 (as PyTorch)
     with backend.errstate(invalid="ignore"):  # inf * 0 on a branch that where drops
         return ops.where(inside, (x + 3.0) / 6.0,
-                         ops.where(a >= 3, 1.0, ops.where(a <= -3, 0.0, x * 0.0)))
+                         ops.where(x >= 3, 1.0, ops.where(x <= -3, 0.0, x * 0.0)))
 
 
 def softmin(input, dim: int | None = None, dtype=None) -> Tensor:  # noqa: A002
@@ -230,7 +231,7 @@ def threshold(input, threshold: float, value: float,  # noqa: A002 - PyTorch's n
     x = _float_input(input, who)
     if check_bool(inplace, "inplace", who):
         return apply_inplace(x, _thresholded, limit, value)
-    return ops.where(x._data <= limit, value, x)
+    return ops.where(x <= limit, value, x)
 
 
 def _thresholded(x, limit, value):
@@ -246,9 +247,8 @@ def softshrink(input, lambd: float = 0.5) -> Tensor:  # noqa: A002
     who = "softshrink"
     lambd = check_number(lambd, "lambd", who, 0.0)
     x = _float_input(input, who)
-    a = x._data
     with backend.errstate(invalid="ignore"):  # inf * 0 on a branch that where drops
-        return ops.where(a > lambd, x - lambd, ops.where(a < -lambd, x + lambd, x * 0.0))
+        return ops.where(x > lambd, x - lambd, ops.where(x < -lambd, x + lambd, x * 0.0))
 
 
 def hardshrink(input, lambd: float = 0.5) -> Tensor:  # noqa: A002
@@ -257,8 +257,7 @@ def hardshrink(input, lambd: float = 0.5) -> Tensor:  # noqa: A002
     who = "hardshrink"
     lambd = check_number(lambd, "lambd", who)
     x = _float_input(input, who)
-    a = x._data
-    return ops.where((a >= -lambd) & (a <= lambd), 0.0, x)
+    return ops.where((x >= -lambd) & (x <= lambd), 0.0, x)
 
 
 def tanhshrink(input) -> Tensor:  # noqa: A002
