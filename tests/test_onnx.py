@@ -773,3 +773,24 @@ def test_activation_branches_follow_the_input_not_the_example(tmp_path, layer):
     with nerve.no_grad():
         expected = model(nerve.tensor(wide)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_numpy_mask_alike_in_both_traces_is_refused(tmp_path):
+    """A mask made in NumPy from the input, all False on the example and on its changed copy,
+    was written as a constant (the file then ignored the mask on inputs above 3); the third
+    trace on data of another range sees it change and refuses it."""
+
+    class Masked(nn.Module):
+        def forward(self, x):
+            return nerve.where(x.detach().numpy() > 3, x * 0.0, x)
+
+    example = nerve.tensor(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 8)))
+    with pytest.raises(nerve.onnx.OnnxExportError, match="when traced again on other data"):
+        nerve.onnx.export(Masked(), tmp_path / "m.onnx", example)
+
+    class Compared(nn.Module):  # the same with nerve's comparison: exported and right
+        def forward(self, x):
+            return nerve.where(x > 3, x * 0.0, x)
+
+    roundtrip(Compared(), lambda b: np.linspace(-10, 10, b * 8, dtype=np.float32).reshape(b, 8),
+              tmp_path)

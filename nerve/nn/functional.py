@@ -86,8 +86,7 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     check_number(beta, "beta", "softplus", 0.0, low_open=True)
     z = x * beta if beta != 1 else x
     out = ops.softplus(z) if beta == 1 else ops.softplus(z) / beta
-    linear_part = as_array(z) > threshold
-    return ops.where(linear_part, x, out) if linear_part.any() else out
+    return ops.where(z > threshold, x, out)  # nerve's comparison: an ONNX export computes it
 
 
 def silu(x) -> Tensor:

@@ -39,8 +39,11 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
     ``x * 1.5 + 0.25``; integers keep their values, so indices stay valid), and with
     ``dynamic_batch=False`` such a check trace runs at the same batch size: a number or an
     index taken from the data (``.item()``, ``argsort``) is refused rather than written as a
-    constant. Python control flow is recorded as it ran (the branches taken for the example
-    input); a forward that branches on the data is refused.
+    constant. A third trace runs on the floating inputs moved to another range
+    (``x * -6 + 3``) and is checked the same way, so that a mask made in NumPy from the input
+    that the first two left alike is refused too. Python control flow is recorded as it ran
+    (the branches taken for the example input); a forward that branches on the data is
+    refused.
 
     ``input_names`` and ``output_names`` name the graph's inputs and outputs (by default
     ``input`` / ``output``, numbered when there are several; nested output tuples, as an
@@ -77,8 +80,11 @@ def export(model, path, example_input, opset: int = 17, dynamic_batch: bool = Tr
         model.eval()
         first = _trace(model, arrays)
         second = _check_trace(model, arrays, dynamic)
+        spread = _spread_trace(model, arrays)
     out_names = _names(output_names, len(first[2]), "output", "output_names")
     proto = _Exporter(model, opset, first, second, in_names, out_names, dynamic).build()
+    if spread is not None:  # the same checks against data of another range; graph unused
+        _Exporter(model, opset, first, spread, in_names, out_names, dynamic=False).build()
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as e:  # noqa: BLE001 - any failure here is the exporter's own
@@ -124,6 +130,27 @@ def _changed(a):
     for axis in range(a.ndim):
         a = np.roll(a, 1, axis=axis)
     return (a * 1.5 + 0.25).astype(a.dtype) if a.dtype.kind == "f" else a
+
+
+def _spread(a):
+    """The example's floating values moved to another range, ``a * -6 + 3`` (signs flipped,
+    magnitudes grown), for a third trace: a mask made outside nerve's operations that the
+    example and its changed copy happened to leave alike (every value below a threshold of 3,
+    say) differs here, and is refused rather than written as a constant."""
+    return (a * -6.0 + 3.0).astype(a.dtype) if a.dtype.kind == "f" else a
+
+
+def _spread_trace(model, arrays: list):
+    """The trace on :func:`_spread` data, or None where no input is floating (nothing to
+    spread) or the forward refuses such values (then only the other check applies)."""
+    if not any(a.dtype.kind == "f" for a in arrays):
+        return None
+    try:
+        return _trace(model, [_spread(a) for a in arrays])
+    except OnnxExportError:
+        raise
+    except Exception:  # noqa: BLE001 - a model may refuse values of another range
+        return None
 
 
 def _grown(a):
