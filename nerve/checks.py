@@ -69,7 +69,7 @@ def check_number(value, name: str, who: str = "", low: float | None = None,
 
     ``low`` and ``high`` are included unless ``low_open``/``high_open``; NaN never passes.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(message(who, "a number", name, value))
     v = float(value)
     ok_low = low is None or (v > low if low_open else v >= low)

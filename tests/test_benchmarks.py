@@ -43,6 +43,28 @@ def test_floor_summary_compares_the_floor_with_both_libraries():
     assert floor_summary([result("mlp_epoch_plain", 1.0, 1.0)]) == ""
 
 
+def _train_beside_a_floor(model, floor_class, batch_shape, steps: int, seed: int):
+    """Train ``model`` (Adam 1e-3, cross-entropy) and a floor made from its weights on the same
+    random batches; return (the starting state_dict, the floor's state_dict after)."""
+    import numpy as np
+
+    import nerve
+    from nerve import nn, optim
+
+    start = {k: v.copy() for k, v in model.state_dict().items()}
+    floor = floor_class(start)
+    opt, loss_fn = optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        xb = rng.random(batch_shape, dtype=np.float32)
+        yb = rng.integers(0, 10, batch_shape[0])
+        opt.zero_grad()
+        loss_fn(model(nerve.tensor(xb)), nerve.tensor(yb)).backward()
+        opt.step()
+        floor.step(xb, yb)
+    return start, floor.state_dict()
+
+
 @pytest.mark.parametrize("jit_on", [True, False])
 def test_the_numpy_floor_does_nerves_training_step(jit_on, monkeypatch):
     """The floor bounds nerve's epoch only if it does the same arithmetic: three Adam steps of
@@ -51,25 +73,14 @@ def test_the_numpy_floor_does_nerves_training_step(jit_on, monkeypatch):
 
     import nerve
     from benchmarks.cases_floor import FloorMLP
-    from nerve import nn, optim
+    from nerve import nn
 
     if not jit_on:
         monkeypatch.setattr(nerve.jit, "usable", lambda *arrays: False)
     nerve.manual_seed(3)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                           nn.Linear(128, 10))
-    start = {k: v.copy() for k, v in model.state_dict().items()}
-    floor = FloorMLP(start)
-    opt, loss_fn = optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        xb = rng.random((64, 784), dtype=np.float32)
-        yb = rng.integers(0, 10, 64)
-        opt.zero_grad()
-        loss_fn(model(nerve.tensor(xb)), nerve.tensor(yb)).backward()
-        opt.step()
-        floor.step(xb, yb)
-    ours = floor.state_dict()
+    start, ours = _train_beside_a_floor(model, FloorMLP, (64, 784), steps=3, seed=0)
     for name, value in model.state_dict().items():
         # an Adam step moves each weight by about lr = 1e-3 (three steps here); float32 rounding
         # of a near-zero gradient can change a step by a few 1e-6 (5 weights of 200,704)
@@ -85,22 +96,10 @@ def test_the_cnn_floor_does_nerves_training_step():
     import nerve
     from benchmarks.cases_cnn import cnn
     from benchmarks.cases_floor import FloorCNN
-    from nerve import nn, optim
 
     nerve.manual_seed(4)
     model = cnn(nerve)
-    start = {k: v.copy() for k, v in model.state_dict().items()}
-    floor = FloorCNN(start)
-    opt, loss_fn = optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
-    rng = np.random.default_rng(1)
-    for _ in range(2):
-        xb = rng.random((64, 1, 28, 28), dtype=np.float32)
-        yb = rng.integers(0, 10, 64)
-        opt.zero_grad()
-        loss_fn(model(nerve.tensor(xb)), nerve.tensor(yb)).backward()
-        opt.step()
-        floor.step(xb, yb)
-    ours = floor.state_dict()
+    start, ours = _train_beside_a_floor(model, FloorCNN, (64, 1, 28, 28), steps=2, seed=1)
     assert set(ours) == set(start)
     for name, value in model.state_dict().items():
         np.testing.assert_allclose(ours[name], value, rtol=1e-5, atol=2e-5, err_msg=name)
